@@ -1,0 +1,277 @@
+/*
+ * bins.c: the best-fit index of an arena's free chunks.
+ *
+ * Free chunks are segregated into bins by size (exact 16-byte classes below
+ * 1 KiB, then 16 classes per power of two); a two-level bitmap finds the
+ * next non-empty bin in a few instructions.  Inside a bin, chunks form a
+ * treap ordered by (size, address) whose priorities are a hash of the
+ * address, so it needs only the two child links a 32-byte chunk has room
+ * for, and a lookup, insert or removal costs O(log n) in the number of
+ * chunks in that one bin.  The smallest key not below (request, 0) is
+ * exactly best fit: the smallest chunk that fits, lowest address on ties.
+ *
+ * Links are stored encoded with the slot's address and a per-process
+ * secret (like glibc's safe-linking), so an overwrite of a free chunk's
+ * links does not hand an attacker or a bug a chosen pointer: it decodes to
+ * a misaligned value and the allocator aborts.  A bin's root is read only
+ * while its bitmap bit is set.
+ */
+#include "os.h"
+
+typedef uintptr_t slot_t;
+
+static inline slot_t
+slot_key(const slot_t *s)
+{
+	return ((uintptr_t)s >> 12) ^ (uintptr_t)osmem__g.secret;
+}
+
+static inline chunk_t *
+ld(const slot_t *s)
+{
+	uintptr_t v = *s ^ slot_key(s);
+	if (OSMEM_UNLIKELY(v & (OSMEM_ALIGN - 1)))
+		osmem__fatal("corrupted free-chunk link at", s, 0);
+	return (chunk_t *)v;
+}
+
+static inline void
+st(slot_t *s, const chunk_t *c)
+{
+	*s = (uintptr_t)c ^ slot_key(s);
+}
+
+static inline uint64_t
+prio(const chunk_t *c)
+{
+	return ((uint64_t)(uintptr_t)c >> 4) * 0x9e3779b97f4a7c15ull;
+}
+
+/* Treap order: by size, then by address. */
+static inline int
+key_less(const chunk_t *a, const chunk_t *b)
+{
+	size_t sa = osmem__csize(a), sb = osmem__csize(b);
+	return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
+}
+
+static inline slot_t *
+root_of(struct osmem__arena *a, unsigned bin)
+{
+	return (slot_t *)&a->root[bin];
+}
+
+static inline int
+bin_nonempty(const struct osmem__arena *a, unsigned bin)
+{
+	return (a->map[bin >> 6] >> (bin & 63)) & 1;
+}
+
+static inline void
+mark(struct osmem__arena *a, unsigned bin)
+{
+	a->map[bin >> 6] |= (uint64_t)1 << (bin & 63);
+	a->summary |= (uint64_t)1 << (bin >> 6);
+}
+
+static inline void
+unmark(struct osmem__arena *a, unsigned bin)
+{
+	a->map[bin >> 6] &= ~((uint64_t)1 << (bin & 63));
+	if (a->map[bin >> 6] == 0)
+		a->summary &= ~((uint64_t)1 << (bin >> 6));
+}
+
+/* The first non-empty bin at or above bin, or OSMEM_NBINS. */
+static inline unsigned
+next_bin(const struct osmem__arena *a, unsigned bin)
+{
+	unsigned w = bin >> 6;
+	if (w >= OSMEM_BITMAP_WORDS)
+		return OSMEM_NBINS;
+	uint64_t m = a->map[w] & (~(uint64_t)0 << (bin & 63));
+	if (m)
+		return w * 64 + (unsigned)__builtin_ctzll(m);
+	uint64_t s = a->summary & (~(uint64_t)0 << w << 1);
+	if (!s)
+		return OSMEM_NBINS;
+	w = (unsigned)__builtin_ctzll(s);
+	return w * 64 + (unsigned)__builtin_ctzll(a->map[w]);
+}
+
+/* Replace the node at *s by the join of its two subtrees. */
+static void
+unlink_at(slot_t *s, chunk_t *c)
+{
+	chunk_t *l = ld(&c->link[0]), *r = ld(&c->link[1]);
+	while (l && r) {
+		if (prio(l) > prio(r)) {
+			st(s, l);
+			s = &l->link[1];
+			l = ld(s);
+		} else {
+			st(s, r);
+			s = &r->link[0];
+			r = ld(s);
+		}
+	}
+	st(s, l ? l : r);
+}
+
+static void
+remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *c)
+{
+	unlink_at(s, c);
+	if (ld(root_of(a, bin)) == NULL)
+		unmark(a, bin);
+}
+
+void
+osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
+{
+	unsigned bin = osmem__bin_index(osmem__csize(c));
+	slot_t *s = root_of(a, bin);
+	if (!bin_nonempty(a, bin)) {
+		st(s, NULL);
+		mark(a, bin);
+	}
+	uint64_t p = prio(c);
+	chunk_t *n;
+	while ((n = ld(s)) != NULL && prio(n) > p)
+		s = &n->link[key_less(n, c)];
+	/* Split the subtree at n around c's key. */
+	slot_t *ls = &c->link[0], *rs = &c->link[1];
+	while (n) {
+		if (key_less(n, c)) {
+			st(ls, n);
+			ls = &n->link[1];
+			n = ld(ls);
+		} else {
+			st(rs, n);
+			rs = &n->link[0];
+			n = ld(rs);
+		}
+	}
+	st(ls, NULL);
+	st(rs, NULL);
+	st(s, c);
+}
+
+void
+osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
+{
+	unsigned bin = osmem__bin_index(osmem__csize(c));
+	slot_t *s = root_of(a, bin);
+	chunk_t *n;
+	if (!bin_nonempty(a, bin))
+		osmem__fatal("free chunk missing from its bin:", c, osmem__csize(c));
+	while ((n = ld(s)) != c) {
+		if (OSMEM_UNLIKELY(n == NULL))
+			osmem__fatal("free chunk missing from its bin:", c,
+			             osmem__csize(c));
+		s = &n->link[key_less(n, c)];
+	}
+	remove_at(a, bin, s, c);
+}
+
+chunk_t *
+osmem__bin_take_best(struct osmem__arena *a, size_t size)
+{
+	unsigned bin = osmem__bin_index(size);
+	if (bin_nonempty(a, bin)) {
+		/* Smallest key not below (size, 0) within this bin. */
+		slot_t *s = root_of(a, bin), *best_s = NULL;
+		chunk_t *n, *best = NULL;
+		while ((n = ld(s)) != NULL) {
+			if (osmem__csize(n) >= size) {
+				best = n;
+				best_s = s;
+				s = &n->link[0];
+			} else {
+				s = &n->link[1];
+			}
+		}
+		if (best) {
+			remove_at(a, bin, best_s, best);
+			return best;
+		}
+	}
+	bin = next_bin(a, bin + 1);
+	if (bin >= OSMEM_NBINS)
+		return NULL;
+	/* Every chunk here fits: take the least. */
+	slot_t *s = root_of(a, bin);
+	chunk_t *n = ld(s), *l;
+	while ((l = ld(&n->link[0])) != NULL) {
+		s = &n->link[0];
+		n = l;
+	}
+	remove_at(a, bin, s, n);
+	return n;
+}
+
+int
+osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
+{
+	unsigned bin = osmem__bin_index(osmem__csize(c));
+	if (!bin_nonempty(a, bin))
+		return 0;
+	chunk_t *n = ld(root_of(a, bin));
+	while (n && n != c)
+		n = ld(&n->link[key_less(n, c)]);
+	return n == c;
+}
+
+/* ---------------------------------------------------------------------
+ * Consistency check of one treap: order, heap property, bin membership,
+ * and that every node is a well-formed free chunk. */
+static int
+check_tree(chunk_t *n, unsigned bin, const chunk_t *lo, const chunk_t *hi,
+           uint64_t maxprio, int depth, size_t *count)
+{
+	if (!n)
+		return 0;
+	if (depth > 400)
+		return osmem__report("heap check: bin tree too deep at", n, 0);
+	if (!osmem__head_ok(n))
+		return osmem__report("heap check: bad header on free chunk", n, 0);
+	size_t sz = osmem__csize(n);
+	if (n->head & (F_CINUSE | F_MMAP))
+		return osmem__report("heap check: in-use chunk in a bin", n, sz);
+	if (osmem__bin_index(sz) != bin)
+		return osmem__report("heap check: chunk in the wrong bin", n, sz);
+	if ((lo && !key_less(lo, n)) || (hi && !key_less(n, hi)))
+		return osmem__report("heap check: bin tree out of order at", n, sz);
+	if (prio(n) > maxprio)
+		return osmem__report("heap check: bin tree heap order at", n, sz);
+	if (osmem__next(n)->prev_foot != sz)
+		return osmem__report("heap check: free chunk footer mismatch", n, sz);
+	++*count;
+	if (check_tree(ld(&n->link[0]), bin, lo, n, prio(n), depth + 1, count))
+		return -1;
+	return check_tree(ld(&n->link[1]), bin, n, hi, prio(n), depth + 1,
+	                  count);
+}
+
+int
+osmem__bin_check(struct osmem__arena *a, size_t *nfree)
+{
+	uint64_t summary = 0;
+	*nfree = 0;
+	for (unsigned w = 0; w < OSMEM_BITMAP_WORDS; w++)
+		if (a->map[w])
+			summary |= (uint64_t)1 << w;
+	if (summary != a->summary)
+		return osmem__report("heap check: bin summary bitmap wrong in", a, 0);
+	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
+		if (!bin_nonempty(a, bin))
+			continue;
+		chunk_t *r = ld(root_of(a, bin));
+		if (!r)
+			return osmem__report("heap check: empty bin marked full",
+			                     root_of(a, bin), bin);
+		if (check_tree(r, bin, NULL, NULL, ~(uint64_t)0, 0, nfree))
+			return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,111 @@
+/*
+ * check.c: the heap checker.  osmem__heap_check() walks every segment chunk
+ * by chunk and every large mapping, and verifies each invariant the
+ * allocator relies on; the tests call it after every step.  It reports the
+ * first broken invariant on stderr (one line, with the address) and
+ * returns -1, or returns 0.
+ */
+#include "os.h"
+
+static int
+check_segment(struct osmem__arena *a, const struct osmem__seg *s,
+              size_t *nfree, size_t *used)
+{
+	if ((uintptr_t)s & (OSMEM_ALIGN - 1) || (uintptr_t)s->end & (OSMEM_ALIGN - 1))
+		return osmem__report("heap check: misaligned segment", s, 0);
+	if (s->kind != SEG_SBRK && s->kind != SEG_MMAP)
+		return osmem__report("heap check: bad segment kind at", s, 0);
+	const char *fence = s->end - OSMEM_FENCE;
+	chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
+	uint64_t prev_inuse = F_PINUSE;
+	for (;;) {
+		if ((const char *)c > fence)
+			return osmem__report("heap check: chunk runs past its segment",
+			                     c, 0);
+		if (!osmem__head_ok(c))
+			return osmem__report("heap check: bad chunk header at", c, 0);
+		size_t sz = osmem__csize(c);
+		if ((c->head & F_PINUSE) != prev_inuse)
+			return osmem__report("heap check: wrong prev-in-use bit at", c,
+			                     sz);
+		if (c->head & F_MMAP)
+			return osmem__report("heap check: mapped chunk in a segment", c,
+			                     sz);
+		if (sz == 0) {
+			if ((const char *)c != fence || !(c->head & F_CINUSE))
+				return osmem__report("heap check: stray fencepost at", c, 0);
+			return 0;
+		}
+		if (sz < OSMEM_MIN_CHUNK || sz % OSMEM_ALIGN)
+			return osmem__report("heap check: bad chunk size at", c, sz);
+		if (c->head & F_CINUSE) {
+			*used += sz;
+			prev_inuse = F_PINUSE;
+		} else {
+			if (!prev_inuse)
+				return osmem__report("heap check: two adjacent free chunks at",
+				                     c, sz);
+			if (!osmem__bin_contains(a, c))
+				return osmem__report("heap check: free chunk not indexed",
+				                     c, sz);
+			++*nfree;
+			prev_inuse = 0;
+		}
+		c = osmem__next(c);
+	}
+}
+
+static int
+check_arena(struct osmem__arena *a)
+{
+	size_t nfree = 0, nindexed = 0, used = 0, nsegs = 0;
+	for (const struct osmem__seg *s = a->segs; s; s = s->next) {
+		if (check_segment(a, s, &nfree, &used))
+			return -1;
+		nsegs++;
+	}
+	if (nsegs != a->st.nsegs)
+		return osmem__report("heap check: segment count wrong in", a, nsegs);
+	if (used != a->st.in_use)
+		return osmem__report("heap check: bytes in use disagree in", a, used);
+	if (osmem__bin_check(a, &nindexed))
+		return -1;
+	if (nindexed != nfree)
+		return osmem__report("heap check: index holds chunks not in the heap",
+		                     a, nindexed);
+	return 0;
+}
+
+static int
+check_large(void)
+{
+	size_t n = 0;
+	for (const struct osmem__large *l = osmem__g.large; l; l = l->next) {
+		if (l->next && l->next->prev != l)
+			return osmem__report("heap check: broken large list at", l, 0);
+		const chunk_t *c = l->chunk;
+		if (c->prev_foot != (uintptr_t)c - (uintptr_t)l ||
+		    !osmem__head_ok(c) ||
+		    (c->head & (F_MMAP | F_CINUSE)) != (F_MMAP | F_CINUSE))
+			return osmem__report("heap check: bad large chunk at", c, 0);
+		n++;
+	}
+	if (n != osmem__g.main.st.nlarge)
+		return osmem__report("heap check: large chunk count wrong:", NULL, n);
+	return 0;
+}
+
+int
+osmem__heap_check(void)
+{
+	osmem__ensure_init();
+	struct osmem__arena *a = &osmem__g.main;
+	osmem__lock(&a->lock);
+	int r = check_arena(a);
+	osmem__unlock(&a->lock);
+	osmem__lock(&osmem__g.large_lock);
+	if (r == 0)
+		r = check_large();
+	osmem__unlock(&osmem__g.large_lock);
+	return r;
+}

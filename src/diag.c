@@ -1,0 +1,96 @@
+/*
+ * diag.c: one-line diagnostics without stdio or allocation, and the abort
+ * that follows a detected corruption.  Messages look like
+ *   osmem: double free of 0x5581c3a0 (block of 48 bytes)
+ */
+#include "os.h"
+
+#include <string.h>
+
+size_t
+osmem__fmt_hex(char *buf, uintptr_t v)
+{
+	char tmp[2 * sizeof v];
+	size_t n = 0;
+	do {
+		tmp[n++] = "0123456789abcdef"[v & 15];
+		v >>= 4;
+	} while (v);
+	buf[0] = '0';
+	buf[1] = 'x';
+	for (size_t i = 0; i < n; i++)
+		buf[2 + i] = tmp[n - 1 - i];
+	return n + 2;
+}
+
+size_t
+osmem__fmt_dec(char *buf, size_t v)
+{
+	char tmp[24];
+	size_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = tmp[n - 1 - i];
+	return n;
+}
+
+static size_t
+put(char *buf, size_t at, const char *s)
+{
+	size_t n = strlen(s);
+	memcpy(buf + at, s, n);
+	return at + n;
+}
+
+static void
+say(const char *what, const void *ptr, size_t size)
+{
+	char buf[256];
+	size_t n = put(buf, 0, "osmem: ");
+	if (strlen(what) > 160)
+		what = "heap corruption";
+	n = put(buf, n, what);
+	buf[n++] = ' ';
+	n += osmem__fmt_hex(buf + n, (uintptr_t)ptr);
+	if (size) {
+		n = put(buf, n, " (block of ");
+		n += osmem__fmt_dec(buf + n, size);
+		n = put(buf, n, " bytes)");
+	}
+	buf[n++] = '\n';
+	osmem__os_write(2, buf, n);
+}
+
+int
+osmem__report(const char *what, const void *ptr, size_t size)
+{
+	say(what, ptr, size);
+	return -1;
+}
+
+void
+osmem__fatal(const char *what, const void *ptr, size_t size)
+{
+	say(what, ptr, size);
+	osmem__os_abort();
+}
+
+void
+osmem__assert_fail(const char *expr, const char *file, int line)
+{
+	char buf[256];
+	size_t n = put(buf, 0, "osmem: assertion failed: ");
+	if (strlen(expr) + strlen(file) > 200)
+		expr = "(long)";
+	n = put(buf, n, expr);
+	n = put(buf, n, " at ");
+	n = put(buf, n, file);
+	buf[n++] = ':';
+	n += osmem__fmt_dec(buf + n, (size_t)line);
+	buf[n++] = '\n';
+	osmem__os_write(2, buf, n);
+	osmem__os_abort();
+}

@@ -1,0 +1,270 @@
+/*
+ * heap.c: chunks inside an arena's segments: carving a request out of the
+ * best-fitting free chunk, splitting and coalescing, resizing in place, and
+ * growing the arena when nothing fits.  Called with the arena locked.
+ *
+ * Growth asks sbrk first.  If the new memory starts where the newest break
+ * segment ends, that segment is extended and its free last chunk grows with
+ * it; if something else moved the break in between (glibc's malloc, a
+ * program's own sbrk), the new memory becomes a segment of its own and the
+ * gap is left to its owner.  If the break cannot move at all, a segment is
+ * mapped instead, so small allocations carry on.
+ */
+#include "os.h"
+
+static inline chunk_t *
+fence_of(const struct osmem__seg *s)
+{
+	return (chunk_t *)(s->end - OSMEM_FENCE);
+}
+
+static inline chunk_t *
+checked(chunk_t *c)
+{
+	if (OSMEM_UNLIKELY(!osmem__head_ok(c)))
+		osmem__fatal("corrupted chunk header at", c, 0);
+	return c;
+}
+
+/* Make [c, c+size) a free chunk and index it.  The chunk before c is in
+ * use and the chunk after it is in use; size > 0. */
+static void
+put_free(struct osmem__arena *a, chunk_t *c, size_t size)
+{
+	chunk_t *n = osmem__at(c, size);
+	osmem__set_head(c, size, F_PINUSE);
+	n->prev_foot = size;
+	osmem__set_flags(n, 0, F_PINUSE);
+	osmem__bin_insert(a, c);
+}
+
+/* Give [c, c+size) back, merging it with a free chunk after it.  The
+ * chunk before c is in use. */
+static void
+release_tail(struct osmem__arena *a, chunk_t *c, size_t size)
+{
+	chunk_t *n = checked(osmem__at(c, size));
+	if (!(n->head & F_CINUSE)) {
+		osmem__bin_remove(a, n);
+		size += osmem__csize(n);
+	}
+	put_free(a, c, size);
+}
+
+/* Hand out the first `size` bytes of c (which is `have` bytes long and not
+ * indexed), returning the rest.  pflag: the chunk before c is in use. */
+static void *
+carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
+      uint64_t pflag)
+{
+	if (have - size >= OSMEM_MIN_CHUNK) {
+		osmem__set_head(c, size, F_CINUSE | pflag);
+		release_tail(a, osmem__at(c, size), have - size);
+	} else {
+		size = have;
+		osmem__set_head(c, size, F_CINUSE | pflag);
+		osmem__set_flags(osmem__at(c, size), F_PINUSE, 0);
+	}
+	a->st.in_use += size;
+	if (a->st.in_use > a->st.in_use_peak)
+		a->st.in_use_peak = a->st.in_use;
+	return osmem__chunk2mem(c);
+}
+
+/* ---------------------------------------------------------------------
+ * Growth. */
+static void
+add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
+{
+	char *start = (char *)osmem__round_up((uintptr_t)p, OSMEM_ALIGN);
+	char *end = (char *)(((uintptr_t)p + len) & ~(uintptr_t)(OSMEM_ALIGN - 1));
+	struct osmem__seg *s = (struct osmem__seg *)start;
+	s->next = a->segs;
+	s->end = end;
+	s->kind = kind;
+	a->segs = s;
+	if (kind == SEG_SBRK)
+		a->brk_seg = s;
+	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
+	chunk_t *f = fence_of(s);
+	osmem__set_head(f, 0, F_CINUSE);
+	put_free(a, c, (size_t)((char *)f - (char *)c));
+	a->st.nsegs++;
+}
+
+/* Extend the break segment s by len bytes that sbrk placed right after it,
+ * merging the new space with a free last chunk. */
+static void
+extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
+{
+	chunk_t *c = checked(fence_of(s));
+	size_t size = len;
+	if (!(c->head & F_PINUSE)) {
+		chunk_t *last = checked(osmem__before(c, c->prev_foot));
+		osmem__bin_remove(a, last);
+		size += osmem__csize(last);
+		c = last;
+	}
+	s->end += len;
+	osmem__set_head(fence_of(s), 0, F_CINUSE);
+	put_free(a, c, size);
+}
+
+/* Bytes free at the end of the break segment (0 if its last chunk is in
+ * use or there is no such segment). */
+static size_t
+free_at_break(const struct osmem__arena *a)
+{
+	const struct osmem__seg *s = a->brk_seg;
+	if (!s)
+		return 0;
+	const chunk_t *f = fence_of(s);
+	return (f->head & F_PINUSE) ? 0 : (size_t)f->prev_foot;
+}
+
+/*
+ * Add memory to the arena so that a free chunk of at least size bytes
+ * exists, preferably as the free end of the break segment.  Returns 0 when
+ * the operating system gives nothing.  Not inlined: growth is rare.
+ */
+static OSMEM_NOINLINE int
+grow(struct osmem__arena *a, size_t size, int no_brk)
+{
+	const struct osmem__config *cfg = &osmem__g.cfg;
+	size_t page = osmem__g.page;
+	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
+	if (!no_brk) {
+		size_t len, tail = free_at_break(a);
+		if (a->brk_seg)
+			len = osmem__round_up(size - (tail < size ? tail : 0) +
+			                          cfg->top_pad, page);
+		else
+			len = osmem__round_up(size + seg_cost + cfg->top_pad, page);
+		if (!a->brk_seg && len < cfg->heap_initial)
+			len = cfg->heap_initial;
+		char *p = osmem__os_sbrk((intptr_t)len);
+		if (p) {
+			a->st.heap += len;
+			if (a->st.heap > a->st.heap_peak)
+				a->st.heap_peak = a->st.heap;
+			if (a->brk_seg && p == a->brk_seg->end)
+				extend_segment(a, a->brk_seg, len);
+			else if (len >= seg_cost + OSMEM_MIN_CHUNK)
+				add_segment(a, p, len, SEG_SBRK);
+			return 1;
+		}
+	}
+	size_t len = size + seg_cost;
+	if (len < cfg->mmap_seg)
+		len = cfg->mmap_seg;
+	len = osmem__round_up(len, page);
+	char *p = osmem__os_map(len);
+	if (!p)
+		return 0;
+	a->st.heap += len;
+	if (a->st.heap > a->st.heap_peak)
+		a->st.heap_peak = a->st.heap;
+	add_segment(a, p, len, SEG_MMAP);
+	return 1;
+}
+
+/* The best-fitting free chunk of at least size bytes, growing the arena if
+ * none exists.  A few tries: another user of the break may take what we
+ * asked for. */
+static chunk_t *
+take(struct osmem__arena *a, size_t size)
+{
+	for (int tries = 0;; tries++) {
+		chunk_t *c = osmem__bin_take_best(a, size);
+		if (OSMEM_LIKELY(c != NULL))
+			return c;
+		if (!grow(a, size, tries >= 3))
+			return NULL;
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * Entry points. */
+void *
+osmem__heap_alloc(struct osmem__arena *a, size_t size)
+{
+	chunk_t *c = take(a, size);
+	if (OSMEM_UNLIKELY(!c))
+		return NULL;
+	a->st.nmalloc++;
+	return carve(a, c, osmem__csize(c), size, F_PINUSE);
+}
+
+void *
+osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
+{
+	chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK);
+	if (OSMEM_UNLIKELY(!c))
+		return NULL;
+	a->st.nmalloc++;
+	size_t have = osmem__csize(c);
+	uintptr_t mem = (uintptr_t)osmem__chunk2mem(c);
+	if (mem & (align - 1)) {
+		/* Free a leading piece of at least a minimum chunk. */
+		size_t lead = osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
+		chunk_t *n = osmem__at(c, lead);
+		osmem__set_head(n, have - lead, F_CINUSE);
+		put_free(a, c, lead);
+		c = n;
+		have -= lead;
+		return carve(a, c, have, size, 0);
+	}
+	return carve(a, c, have, size, F_PINUSE);
+}
+
+void
+osmem__heap_free(struct osmem__arena *a, chunk_t *c)
+{
+	size_t size = osmem__csize(c);
+	a->st.in_use -= size;
+	a->st.nfree++;
+	if (!(c->head & F_PINUSE)) {
+		chunk_t *p = checked(osmem__before(c, c->prev_foot));
+		if (OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
+		                   (p->head & F_CINUSE)))
+			osmem__fatal("corrupted free chunk before", c, size);
+		osmem__bin_remove(a, p);
+		/* Leave a freed mark so a second free is named as such. */
+		osmem__set_head(c, size, F_PINUSE);
+		size += osmem__csize(p);
+		c = p;
+	}
+	release_tail(a, c, size);
+}
+
+int
+osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
+{
+	size_t have = osmem__csize(c);
+	uint64_t pflag = c->head & F_PINUSE;
+	if (size > have) {
+		chunk_t *n = checked(osmem__next(c));
+		size_t avail = have;
+		if (!(n->head & F_CINUSE))
+			avail += osmem__csize(n);
+		/* At the end of the break segment: move the break. */
+		struct osmem__seg *s = a->brk_seg;
+		if (avail < size && s &&
+		    osmem__at(c, avail) == fence_of(s)) {
+			grow(a, size - have, 0);
+			n = checked(osmem__next(c));
+			avail = have;
+			if (!(n->head & F_CINUSE))
+				avail += osmem__csize(n);
+		}
+		if (avail < size)
+			return 0;
+		if (avail > have)
+			osmem__bin_remove(a, n);
+		have = avail;
+	}
+	a->st.in_use -= osmem__csize(c);
+	a->st.nrealloc++;
+	carve(a, c, have, size, pflag);
+	return 1;
+}

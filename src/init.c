@@ -1,0 +1,29 @@
+/*
+ * init.c: the allocator's global state and its start-up, run on the first
+ * call into the allocator (possibly before main, from the dynamic loader or
+ * libc).  Start-up allocates nothing and calls nothing that might.
+ */
+#include "os.h"
+
+struct osmem__global osmem__g = {
+	.main = { .lock = OSMEM_LOCK_INIT },
+	.large_lock = OSMEM_LOCK_INIT,
+};
+
+static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
+
+void
+osmem__init(void)
+{
+	osmem__lock(&init_lock);
+	if (!osmem__g.ready) {
+		osmem__g.secret = osmem__os_random() | 1;
+		osmem__g.page = osmem__os_page_size();
+		osmem__g.cfg.mmap_threshold = 128 * 1024;
+		osmem__g.cfg.top_pad = 128 * 1024;
+		osmem__g.cfg.heap_initial = 128 * 1024;
+		osmem__g.cfg.mmap_seg = 1024 * 1024;
+		__atomic_store_n(&osmem__g.ready, 1, __ATOMIC_RELEASE);
+	}
+	osmem__unlock(&init_lock);
+}

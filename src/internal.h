@@ -1,0 +1,302 @@
+/*
+ * internal.h: the allocator's data layout and the small inline helpers that
+ * every part of the core composes (block header, size classes, arena).
+ *
+ * Block ("chunk") layout, boundary tags in the style of dlmalloc:
+ *
+ *   c+0   prev_foot  size of the previous chunk when that chunk is free
+ *                    (its footer); otherwise the last 8 bytes of the
+ *                    previous chunk's payload.  For an mmapped chunk, the
+ *                    offset of c from the start of its mapping.
+ *   c+8   head       [63..48 tag][47..4 size][3 -][2 M][1 C][0 P]
+ *   c+16  payload    the user's pointer; it runs to c+size+8, into the next
+ *                    chunk's prev_foot.  A free chunk keeps its two index
+ *                    links here (see bins.c).
+ *
+ * So a heap chunk costs 8 bytes of header, sizes are multiples of 16, and the
+ * smallest chunk is 32 bytes (24 usable).  The tag is a keyed hash of the
+ * chunk's address and the rest of its head word: a stray write over a header
+ * or a pointer that never came from us fails the check with probability
+ * 1 - 2^-16, and the allocator aborts rather than use it.
+ *
+ * Each arena owns segments of address space (grown with sbrk, or mapped
+ * when the break cannot move).  A segment starts with a struct osmem__seg
+ * and ends with a fencepost: a zero-size chunk marked in use, so walks and
+ * coalescing stop there.
+ */
+#ifndef OSMEM_INTERNAL_H
+#define OSMEM_INTERNAL_H
+
+#include "config.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lock.h"
+#include "osmem.h"
+
+#define OSMEM_LIKELY(x) __builtin_expect(!!(x), 1)
+#define OSMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define OSMEM_NOINLINE __attribute__((noinline))
+#define OSMEM_INTERNAL __attribute__((visibility("hidden")))
+#define OSMEM_NORETURN __attribute__((noreturn))
+
+/* ---------------------------------------------------------------------
+ * Geometry. */
+#define OSMEM_ALIGN 16u     /* every user pointer */
+#define OSMEM_OVERHEAD 8u   /* bytes of header per heap chunk */
+#define OSMEM_MIN_CHUNK 32u /* head + two index links + footer */
+#define OSMEM_SEG_HEAD 32u  /* struct osmem__seg, rounded to 16 */
+#define OSMEM_FENCE 16u     /* the fencepost at a segment's end */
+/* Largest request we will consider; keeps every size under 2^47. */
+#define OSMEM_MAX_REQUEST ((size_t)1 << 46)
+
+#define F_PINUSE ((uint64_t)1) /* previous chunk in use */
+#define F_CINUSE ((uint64_t)2) /* this chunk in use */
+#define F_MMAP ((uint64_t)4)   /* mapped on its own with mmap */
+#define F_FLAGS ((uint64_t)15)
+#define SIZE_MASK ((((uint64_t)1 << 48) - 1) & ~F_FLAGS)
+
+struct osmem__chunk {
+	uint64_t prev_foot;
+	uint64_t head;
+	uintptr_t link[2]; /* free chunks only: encoded index links */
+};
+
+_Static_assert(sizeof(struct osmem__chunk) == OSMEM_MIN_CHUNK,
+               "a free chunk must fit in the minimum chunk");
+_Static_assert(OSMEM_MIN_CHUNK % OSMEM_ALIGN == 0, "chunk granule");
+_Static_assert(offsetof(struct osmem__chunk, link) == 2 * OSMEM_OVERHEAD,
+               "payload starts 16 bytes into the chunk");
+
+typedef struct osmem__chunk chunk_t;
+
+/* A segment: one contiguous run of chunks. */
+enum { SEG_SBRK = 1, SEG_MMAP = 2 };
+struct osmem__seg {
+	struct osmem__seg *next;
+	char *end; /* one past the fencepost */
+	uint32_t kind;
+	uint32_t pad;
+	uint64_t pad2;
+};
+_Static_assert(sizeof(struct osmem__seg) == OSMEM_SEG_HEAD, "segment head");
+
+/* A large chunk has its own mapping; the mapping starts with this link so
+ * the walker and the checker can find every large chunk. */
+struct osmem__large {
+	struct osmem__large *next, *prev;
+	struct osmem__chunk *chunk;
+	uint64_t pad;
+};
+#define OSMEM_LARGE_HEAD 32u
+_Static_assert(sizeof(struct osmem__large) == OSMEM_LARGE_HEAD, "large head");
+
+/* ---------------------------------------------------------------------
+ * Bins: exact 16-byte classes below 1 KiB, then 16 classes per power of
+ * two, up to the largest size a head word holds. */
+#define OSMEM_SMALL_LIMIT 1024u
+#define OSMEM_NBINS (64u + (47u - 10u + 1u) * 16u)
+#define OSMEM_BITMAP_WORDS ((OSMEM_NBINS + 63u) / 64u)
+_Static_assert(OSMEM_BITMAP_WORDS <= 64, "one summary word");
+
+static inline unsigned
+osmem__bin_index(size_t size)
+{
+	if (size < OSMEM_SMALL_LIMIT)
+		return (unsigned)(size >> 4);
+	unsigned fl = 63u - (unsigned)__builtin_clzll(size);
+	return 64u + (fl - 10u) * 16u + (unsigned)((size >> (fl - 4u)) & 15u);
+}
+
+/* ---------------------------------------------------------------------
+ * Statistics kept by each arena (bytes are chunk sizes, not requests). */
+struct osmem__counters {
+	size_t in_use;      /* bytes in chunks handed out */
+	size_t in_use_peak;
+	size_t heap;        /* bytes of segments (sbrk and mapped) */
+	size_t heap_peak;
+	size_t large;       /* bytes of large mappings */
+	size_t large_peak;
+	size_t nsegs;
+	size_t nlarge;
+	size_t nmalloc, nfree, nrealloc;
+};
+
+/* An arena: a heap with its own lock and index. */
+struct osmem__arena {
+	osmem__lock_t lock;
+	uint64_t summary;                      /* bit w: map[w] != 0 */
+	uint64_t map[OSMEM_BITMAP_WORDS];      /* bit i: bin i not empty */
+	uintptr_t root[OSMEM_NBINS];           /* treap of each bin (encoded) */
+	struct osmem__seg *segs;               /* newest first */
+	struct osmem__seg *brk_seg;            /* the one sbrk extends */
+	struct osmem__counters st;
+};
+
+/* Tunables in force (set at start-up or by mallopt). */
+struct osmem__config {
+	size_t mmap_threshold; /* chunk size at which we map on its own */
+	size_t top_pad;        /* extra bytes asked of sbrk on growth */
+	size_t heap_initial;   /* first sbrk on first use */
+	size_t mmap_seg;       /* size of a mapped segment when sbrk fails */
+};
+
+struct osmem__global {
+	uint64_t secret; /* keys header tags and link encoding */
+	size_t page;
+	int ready;
+	struct osmem__config cfg;
+	struct osmem__arena main;
+	osmem__lock_t large_lock;
+	struct osmem__large *large; /* every live large chunk */
+};
+
+extern struct osmem__global osmem__g OSMEM_INTERNAL;
+
+/* ---------------------------------------------------------------------
+ * Chunk helpers. */
+static inline chunk_t *
+osmem__mem2chunk(const void *mem)
+{
+	return (chunk_t *)((char *)(uintptr_t)mem - 2 * OSMEM_OVERHEAD);
+}
+
+static inline void *
+osmem__chunk2mem(chunk_t *c)
+{
+	return (char *)c + 2 * OSMEM_OVERHEAD;
+}
+
+static inline size_t
+osmem__csize(const chunk_t *c)
+{
+	return (size_t)(c->head & SIZE_MASK);
+}
+
+static inline chunk_t *
+osmem__at(const void *base, size_t off)
+{
+	return (chunk_t *)((char *)(uintptr_t)base + off);
+}
+
+static inline chunk_t *
+osmem__before(const void *base, size_t off)
+{
+	return (chunk_t *)((char *)(uintptr_t)base - off);
+}
+
+static inline chunk_t *
+osmem__next(const chunk_t *c)
+{
+	return osmem__at(c, osmem__csize(c));
+}
+
+static inline uint64_t
+osmem__tag(const chunk_t *c, uint64_t w)
+{
+	uint64_t h = ((uint64_t)(uintptr_t)c ^ (w & ~((uint64_t)0xffff << 48)) ^
+	              osmem__g.secret) * 0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	return (h * 0xbf58476d1ce4e5b9ull) & ((uint64_t)0xffff << 48);
+}
+
+/* Write a head word, tagging it. */
+static inline void
+osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
+{
+	uint64_t w = (uint64_t)size | flags;
+	c->head = w | osmem__tag(c, w);
+}
+
+static inline int
+osmem__head_ok(const chunk_t *c)
+{
+	return (c->head & ((uint64_t)0xffff << 48)) == osmem__tag(c, c->head);
+}
+
+/* Change flag bits of an existing, valid head. */
+static inline void
+osmem__set_flags(chunk_t *c, uint64_t set, uint64_t clear)
+{
+	osmem__set_head(c, osmem__csize(c), ((c->head & F_FLAGS) | set) & ~clear);
+}
+
+/* Size a request needs as a heap chunk, or 0 if it is too large. */
+static inline size_t
+osmem__request2size(size_t n)
+{
+	if (OSMEM_UNLIKELY(n > OSMEM_MAX_REQUEST))
+		return 0;
+	size_t s = (n + OSMEM_OVERHEAD + OSMEM_ALIGN - 1) & ~(size_t)(OSMEM_ALIGN - 1);
+	return s < OSMEM_MIN_CHUNK ? OSMEM_MIN_CHUNK : s;
+}
+
+static inline size_t
+osmem__round_up(size_t n, size_t to)
+{
+	return (n + to - 1) & ~(to - 1);
+}
+
+/* ---------------------------------------------------------------------
+ * Debug assertions by level; always-on checks go through osmem__fatal. */
+#if OSMEM_DEBUG >= 1
+#define osmem__assert(e)                                                      \
+	((e) ? (void)0 : osmem__assert_fail(#e, __FILE__, __LINE__))
+#else
+#define osmem__assert(e) ((void)0)
+#endif
+#if OSMEM_DEBUG >= 2
+#define osmem__assert_expensive(e) osmem__assert(e)
+#else
+#define osmem__assert_expensive(e) ((void)0)
+#endif
+
+/* diag.c */
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__fatal(const char *what,
+                                                const void *ptr, size_t size);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__assert_fail(const char *expr,
+                                                      const char *file,
+                                                      int line);
+/* Print a one-line report (no abort); returns -1 for the checkers. */
+OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
+                                 size_t size);
+OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
+OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
+
+/* init.c */
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__init(void);
+static inline void
+osmem__ensure_init(void)
+{
+	if (OSMEM_UNLIKELY(!osmem__g.ready))
+		osmem__init();
+}
+
+/* bins.c: the best-fit index of free chunks. */
+OSMEM_INTERNAL void osmem__bin_insert(struct osmem__arena *a, chunk_t *c);
+OSMEM_INTERNAL void osmem__bin_remove(struct osmem__arena *a, chunk_t *c);
+OSMEM_INTERNAL chunk_t *osmem__bin_take_best(struct osmem__arena *a,
+                                             size_t size);
+OSMEM_INTERNAL int osmem__bin_check(struct osmem__arena *a, size_t *nfree);
+OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
+                                       const chunk_t *c);
+
+/* heap.c: chunks inside an arena's segments. */
+OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size);
+OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
+                                               size_t size, size_t align);
+OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, chunk_t *c);
+OSMEM_INTERNAL int osmem__heap_resize(struct osmem__arena *a, chunk_t *c,
+                                      size_t size);
+
+/* large.c: chunks with a mapping of their own. */
+OSMEM_INTERNAL void *osmem__large_alloc(size_t size, size_t align, int zero);
+OSMEM_INTERNAL void osmem__large_free(chunk_t *c);
+OSMEM_INTERNAL void *osmem__large_resize(chunk_t *c, size_t n);
+OSMEM_INTERNAL size_t osmem__large_usable(const chunk_t *c);
+
+/* check.c */
+OSMEM_INTERNAL int osmem__heap_check(void);
+
+#endif /* OSMEM_INTERNAL_H */

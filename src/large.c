@@ -1,0 +1,135 @@
+/*
+ * large.c: chunks that get a mapping of their own (requests at or above the
+ * mmap threshold).  They come back to the system whole on free, so a large
+ * buffer never pins heap memory, and a fresh mapping is already zero.
+ *
+ * A mapping m holds, in order: a struct osmem__large linking every live
+ * large chunk (so the walker and checker find them), padding up to the
+ * alignment asked for, and the chunk c with head M|C.  c->prev_foot is the
+ * distance from m to c; the chunk runs to the end of the mapping.
+ */
+#include "os.h"
+
+#include <errno.h>
+
+static void
+link_large(struct osmem__large *l, size_t len)
+{
+	struct osmem__global *g = &osmem__g;
+	osmem__lock(&g->large_lock);
+	l->prev = NULL;
+	l->next = g->large;
+	if (g->large)
+		g->large->prev = l;
+	g->large = l;
+	g->main.st.large += len;
+	g->main.st.nlarge++;
+	if (g->main.st.large > g->main.st.large_peak)
+		g->main.st.large_peak = g->main.st.large;
+	osmem__unlock(&g->large_lock);
+}
+
+static void
+unlink_large(struct osmem__large *l, size_t len)
+{
+	struct osmem__global *g = &osmem__g;
+	osmem__lock(&g->large_lock);
+	if (l->prev)
+		l->prev->next = l->next;
+	else
+		g->large = l->next;
+	if (l->next)
+		l->next->prev = l->prev;
+	g->main.st.large -= len;
+	g->main.st.nlarge--;
+	osmem__unlock(&g->large_lock);
+}
+
+static inline struct osmem__large *
+large_of(const chunk_t *c)
+{
+	return (struct osmem__large *)((char *)(uintptr_t)c - c->prev_foot);
+}
+
+static inline size_t
+map_len(const chunk_t *c)
+{
+	return (size_t)c->prev_foot + osmem__csize(c);
+}
+
+/* Lay out chunk c at offset off in the mapping m of len bytes. */
+static void *
+place(char *m, size_t off, size_t len)
+{
+	chunk_t *c = osmem__at(m, off);
+	c->prev_foot = off;
+	osmem__set_head(c, len - off, F_MMAP | F_CINUSE);
+	((struct osmem__large *)m)->chunk = c;
+	link_large((struct osmem__large *)m, len);
+	return osmem__chunk2mem(c);
+}
+
+void *
+osmem__large_alloc(size_t n, size_t align, int zero)
+{
+	(void)zero; /* a fresh mapping is zero already */
+	size_t page = osmem__g.page;
+	const size_t head = OSMEM_LARGE_HEAD + 2 * OSMEM_OVERHEAD;
+	if (n > OSMEM_MAX_REQUEST || align > OSMEM_MAX_REQUEST) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (align <= OSMEM_ALIGN) {
+		size_t len = osmem__round_up(n + head, page);
+		char *m = osmem__os_map(len);
+		if (!m)
+			return NULL;
+		return place(m, OSMEM_LARGE_HEAD, len);
+	}
+	/* Map enough to align, then give back the pages before and after. */
+	size_t len = osmem__round_up(n + head + align, page);
+	char *m = osmem__os_map(len);
+	if (!m)
+		return NULL;
+	uintptr_t mem = osmem__round_up((uintptr_t)m + head, align);
+	char *start = (char *)((mem - head) & ~(uintptr_t)(page - 1));
+	char *end = (char *)osmem__round_up(mem + n, page);
+	if (start > m)
+		osmem__os_unmap(m, (size_t)(start - m));
+	if (end < m + len)
+		osmem__os_unmap(end, (size_t)(m + len - end));
+	return place(start, mem - 2 * OSMEM_OVERHEAD - (uintptr_t)start,
+	             (size_t)(end - start));
+}
+
+void
+osmem__large_free(chunk_t *c)
+{
+	struct osmem__large *l = large_of(c);
+	size_t len = map_len(c);
+	unlink_large(l, len);
+	osmem__os_unmap(l, len);
+}
+
+size_t
+osmem__large_usable(const chunk_t *c)
+{
+	return osmem__csize(c) - 2 * OSMEM_OVERHEAD;
+}
+
+void *
+osmem__large_resize(chunk_t *c, size_t n)
+{
+	size_t off = c->prev_foot, len = map_len(c);
+	size_t want = osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
+	if (want == len)
+		return osmem__chunk2mem(c);
+	struct osmem__large *l = large_of(c);
+	unlink_large(l, len);
+	char *m = osmem__os_remap(l, len, want);
+	if (!m) {
+		link_large(l, len);
+		return NULL;
+	}
+	return place(m, off, want);
+}

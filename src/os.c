@@ -1,0 +1,139 @@
+/*
+ * os.c: the only file that talks to the operating system.  Everything the
+ * allocator needs from the kernel (the break, mappings, page release,
+ * randomness, writing a diagnostic, aborting) goes through here, and so does
+ * the fault seam the tests use to make any of these calls fail.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+struct fault {
+	long skip, count;
+	unsigned long calls;
+};
+static struct fault faults[OSMEM_OS_NCALLS];
+
+void
+osmem__os_fail(enum osmem__os_call kind, long skip, long count)
+{
+	faults[kind].skip = skip;
+	faults[kind].count = count;
+}
+
+unsigned long
+osmem__os_calls(enum osmem__os_call kind)
+{
+	return __atomic_load_n(&faults[kind].calls, __ATOMIC_RELAXED);
+}
+
+/* Whether this call of the given kind is to fail. */
+static int
+should_fail(enum osmem__os_call kind)
+{
+	struct fault *f = &faults[kind];
+	__atomic_fetch_add(&f->calls, 1, __ATOMIC_RELAXED);
+	if (OSMEM_LIKELY(f->count == 0))
+		return 0;
+	if (f->skip > 0) {
+		f->skip--;
+		return 0;
+	}
+	if (f->count > 0)
+		f->count--;
+	return 1;
+}
+
+void *
+osmem__os_sbrk(intptr_t incr)
+{
+	if (should_fail(OSMEM_OS_SBRK))
+		return NULL;
+	void *p = sbrk(incr);
+	return p == (void *)-1 ? NULL : p;
+}
+
+void *
+osmem__os_map(size_t len)
+{
+	if (should_fail(OSMEM_OS_MMAP))
+		return NULL;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void
+osmem__os_unmap(void *p, size_t len)
+{
+	if (munmap(p, len) != 0)
+		osmem__fatal("munmap failed on", p, len);
+}
+
+void *
+osmem__os_remap(void *p, size_t old, size_t len)
+{
+	if (should_fail(OSMEM_OS_MMAP))
+		return NULL;
+	void *q = mremap(p, old, len, MREMAP_MAYMOVE);
+	return q == MAP_FAILED ? NULL : q;
+}
+
+int
+osmem__os_release(void *p, size_t len)
+{
+	if (should_fail(OSMEM_OS_MADVISE))
+		return -1;
+	return madvise(p, len, MADV_DONTNEED);
+}
+
+size_t
+osmem__os_page_size(void)
+{
+	unsigned long ps = getauxval(AT_PAGESZ);
+	return ps ? (size_t)ps : 4096;
+}
+
+uint64_t
+osmem__os_random(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+		/* Fall back to the 16 bytes the kernel put on our stack. */
+		const unsigned char *r =
+		    (const unsigned char *)getauxval(AT_RANDOM);
+		if (r)
+			for (int i = 0; i < 8; i++)
+				v = (v << 8) | r[i];
+	}
+	/* Mix in an address so a missing AT_RANDOM still varies with ASLR. */
+	return v ^ ((uint64_t)(uintptr_t)&faults * 0x9e3779b97f4a7c15ull);
+}
+
+void
+osmem__os_write(int fd, const char *buf, size_t len)
+{
+	int saved = errno;
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+}
+
+void
+osmem__os_abort(void)
+{
+	abort();
+}

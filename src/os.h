@@ -1,0 +1,39 @@
+/*
+ * os.h: every operating-system primitive the allocator uses, behind one
+ * small interface (implemented in os.c), with a seam that makes chosen
+ * calls fail so tests can prove each failure is handled.
+ */
+#ifndef OSMEM_OS_H
+#define OSMEM_OS_H
+
+#include "internal.h"
+
+/* Kinds of call that the fault seam can fail. */
+enum osmem__os_call { OSMEM_OS_SBRK, OSMEM_OS_MMAP, OSMEM_OS_MADVISE,
+                      OSMEM_OS_NCALLS };
+
+/* Move the break by incr bytes; returns the old break or NULL. */
+OSMEM_INTERNAL void *osmem__os_sbrk(intptr_t incr);
+/* Fresh zeroed read-write private memory, or NULL. */
+OSMEM_INTERNAL void *osmem__os_map(size_t len);
+OSMEM_INTERNAL void osmem__os_unmap(void *p, size_t len);
+/* Grow or shrink a mapping, possibly moving it; NULL on failure. */
+OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
+/* Give the pages back; their contents read as zero afterwards. */
+OSMEM_INTERNAL int osmem__os_release(void *p, size_t len);
+OSMEM_INTERNAL size_t osmem__os_page_size(void);
+/* 64 random bits from the kernel, without allocating. */
+OSMEM_INTERNAL uint64_t osmem__os_random(void);
+OSMEM_INTERNAL void osmem__os_write(int fd, const char *buf, size_t len);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_abort(void);
+
+/*
+ * Fault seam: make calls of one kind fail.  After osmem__os_fail(kind,
+ * skip, count), the next skip calls succeed and the count after them fail
+ * (count < 0: all of them).  osmem__os_calls() counts calls made so far.
+ */
+OSMEM_INTERNAL void osmem__os_fail(enum osmem__os_call kind, long skip,
+                                   long count);
+OSMEM_INTERNAL unsigned long osmem__os_calls(enum osmem__os_call kind);
+
+#endif /* OSMEM_OS_H */

@@ -1,0 +1,91 @@
+/*
+ * util.h: helpers the core tests share: patterned fills that a test can
+ * verify later, the heap check as a test point, and running a function in a
+ * child process to observe an abort and its message.
+ */
+#ifndef OSMEM_TEST_UTIL_H
+#define OSMEM_TEST_UTIL_H
+
+/* The tests look behind the pointers they get (at chunk headers), which
+ * the allocation attributes of osmem.h would have the compiler warn about. */
+#define OSMEM_NO_ATTRIBUTES 1
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/wait.h>
+
+#include "internal.h"
+#include "tap.h"
+
+/* Fill n bytes at p with a pattern derived from seed. */
+static void __attribute__((unused))
+fill(void *p, size_t n, unsigned seed)
+{
+	unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		b[i] = (unsigned char)(seed * 31u + i * 7u + (i >> 8));
+}
+
+/* Whether n bytes at p still hold the pattern of seed. */
+static int __attribute__((unused))
+filled(const void *p, size_t n, unsigned seed)
+{
+	const unsigned char *b = p;
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != (unsigned char)(seed * 31u + i * 7u + (i >> 8)))
+			return 0;
+	return 1;
+}
+
+static int __attribute__((unused))
+heap_ok(const char *when)
+{
+	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
+}
+
+/* The chunk size the core gives a request of n bytes. */
+static size_t __attribute__((unused))
+csize_for(size_t n)
+{
+	return osmem__request2size(n);
+}
+
+/* Bytes between two user pointers. */
+static ptrdiff_t __attribute__((unused))
+dist(const void *a, const void *b)
+{
+	return (const char *)b - (const char *)a;
+}
+
+/*
+ * Run fn in a child with stderr captured; returns the signal that ended it
+ * (0 if it exited) and copies what it wrote to stderr into msg.
+ */
+static int __attribute__((unused))
+in_child(void (*fn)(void), char *msg, size_t msglen)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		return -1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		dup2(fds[1], 2);
+		close(fds[0]);
+		signal(SIGABRT, SIG_DFL);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < msglen &&
+	       (r = read(fds[0], msg + got, msglen - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = '\0';
+	close(fds[0]);
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+#endif /* OSMEM_TEST_UTIL_H */
