@@ -1,1 +1,132 @@
-int main(void){return 0;}
+/*
+ * corrupt-t: misuse is caught by the always-on checks and ends the process
+ * with one line on stderr naming the pointer, never with a corrupt heap.
+ * Each case runs in a child process.
+ */
+#include "util.h"
+
+#include <stdlib.h>
+
+static void
+double_free(void)
+{
+	void *g1 = osmem_malloc(8), *p = osmem_malloc(100);
+	void *g2 = osmem_malloc(8);
+	osmem_free(p);
+	osmem_free(p);
+	(void)g1, (void)g2;
+}
+
+static void
+double_free_merged(void)
+{
+	void *a = osmem_malloc(100), *b = osmem_malloc(100);
+	void *g = osmem_malloc(8);
+	osmem_free(a);
+	osmem_free(b); /* merges into a */
+	osmem_free(b);
+	(void)g;
+}
+
+static void
+interior(void)
+{
+	char *p = osmem_malloc(100);
+	osmem_free(p + 16);
+}
+
+static void
+stack_pointer(void)
+{
+	_Alignas(16) char local[64] = { 0 };
+	osmem_free(local + 16);
+}
+
+static void
+foreign(void)
+{
+	void *theirs = malloc(100); /* glibc's */
+	osmem_free(theirs);
+}
+
+static void
+overflow_next_header(void)
+{
+	char *a = osmem_malloc(24), *b = osmem_malloc(24);
+	memset(a, 0x41, 32); /* 8 bytes past the end: b's header */
+	osmem_free(b);
+}
+
+static void
+overflow_then_free_self(void)
+{
+	char *a = osmem_malloc(24), *b = osmem_malloc(24);
+	memset(a, 0x41, 32);
+	osmem_free(a); /* coalescing looks at b */
+	(void)b;
+}
+
+static void
+realloc_invalid(void)
+{
+	char *p = osmem_malloc(100);
+	osmem_realloc(p + 32, 200);
+}
+
+static void
+usable_invalid(void)
+{
+	char *p = osmem_malloc(100);
+	(void)osmem_usable_size(p + 48);
+}
+
+static void
+clean(void)
+{
+	void *p = osmem_malloc(100);
+	osmem_free(p);
+	if (osmem__heap_check() != 0)
+		abort();
+}
+
+static const struct {
+	void (*fn)(void);
+	const char *name, *msg;
+} cases[] = {
+	{ double_free, "double free", "osmem: double free of 0x" },
+	{ double_free_merged, "double free after coalescing",
+	  "osmem: double free of 0x" },
+	{ interior, "free of an interior pointer",
+	  "osmem: free of invalid pointer 0x" },
+	{ stack_pointer, "free of a stack address",
+	  "osmem: free of invalid pointer 0x" },
+	{ foreign, "free of glibc's memory", "osmem: free of invalid pointer 0x" },
+	{ overflow_next_header, "free of a block whose header was overwritten",
+	  "osmem: free of invalid pointer 0x" },
+	{ overflow_then_free_self, "free next to an overwritten header",
+	  "osmem: corrupted chunk header at 0x" },
+	{ realloc_invalid, "realloc of an interior pointer",
+	  "osmem: realloc of invalid pointer 0x" },
+	{ usable_invalid, "usable_size of an interior pointer",
+	  "osmem: usable_size of invalid pointer 0x" },
+};
+
+int
+main(void)
+{
+	char msg[512];
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int sig = in_child(cases[i].fn, msg, sizeof msg);
+		size_t len = strlen(msg);
+		int one_line = len > 0 && msg[len - 1] == '\n' &&
+		               strchr(msg, '\n') == msg + len - 1;
+		ok(sig == SIGABRT && one_line &&
+		       strncmp(msg, cases[i].msg, strlen(cases[i].msg)) == 0,
+		   "%s aborts with \"%s...\"", cases[i].name, cases[i].msg);
+		if (len)
+			diag("stderr: %.*s", (int)len - 1, msg);
+	}
+	ok(in_child(clean, msg, sizeof msg) == 0 && msg[0] == '\0',
+	   "correct use exits quietly");
+	return done_testing();
+}

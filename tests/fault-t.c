@@ -1,1 +1,146 @@
-int main(void){return 0;}
+/*
+ * fault-t: every failure of the operating system gives NULL with ENOMEM and
+ * leaves the heap and every live block intact.  When the break cannot move,
+ * small allocations carry on from mapped segments.  Failures are injected
+ * through the seam in os.c.
+ */
+#include "util.h"
+#include "os.h"
+
+#include <errno.h>
+#include <stdint.h>
+
+static void
+reset(void)
+{
+	osmem__os_fail(OSMEM_OS_SBRK, 0, 0);
+	osmem__os_fail(OSMEM_OS_MMAP, 0, 0);
+}
+
+/* Allocate and free a mix of heap and mapped blocks; 1 if every failure
+ * was ENOMEM, every block kept its contents and the heap checks out. */
+static int
+workload(const void *keep)
+{
+	void *w[200];
+	size_t sz[200];
+	int n = 0, good = 1;
+	for (int i = 0; i < 200; i++) {
+		size_t len = (size_t)(i % 7) * 40000 + 10;
+		errno = 0;
+		w[n] = osmem_malloc(len);
+		if (w[n]) {
+			sz[n] = len < 4096 ? len : 4096;
+			fill(w[n], sz[n], (unsigned)n);
+			n++;
+		} else if (errno != ENOMEM) {
+			good = 0;
+		}
+		if (i % 3 == 2 && n > 0) {
+			n--;
+			good &= filled(w[n], sz[n], (unsigned)n);
+			osmem_free(w[n]);
+		}
+	}
+	good &= filled(keep, 100, 9);
+	good &= osmem__heap_check() == 0;
+	while (n > 0) {
+		n--;
+		good &= filled(w[n], sz[n], (unsigned)n);
+		osmem_free(w[n]);
+	}
+	return good && osmem__heap_check() == 0;
+}
+
+int
+main(void)
+{
+	/* Bad sizes, before any failure. */
+	static const size_t huge[] = { SIZE_MAX, SIZE_MAX - 8, SIZE_MAX / 2,
+	                               (size_t)1 << 47, PTRDIFF_MAX };
+	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
+		errno = 0;
+		ok(osmem_malloc(huge[i]) == NULL && errno == ENOMEM,
+		   "malloc(%zu): NULL, ENOMEM", huge[i]);
+	}
+	heap_ok("after impossible sizes");
+
+	void *keep = osmem_malloc(100);
+	fill(keep, 100, 9);
+
+	/* The break cannot move: small blocks come from mapped segments. */
+	osmem__os_fail(OSMEM_OS_SBRK, 0, -1);
+	char *brk = sbrk(0);
+	void *p[64];
+	int outside = 1, got = 1;
+	for (int i = 0; i < 64; i++) {
+		p[i] = osmem_malloc(8000);
+		got &= p[i] != NULL;
+		if (i >= 32 && (char *)p[i] < brk)
+			outside &= 0;
+		if (p[i])
+			fill(p[i], 8000, (unsigned)i);
+	}
+	ok(got, "64 x 8000 bytes allocated while sbrk fails");
+	ok(osmem__g.main.st.nsegs >= 2, "from mapped segments (%zu segments)",
+	   osmem__g.main.st.nsegs);
+	heap_ok("with mapped segments");
+	int intact = 1;
+	for (int i = 0; i < 64; i++)
+		intact &= filled(p[i], 8000, (unsigned)i);
+	ok(intact, "their contents are intact");
+
+	/* Nothing at all: NULL and ENOMEM, heap untouched. */
+	osmem__os_fail(OSMEM_OS_MMAP, 0, -1);
+	size_t in_use = osmem__g.main.st.in_use;
+	errno = 0;
+	ok(osmem_malloc(2u << 20) == NULL && errno == ENOMEM,
+	   "small-heap request with sbrk and mmap failing: NULL, ENOMEM");
+	errno = 0;
+	ok(osmem_malloc(64u << 20) == NULL && errno == ENOMEM,
+	   "mapped request with sbrk and mmap failing: NULL, ENOMEM");
+	errno = 0;
+	ok(osmem_calloc(1000, 1000) == NULL && errno == ENOMEM,
+	   "calloc with sbrk and mmap failing: NULL, ENOMEM");
+	errno = 0;
+	ok(osmem_realloc(keep, 1u << 20) == NULL && errno == ENOMEM,
+	   "realloc with sbrk and mmap failing: NULL, ENOMEM");
+	ok(filled(keep, 100, 9) && osmem_usable_size(keep) >= 100,
+	   "the block realloc could not grow is untouched");
+	ok(osmem__g.main.st.in_use == in_use, "nothing more in use");
+	heap_ok("after failed allocations");
+	void *small = osmem_malloc(50);
+	ok(small != NULL, "a request that fits a free block still succeeds");
+	osmem_free(small);
+
+	/* mmap fails for a large request, but the break can move. */
+	reset();
+	osmem__os_fail(OSMEM_OS_MMAP, 0, -1);
+	void *l = osmem_malloc(300000);
+	ok(l && !(osmem__mem2chunk(l)->head & F_MMAP),
+	   "a large request falls back to the heap when mmap fails");
+	osmem_free(l);
+	reset();
+
+	/* Walk a failure over every operating-system call of a workload. */
+	unsigned long calls0 = osmem__os_calls(OSMEM_OS_SBRK) +
+	                       osmem__os_calls(OSMEM_OS_MMAP);
+	int all_good = workload(keep);
+	long total = (long)(osmem__os_calls(OSMEM_OS_SBRK) +
+	                    osmem__os_calls(OSMEM_OS_MMAP) - calls0);
+	ok(all_good && total > 50, "the workload makes %ld system calls", total);
+	for (long k = 0; k < total; k++) {
+		osmem__os_fail(OSMEM_OS_SBRK, k, 1);
+		osmem__os_fail(OSMEM_OS_MMAP, k, 1);
+		all_good &= workload(keep);
+		reset();
+	}
+	ok(all_good, "a failure at each of the %ld calls gave ENOMEM, kept "
+	   "every block and left a sound heap", total);
+
+	for (int i = 0; i < 64; i++)
+		osmem_free(p[i]);
+	osmem_free(keep);
+	heap_ok("at the end");
+	return done_testing();
+}

@@ -1,1 +1,74 @@
-int main(void){return 0;}
+/*
+ * large-t: the sbrk/mmap split.  The heap is preallocated (128 KiB) on
+ * first use; requests below the mmap threshold come from the break heap;
+ * requests at or above it get a mapping of their own, which free unmaps.
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+
+/* Whether [p, p+n) is mapped at all (msync fails with ENOMEM if not). */
+static int
+mapped(const void *p, size_t n)
+{
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)4095;
+	return msync((void *)a, n + ((uintptr_t)p - a), MS_ASYNC) == 0;
+}
+
+int
+main(void)
+{
+	char *brk0 = sbrk(0);
+	void *first = osmem_malloc(16);
+	char *brk1 = sbrk(0);
+	ok(first && (char *)first >= brk0 && (char *)first < brk1,
+	   "the first small block lies in the break heap");
+	ok(brk1 - brk0 >= 128 * 1024 && brk1 - brk0 < 128 * 1024 + 8192,
+	   "the heap was preallocated with 128 KiB (%td bytes)", brk1 - brk0);
+	ok(osmem__g.main.st.heap == (size_t)(brk1 - brk0),
+	   "all of it belongs to the heap");
+
+	size_t t = osmem__g.cfg.mmap_threshold;
+	ok(t == 128 * 1024, "the default mmap threshold is 128 KiB");
+	char *below = osmem_malloc(t - 1);
+	ok(below && !(osmem__mem2chunk(below)->head & F_MMAP) &&
+	       below >= brk0 && below < (char *)sbrk(0),
+	   "threshold - 1 bytes come from the break heap");
+	char *at = osmem_malloc(t);
+	ok(at && (osmem__mem2chunk(at)->head & F_MMAP) &&
+	       (at < brk0 || at >= (char *)sbrk(0)),
+	   "threshold bytes get a mapping of their own");
+	ok(osmem_usable_size(at) >= t, "usable size of the mapped block");
+	ok(osmem__g.main.st.nlarge == 1, "one large block counted");
+	memset(at, 1, t);
+	heap_ok("with one mapped block");
+	osmem_free(at);
+	ok(!mapped(at, t), "free unmaps the mapped block");
+	ok(osmem__g.main.st.nlarge == 0 && osmem__g.main.st.large == 0,
+	   "large block counters back to zero");
+
+	/* Growth on demand: 40 blocks of 60 KiB exceed the first 128 KiB. */
+	void *p[40];
+	size_t heap0 = osmem__g.main.st.heap;
+	for (int i = 0; i < 40; i++) {
+		p[i] = osmem_malloc(60 * 1024);
+		fill(p[i], 60 * 1024, (unsigned)i);
+	}
+	ok(osmem__g.main.st.heap > heap0 + 39 * 60 * 1024,
+	   "the heap grew on demand to %zu bytes", osmem__g.main.st.heap);
+	ok(osmem__g.main.st.nsegs == 1,
+	   "in one contiguous segment (nothing else moved the break)");
+	int intact = 1;
+	for (int i = 0; i < 40; i++)
+		intact &= filled(p[i], 60 * 1024, (unsigned)i);
+	ok(intact, "contents intact");
+	heap_ok("after growth");
+	for (int i = 0; i < 40; i++)
+		osmem_free(p[i]);
+	osmem_free(below);
+	osmem_free(first);
+	heap_ok("at the end");
+	ok(osmem__g.main.st.in_use == 0, "nothing in use");
+	return done_testing();
+}
