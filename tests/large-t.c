@@ -64,6 +64,25 @@ main(void)
 		intact &= filled(p[i], 60 * 1024, (unsigned)i);
 	ok(intact, "contents intact");
 	heap_ok("after growth");
+
+	/* A request larger than the free end extends that free block. */
+	struct osmem__seg *seg = osmem__g.main.brk_seg;
+	chunk_t *fence = (chunk_t *)(seg->end - OSMEM_FENCE);
+	ok(!(fence->head & F_PINUSE), "the heap ends in a free block");
+	void *filler[8];
+	int nfill = 0;
+	while (fence->prev_foot > 64 * 1024 && nfill < 8) /* stay under t */
+		filler[nfill++] = osmem_malloc(32 * 1024);
+	chunk_t *top = osmem__before(fence, fence->prev_foot);
+	size_t want = fence->prev_foot + 4096;
+	char *brk2 = sbrk(0);
+	void *ext = osmem_malloc(want);
+	ok(osmem__mem2chunk(ext) == top && (char *)sbrk(0) > brk2,
+	   "a %zu-byte request extends the free end block (%zu bytes)", want,
+	   osmem__csize(top));
+	while (nfill > 0)
+		osmem_free(filler[--nfill]);
+	osmem_free(ext);
 	for (int i = 0; i < 40; i++)
 		osmem_free(p[i]);
 	osmem_free(below);
