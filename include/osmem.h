@@ -35,6 +35,56 @@ OSMEM_API void *osmem_realloc(void *ptr, size_t size) OSMEM_NOTHROW
     OSMEM_ALLOC_SIZE(2);
 OSMEM_API void osmem_free(void *ptr) OSMEM_NOTHROW;
 OSMEM_API size_t osmem_usable_size(const void *ptr) OSMEM_NOTHROW;
+OSMEM_API void *osmem_reallocarray(void *ptr, size_t count, size_t size)
+    OSMEM_NOTHROW OSMEM_ALLOC_SIZE(2, 3);
+/* Free with the size (and alignment) the block was asked for (C23). */
+OSMEM_API void osmem_free_sized(void *ptr, size_t size) OSMEM_NOTHROW;
+OSMEM_API void osmem_free_aligned_sized(void *ptr, size_t alignment,
+                                        size_t size) OSMEM_NOTHROW;
+
+/* Aligned allocation (osmem_aligned_alloc(3)). */
+OSMEM_API void *osmem_aligned_alloc(size_t alignment, size_t size)
+    OSMEM_NOTHROW OSMEM_MALLOC_ATTR(alloc_size(2));
+OSMEM_API int osmem_posix_memalign(void **out, size_t alignment,
+                                   size_t size) OSMEM_NOTHROW;
+OSMEM_API void *osmem_memalign(size_t alignment, size_t size) OSMEM_NOTHROW
+    OSMEM_MALLOC_ATTR(alloc_size(2));
+OSMEM_API void *osmem_valloc(size_t size) OSMEM_NOTHROW
+    OSMEM_MALLOC_ATTR(alloc_size(1));
+OSMEM_API void *osmem_pvalloc(size_t size) OSMEM_NOTHROW
+    OSMEM_MALLOC_ATTR(warn_unused_result);
+
+/* Giving memory back, and tuning (osmem_trim(3), osmem_mallopt(3)).  The
+ * parameter numbers are glibc's mallopt ones. */
+OSMEM_API int osmem_trim(size_t pad) OSMEM_NOTHROW;
+#define OSMEM_M_TRIM_THRESHOLD (-1)
+#define OSMEM_M_TOP_PAD (-2)
+#define OSMEM_M_MMAP_THRESHOLD (-3)
+OSMEM_API int osmem_mallopt(int param, int value) OSMEM_NOTHROW;
+
+/* Figures (osmem_stats(3)).  Byte counts are of whole blocks, headers
+ * included. */
+struct osmem_stats {
+	size_t in_use;        /* bytes in blocks handed out, mapped included */
+	size_t in_use_peak;   /* most bytes in heap blocks at once */
+	size_t heap;          /* bytes of heap segments (sbrk and mapped) */
+	size_t heap_peak;
+	size_t heap_brk;      /* of which obtained with sbrk */
+	size_t mapped;        /* bytes mapped for large blocks */
+	size_t mapped_peak;
+	size_t mapped_blocks; /* number of large blocks */
+	size_t free;          /* bytes in free heap blocks */
+	size_t free_blocks;   /* number of free heap blocks */
+	size_t largest_free;  /* largest free heap block */
+	size_t released;      /* bytes given back to the system, in all */
+	size_t segments;      /* heap segments */
+	size_t nmalloc;       /* allocations made, of any kind */
+	size_t nfree;         /* blocks freed */
+	size_t nrealloc;      /* reallocations done in place */
+	double fragmentation; /* 1 - largest_free / free; 0 if nothing free */
+	size_t reserved[8];   /* zero; room to grow */
+};
+OSMEM_API void osmem_stats(struct osmem_stats *out) OSMEM_NOTHROW;
 
 #ifdef __cplusplus
 }

@@ -140,3 +140,31 @@ osmem_usable_size(const void *p)
 		return 0;
 	return usable(owned(p, "usable_size of invalid pointer"));
 }
+
+void *
+osmem_reallocarray(void *p, size_t count, size_t n)
+{
+	size_t total;
+	if (OSMEM_UNLIKELY(__builtin_mul_overflow(count, n, &total))) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	return osmem_realloc(p, total);
+}
+
+void
+osmem_free_sized(void *p, size_t n)
+{
+	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of invalid pointer"))))
+		osmem__fatal("free_sized with a size larger than the block at", p,
+		             n);
+	osmem_free(p);
+}
+
+void
+osmem_free_aligned_sized(void *p, size_t align, size_t n)
+{
+	if (p && OSMEM_UNLIKELY((uintptr_t)p & (align - 1)))
+		osmem__fatal("free_aligned_sized of a misaligned pointer", p, n);
+	osmem_free_sized(p, n);
+}

@@ -121,6 +121,8 @@ unlink_at(slot_t *s, chunk_t *c)
 static void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *c)
 {
+	a->st.free_bytes -= osmem__csize(c);
+	a->st.nfree_chunks--;
 	unlink_at(s, c);
 	if (ld(root_of(a, bin)) == NULL)
 		unmark(a, bin);
@@ -131,6 +133,8 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
+	a->st.free_bytes += osmem__csize(c);
+	a->st.nfree_chunks++;
 	if (!bin_nonempty(a, bin)) {
 		st(s, NULL);
 		mark(a, bin);
@@ -208,6 +212,44 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	}
 	remove_at(a, bin, s, n);
 	return n;
+}
+
+size_t
+osmem__bin_largest(struct osmem__arena *a)
+{
+	unsigned bin = OSMEM_NBINS;
+	for (unsigned w = OSMEM_BITMAP_WORDS; w-- > 0;)
+		if (a->map[w]) {
+			bin = w * 64 + 63 - (unsigned)__builtin_clzll(a->map[w]);
+			break;
+		}
+	if (bin == OSMEM_NBINS)
+		return 0;
+	chunk_t *n = ld(root_of(a, bin)), *r;
+	while ((r = ld(&n->link[1])) != NULL)
+		n = r;
+	return osmem__csize(n);
+}
+
+/* Call fn on every indexed free chunk of the arena, in no set order. */
+static void
+visit(chunk_t *n, void (*fn)(chunk_t *, void *), void *arg)
+{
+	while (n) {
+		visit(ld(&n->link[0]), fn, arg);
+		chunk_t *r = ld(&n->link[1]);
+		fn(n, arg);
+		n = r;
+	}
+}
+
+void
+osmem__bin_each(struct osmem__arena *a, void (*fn)(chunk_t *, void *),
+                void *arg)
+{
+	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++)
+		if (bin_nonempty(a, bin))
+			visit(ld(root_of(a, bin)), fn, arg);
 }
 
 int

@@ -73,6 +73,9 @@ check_arena(struct osmem__arena *a)
 	if (nindexed != nfree)
 		return osmem__report("heap check: index holds chunks not in the heap",
 		                     a, nindexed);
+	if (nfree != a->st.nfree_chunks)
+		return osmem__report("heap check: free chunk count wrong in", a,
+		                     nfree);
 	return 0;
 }
 

@@ -145,6 +145,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		char *p = osmem__os_sbrk((intptr_t)len);
 		if (p) {
 			a->st.heap += len;
+			a->st.heap_brk += len;
 			if (a->st.heap > a->st.heap_peak)
 				a->st.heap_peak = a->st.heap;
 			if (a->brk_seg && p == a->brk_seg->end)
@@ -235,6 +236,11 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 		c = p;
 	}
 	release_tail(a, c, size);
+	/* A large free end of the break goes back to the system. */
+	size = osmem__csize(c);
+	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
+	    osmem__next(c) == fence_of(a->brk_seg))
+		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 }
 
 int

@@ -12,6 +12,35 @@ struct osmem__global osmem__g = {
 
 static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
 
+/*
+ * Fork: take every lock before, so the child never inherits one held by a
+ * thread that does not exist there; release them after, in the parent, and
+ * start them afresh in the child.  Lock order: init, arena, large.
+ */
+static void
+before_fork(void)
+{
+	osmem__lock(&init_lock);
+	osmem__lock(&osmem__g.main.lock);
+	osmem__lock(&osmem__g.large_lock);
+}
+
+static void
+after_fork_parent(void)
+{
+	osmem__unlock(&osmem__g.large_lock);
+	osmem__unlock(&osmem__g.main.lock);
+	osmem__unlock(&init_lock);
+}
+
+static void
+after_fork_child(void)
+{
+	osmem__lock_reset(&osmem__g.large_lock);
+	osmem__lock_reset(&osmem__g.main.lock);
+	osmem__lock_reset(&init_lock);
+}
+
 void
 osmem__init(void)
 {
@@ -20,10 +49,17 @@ osmem__init(void)
 		osmem__g.secret = osmem__os_random() | 1;
 		osmem__g.page = osmem__os_page_size();
 		osmem__g.cfg.mmap_threshold = 128 * 1024;
+		osmem__g.cfg.trim_threshold = 128 * 1024;
 		osmem__g.cfg.top_pad = 128 * 1024;
 		osmem__g.cfg.heap_initial = 128 * 1024;
 		osmem__g.cfg.mmap_seg = 1024 * 1024;
 		__atomic_store_n(&osmem__g.ready, 1, __ATOMIC_RELEASE);
+		/* Registered last and with the allocator ready, in case
+		 * registering allocates. */
+		osmem__unlock(&init_lock);
+		pthread_atfork(before_fork, after_fork_parent,
+		               after_fork_child);
+		return;
 	}
 	osmem__unlock(&init_lock);
 }

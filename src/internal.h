@@ -116,11 +116,16 @@ struct osmem__counters {
 	size_t in_use_peak;
 	size_t heap;        /* bytes of segments (sbrk and mapped) */
 	size_t heap_peak;
+	size_t heap_brk;    /* of which from sbrk */
 	size_t large;       /* bytes of large mappings */
 	size_t large_peak;
 	size_t nsegs;
 	size_t nlarge;
+	size_t free_bytes;  /* bytes in indexed free chunks */
+	size_t nfree_chunks;
+	size_t released;    /* bytes given back to the system, in all */
 	size_t nmalloc, nfree, nrealloc;
+	size_t nlarge_alloc, nlarge_free; /* under the large lock */
 };
 
 /* An arena: a heap with its own lock and index. */
@@ -136,7 +141,8 @@ struct osmem__arena {
 
 /* Tunables in force (set at start-up or by mallopt). */
 struct osmem__config {
-	size_t mmap_threshold; /* chunk size at which we map on its own */
+	size_t mmap_threshold; /* request size at which we map on its own */
+	size_t trim_threshold; /* free bytes at the break worth giving back */
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
 	size_t heap_initial;   /* first sbrk on first use */
 	size_t mmap_seg;       /* size of a mapped segment when sbrk fails */
@@ -278,6 +284,9 @@ OSMEM_INTERNAL void osmem__bin_insert(struct osmem__arena *a, chunk_t *c);
 OSMEM_INTERNAL void osmem__bin_remove(struct osmem__arena *a, chunk_t *c);
 OSMEM_INTERNAL chunk_t *osmem__bin_take_best(struct osmem__arena *a,
                                              size_t size);
+OSMEM_INTERNAL size_t osmem__bin_largest(struct osmem__arena *a);
+OSMEM_INTERNAL void osmem__bin_each(struct osmem__arena *a,
+                                    void (*fn)(chunk_t *, void *), void *arg);
 OSMEM_INTERNAL int osmem__bin_check(struct osmem__arena *a, size_t *nfree);
 OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
                                        const chunk_t *c);
@@ -295,6 +304,16 @@ OSMEM_INTERNAL void *osmem__large_alloc(size_t size, size_t align, int zero);
 OSMEM_INTERNAL void osmem__large_free(chunk_t *c);
 OSMEM_INTERNAL void *osmem__large_resize(chunk_t *c, size_t n);
 OSMEM_INTERNAL size_t osmem__large_usable(const chunk_t *c);
+
+/* trim.c */
+OSMEM_INTERNAL int osmem__arena_trim(struct osmem__arena *a, size_t pad,
+                                     int release_all);
+
+/* stats.c: glibc's malloc_stats report, on fd. */
+OSMEM_INTERNAL void osmem__stats_print(int fd);
+
+/* aligned.c */
+OSMEM_INTERNAL void *osmem__aligned(size_t align, size_t n);
 
 /* check.c */
 OSMEM_INTERNAL int osmem__heap_check(void);

@@ -12,8 +12,9 @@
 
 #include <errno.h>
 
+/* call: whether this is an allocation (not a move) to count. */
 static void
-link_large(struct osmem__large *l, size_t len)
+link_large(struct osmem__large *l, size_t len, int call)
 {
 	struct osmem__global *g = &osmem__g;
 	osmem__lock(&g->large_lock);
@@ -24,13 +25,14 @@ link_large(struct osmem__large *l, size_t len)
 	g->large = l;
 	g->main.st.large += len;
 	g->main.st.nlarge++;
+	g->main.st.nlarge_alloc += (size_t)call;
 	if (g->main.st.large > g->main.st.large_peak)
 		g->main.st.large_peak = g->main.st.large;
 	osmem__unlock(&g->large_lock);
 }
 
 static void
-unlink_large(struct osmem__large *l, size_t len)
+unlink_large(struct osmem__large *l, size_t len, int call)
 {
 	struct osmem__global *g = &osmem__g;
 	osmem__lock(&g->large_lock);
@@ -42,6 +44,7 @@ unlink_large(struct osmem__large *l, size_t len)
 		l->next->prev = l->prev;
 	g->main.st.large -= len;
 	g->main.st.nlarge--;
+	g->main.st.nlarge_free += (size_t)call;
 	osmem__unlock(&g->large_lock);
 }
 
@@ -59,13 +62,13 @@ map_len(const chunk_t *c)
 
 /* Lay out chunk c at offset off in the mapping m of len bytes. */
 static void *
-place(char *m, size_t off, size_t len)
+place(char *m, size_t off, size_t len, int call)
 {
 	chunk_t *c = osmem__at(m, off);
 	c->prev_foot = off;
 	osmem__set_head(c, len - off, F_MMAP | F_CINUSE);
 	((struct osmem__large *)m)->chunk = c;
-	link_large((struct osmem__large *)m, len);
+	link_large((struct osmem__large *)m, len, call);
 	return osmem__chunk2mem(c);
 }
 
@@ -84,7 +87,7 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 		char *m = osmem__os_map(len);
 		if (!m)
 			return NULL;
-		return place(m, OSMEM_LARGE_HEAD, len);
+		return place(m, OSMEM_LARGE_HEAD, len, 1);
 	}
 	/* Map enough to align, then give back the pages before and after. */
 	size_t len = osmem__round_up(n + head + align, page);
@@ -99,7 +102,7 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 	if (end < m + len)
 		osmem__os_unmap(end, (size_t)(m + len - end));
 	return place(start, mem - 2 * OSMEM_OVERHEAD - (uintptr_t)start,
-	             (size_t)(end - start));
+	             (size_t)(end - start), 1);
 }
 
 void
@@ -107,7 +110,7 @@ osmem__large_free(chunk_t *c)
 {
 	struct osmem__large *l = large_of(c);
 	size_t len = map_len(c);
-	unlink_large(l, len);
+	unlink_large(l, len, 1);
 	osmem__os_unmap(l, len);
 }
 
@@ -125,11 +128,11 @@ osmem__large_resize(chunk_t *c, size_t n)
 	if (want == len)
 		return osmem__chunk2mem(c);
 	struct osmem__large *l = large_of(c);
-	unlink_large(l, len);
+	unlink_large(l, len, 0);
 	char *m = osmem__os_remap(l, len, want);
 	if (!m) {
-		link_large(l, len);
+		link_large(l, len, 0);
 		return NULL;
 	}
-	return place(m, off, want);
+	return place(m, off, want, 0);
 }

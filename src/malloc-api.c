@@ -1,0 +1,147 @@
+/*
+ * malloc-api.c: the standard allocation names, for libosmem-malloc.so.  A
+ * program that preloads or links that library gets libosmem behind malloc,
+ * free and the rest, with glibc's semantics, including glibc's extras
+ * (malloc_trim, mallinfo, mallinfo2, malloc_stats, mallopt).  Each name is
+ * a thin call of the osmem_ function of the same meaning.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* C23 names that glibc 2.36's headers do not declare yet. */
+EXPORT void free_sized(void *p, size_t n);
+EXPORT void free_aligned_sized(void *p, size_t align, size_t n);
+
+EXPORT void *
+malloc(size_t n)
+{
+	return osmem_malloc(n);
+}
+
+EXPORT void
+free(void *p)
+{
+	osmem_free(p);
+}
+
+EXPORT void *
+calloc(size_t count, size_t n)
+{
+	return osmem_calloc(count, n);
+}
+
+EXPORT void *
+realloc(void *p, size_t n)
+{
+	return osmem_realloc(p, n);
+}
+
+EXPORT void *
+reallocarray(void *p, size_t count, size_t n)
+{
+	return osmem_reallocarray(p, count, n);
+}
+
+EXPORT int
+posix_memalign(void **out, size_t align, size_t n)
+{
+	return osmem_posix_memalign(out, align, n);
+}
+
+EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+	return osmem_aligned_alloc(align, n);
+}
+
+EXPORT void *
+memalign(size_t align, size_t n)
+{
+	return osmem_memalign(align, n);
+}
+
+EXPORT void *
+valloc(size_t n)
+{
+	return osmem_valloc(n);
+}
+
+EXPORT void *
+pvalloc(size_t n)
+{
+	return osmem_pvalloc(n);
+}
+
+EXPORT size_t
+malloc_usable_size(void *p)
+{
+	return osmem_usable_size(p);
+}
+
+EXPORT void
+free_sized(void *p, size_t n)
+{
+	osmem_free_sized(p, n);
+}
+
+EXPORT void
+free_aligned_sized(void *p, size_t align, size_t n)
+{
+	osmem_free_aligned_sized(p, align, n);
+}
+
+EXPORT int
+malloc_trim(size_t pad)
+{
+	return osmem_trim(pad);
+}
+
+EXPORT int
+mallopt(int param, int value)
+{
+	return osmem_mallopt(param, value);
+}
+
+EXPORT struct mallinfo2
+mallinfo2(void)
+{
+	struct osmem_stats s;
+	osmem_stats(&s);
+	struct mallinfo2 m = {
+		.arena = s.heap,
+		.ordblks = s.free_blocks,
+		.hblks = s.mapped_blocks,
+		.hblkhd = s.mapped,
+		.uordblks = s.in_use - s.mapped,
+		.fordblks = s.free,
+		.keepcost = 0,
+	};
+	return m;
+}
+
+EXPORT struct mallinfo
+mallinfo(void)
+{
+	/* glibc's old interface: int fields, truncated as glibc does. */
+	struct mallinfo2 m2 = mallinfo2();
+	struct mallinfo m = {
+		.arena = (int)m2.arena,
+		.ordblks = (int)m2.ordblks,
+		.hblks = (int)m2.hblks,
+		.hblkhd = (int)m2.hblkhd,
+		.uordblks = (int)m2.uordblks,
+		.fordblks = (int)m2.fordblks,
+	};
+	return m;
+}
+
+EXPORT void
+malloc_stats(void)
+{
+	osmem__stats_print(2);
+}

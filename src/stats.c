@@ -1,0 +1,90 @@
+/*
+ * stats.c: the allocator's figures for the program (osmem_stats) and the
+ * release of memory on request (osmem_trim).  Figures are read under the
+ * locks, so they are consistent with each other at one instant.
+ */
+#include "os.h"
+
+#include <string.h>
+
+void
+osmem_stats(struct osmem_stats *out)
+{
+	osmem__ensure_init();
+	struct osmem__arena *a = &osmem__g.main;
+	memset(out, 0, sizeof *out);
+	osmem__lock(&a->lock);
+	const struct osmem__counters *c = &a->st;
+	out->in_use = c->in_use;
+	out->in_use_peak = c->in_use_peak;
+	out->heap = c->heap;
+	out->heap_peak = c->heap_peak;
+	out->heap_brk = c->heap_brk;
+	out->free = c->free_bytes;
+	out->free_blocks = c->nfree_chunks;
+	out->largest_free = osmem__bin_largest(a);
+	out->released = c->released;
+	out->segments = c->nsegs;
+	out->nmalloc = c->nmalloc;
+	out->nfree = c->nfree;
+	out->nrealloc = c->nrealloc;
+	osmem__unlock(&a->lock);
+	osmem__lock(&osmem__g.large_lock);
+	out->mapped = c->large;
+	out->mapped_peak = c->large_peak;
+	out->mapped_blocks = c->nlarge;
+	out->nmalloc += c->nlarge_alloc;
+	out->nfree += c->nlarge_free;
+	out->in_use += c->large;
+	osmem__unlock(&osmem__g.large_lock);
+	out->fragmentation =
+	    out->free ? 1.0 - (double)out->largest_free / (double)out->free : 0;
+}
+
+int
+osmem_trim(size_t pad)
+{
+	osmem__ensure_init();
+	struct osmem__arena *a = &osmem__g.main;
+	osmem__lock(&a->lock);
+	int r = osmem__arena_trim(a, pad, 1);
+	osmem__unlock(&a->lock);
+	return r;
+}
+
+/* One "label = number" line, the number right-aligned in 10 columns. */
+static size_t
+line(char *buf, const char *label, size_t v)
+{
+	char num[24];
+	size_t n = strlen(label), d = osmem__fmt_dec(num, v);
+	memcpy(buf, label, n);
+	buf[n++] = '=';
+	for (size_t pad = d < 11 ? 11 - d : 1; pad > 0; pad--)
+		buf[n++] = ' ';
+	memcpy(buf + n, num, d);
+	n += d;
+	buf[n++] = '\n';
+	return n;
+}
+
+void
+osmem__stats_print(int fd)
+{
+	struct osmem_stats s;
+	char buf[512];
+	size_t n = 0;
+	osmem_stats(&s);
+	/* The shape of glibc's malloc_stats, so existing readers work. */
+	memcpy(buf, "Arena 0:\n", 9);
+	n = 9;
+	n += line(buf + n, "system bytes     ", s.heap);
+	n += line(buf + n, "in use bytes     ", s.in_use - s.mapped);
+	memcpy(buf + n, "Total (incl. mmap):\n", 20);
+	n += 20;
+	n += line(buf + n, "system bytes     ", s.heap + s.mapped);
+	n += line(buf + n, "in use bytes     ", s.in_use);
+	n += line(buf + n, "max mmap regions ", s.mapped_blocks);
+	n += line(buf + n, "max mmap bytes   ", s.mapped_peak);
+	osmem__os_write(fd, buf, n);
+}

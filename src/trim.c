@@ -1,0 +1,101 @@
+/*
+ * trim.c: giving memory back to the system.  The free end of the break
+ * segment is returned with a negative sbrk (only when the break is still
+ * where we left it), mapped segments that became wholly free are unmapped,
+ * and on request the whole pages inside every free chunk are released
+ * with madvise (they read as zero and cost nothing until touched again).
+ * Called with the arena locked.
+ */
+#include "os.h"
+
+static inline chunk_t *
+fence_of(const struct osmem__seg *s)
+{
+	return (chunk_t *)(s->end - OSMEM_FENCE);
+}
+
+/* Return the free end of the break segment beyond pad bytes. */
+static size_t
+shrink_break(struct osmem__arena *a, size_t pad)
+{
+	struct osmem__seg *s = a->brk_seg;
+	size_t page = osmem__g.page;
+	if (!s)
+		return 0;
+	chunk_t *f = fence_of(s);
+	if (f->head & F_PINUSE)
+		return 0;
+	chunk_t *last = osmem__before(f, f->prev_foot);
+	uintptr_t keep = (uintptr_t)last + OSMEM_MIN_CHUNK + pad + OSMEM_FENCE;
+	char *end = (char *)osmem__round_up(keep, page);
+	if (end + page > s->end)
+		return 0;
+	if (osmem__os_sbrk(0) != s->end)
+		return 0; /* someone else's memory lies above ours */
+	size_t cut = (size_t)(s->end - end);
+	if (!osmem__os_sbrk(-(intptr_t)cut))
+		return 0;
+	osmem__bin_remove(a, last);
+	s->end = end;
+	osmem__set_head(fence_of(s), 0, F_CINUSE);
+	/* put the shortened chunk back */
+	size_t size = (size_t)((char *)fence_of(s) - (char *)last);
+	osmem__set_head(last, size, F_PINUSE);
+	fence_of(s)->prev_foot = size;
+	osmem__bin_insert(a, last);
+	a->st.heap -= cut;
+	a->st.heap_brk -= cut;
+	return cut;
+}
+
+/* Unmap mapped segments that hold nothing but one free chunk. */
+static size_t
+unmap_free_segments(struct osmem__arena *a)
+{
+	size_t done = 0;
+	for (struct osmem__seg **sp = &a->segs; *sp;) {
+		struct osmem__seg *s = *sp;
+		chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
+		if (s->kind != SEG_MMAP || (c->head & F_CINUSE) ||
+		    osmem__next(c) != fence_of(s)) {
+			sp = &s->next;
+			continue;
+		}
+		size_t len = (size_t)(s->end - (char *)s);
+		len = osmem__round_up(len, osmem__g.page);
+		osmem__bin_remove(a, c);
+		*sp = s->next;
+		a->st.nsegs--;
+		a->st.heap -= len;
+		osmem__os_unmap(s, len);
+		done += len;
+	}
+	return done;
+}
+
+struct release { size_t done; };
+
+/* Release the whole pages inside free chunk c, past its links. */
+static void
+release_chunk(chunk_t *c, void *arg)
+{
+	struct release *r = arg;
+	size_t page = osmem__g.page;
+	uintptr_t lo = osmem__round_up((uintptr_t)c + OSMEM_MIN_CHUNK, page);
+	uintptr_t hi = ((uintptr_t)c + osmem__csize(c)) & ~(uintptr_t)(page - 1);
+	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0)
+		r->done += hi - lo;
+}
+
+int
+osmem__arena_trim(struct osmem__arena *a, size_t pad, int release_all)
+{
+	size_t done = shrink_break(a, pad) + unmap_free_segments(a);
+	if (release_all) {
+		struct release r = { 0 };
+		osmem__bin_each(a, release_chunk, &r);
+		done += r.done;
+	}
+	a->st.released += done;
+	return done > 0;
+}

@@ -1,0 +1,316 @@
+/*
+ * api-t: the standard allocation functions, as a normally built program
+ * sees them with libosmem-malloc.so preloaded: every call reaches libosmem,
+ * and each behaves as glibc's does (zero sizes, realloc(p, 0), overflow,
+ * alignment edge cases, errno), including glibc's extras.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "osmem.h"
+#include "preload.h"
+
+/* The test keeps using a block a failed reallocarray left alone, and calls
+ * glibc's deprecated mallinfo on purpose. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wuse-after-free"
+#endif
+
+/* C23 names glibc 2.36 lacks: found in the preloaded library. */
+static void (*free_sized_fn)(void *, size_t);
+static void (*free_aligned_sized_fn)(void *, size_t, size_t);
+
+/* Opaque to the compiler, so it keeps calls with odd arguments as is. */
+static size_t (*volatile launder)(size_t);
+static size_t
+same(size_t x)
+{
+	return x;
+}
+#define V(x) launder(x)
+
+static size_t (*usable)(const void *);
+static void (*stats)(struct osmem_stats *);
+
+static int
+ours(const void *p)
+{
+	/* libosmem's own check would abort on a block that is not its. */
+	return p && usable(p) == malloc_usable_size((void *)p);
+}
+
+static void
+interposition(void)
+{
+	struct osmem_stats before, after;
+	stats(&before);
+	void *p = malloc(V(100));
+	stats(&after);
+	ok(ours(p), "malloc's block is libosmem's (usable %zu)", usable(p));
+	ok(after.nmalloc == before.nmalloc + 1 && after.in_use > before.in_use,
+	   "malloc is counted by libosmem");
+	void *c = calloc(V(10), V(10)), *r = realloc(NULL, V(10));
+	void *al = aligned_alloc(V(64), V(64)), *m = memalign(V(64), V(64));
+	void *v = valloc(V(10)), *pv = pvalloc(V(10));
+	void *pm = NULL;
+	posix_memalign(&pm, V(64), V(64));
+	void *ra = reallocarray(NULL, V(3), V(5));
+	ok(ours(c) && ours(r) && ours(al) && ours(m) && ours(v) && ours(pv) &&
+	       ours(pm) && ours(ra),
+	   "calloc, realloc, aligned_alloc, memalign, valloc, pvalloc, "
+	   "posix_memalign, reallocarray all reach libosmem");
+	free(p);
+	free(c);
+	free(r);
+	free(al);
+	free(m);
+	free(v);
+	free(pv);
+	free(pm);
+	free(ra);
+	stats(&after);
+	ok(after.in_use == before.in_use, "free releases them all to libosmem");
+}
+
+static void
+zero_sizes(void)
+{
+	void *a = malloc(V(0)), *b = malloc(V(0));
+	ok(a && b && a != b, "malloc(0): unique pointers");
+	void *c = calloc(V(0), V(0));
+	ok(c != NULL, "calloc(0, 0): a unique pointer");
+	void *r = realloc(NULL, V(0));
+	ok(r != NULL, "realloc(NULL, 0): a unique pointer, as malloc(0)");
+	errno = 0;
+	ok(realloc(r, V(0)) == NULL && errno == 0,
+	   "realloc(p, 0): frees p, returns NULL, errno untouched");
+	void *al = aligned_alloc(V(32), V(0));
+	ok(al && (uintptr_t)al % 32 == 0, "aligned_alloc(32, 0): aligned");
+	void *pm = (void *)1;
+	ok(posix_memalign(&pm, V(32), V(0)) == 0 && pm != NULL,
+	   "posix_memalign(32, 0): a unique pointer");
+	void *ra = reallocarray(NULL, V(0), V(8));
+	ok(ra != NULL, "reallocarray(NULL, 0, 8): a unique pointer");
+	free(a);
+	free(b);
+	free(c);
+	free(al);
+	free(pm);
+	free(ra);
+}
+
+static void
+overflow(void)
+{
+	errno = 0;
+	ok(malloc(V(SIZE_MAX)) == NULL && errno == ENOMEM,
+	   "malloc(SIZE_MAX): NULL, ENOMEM");
+	errno = 0;
+	ok(calloc(V(SIZE_MAX / 2), V(3)) == NULL && errno == ENOMEM,
+	   "calloc overflow: NULL, ENOMEM");
+	char *p = malloc(V(50));
+	memset(p, 'x', 50);
+	errno = 0;
+	ok(reallocarray(p, V(SIZE_MAX / 4), V(8)) == NULL && errno == ENOMEM,
+	   "reallocarray overflow: NULL, ENOMEM");
+	ok(p[0] == 'x' && p[49] == 'x' && ours(p),
+	   "and the block is untouched");
+	errno = 0;
+	ok(realloc(p, V(SIZE_MAX - 100)) == NULL && errno == ENOMEM,
+	   "realloc(p, SIZE_MAX - 100): NULL, ENOMEM, block kept");
+	char *q = reallocarray(p, V(10), V(10));
+	ok(q && q[0] == 'x' && q[49] == 'x', "reallocarray grows like realloc");
+	free(q);
+	errno = 0;
+	ok(pvalloc(V(SIZE_MAX - 10)) == NULL && errno == ENOMEM,
+	   "pvalloc(SIZE_MAX - 10): NULL, ENOMEM");
+}
+
+static void
+alignment(void)
+{
+	int all = 1;
+	for (size_t a = 32; a <= ((size_t)1 << 21); a <<= 1) {
+		void *p = aligned_alloc(V(a), V(100));
+		void *q = NULL;
+		int r = posix_memalign(&q, V(a), V(a * 3 / 2));
+		void *m = memalign(V(a), V(200000));
+		if (!p || (uintptr_t)p % a || r || (uintptr_t)q % a || !m ||
+		    (uintptr_t)m % a)
+			all = 0;
+		if (p)
+			memset(p, 1, 100);
+		if (q)
+			memset(q, 2, a * 3 / 2);
+		free(p);
+		free(q);
+		free(m);
+	}
+	ok(all, "aligned_alloc, posix_memalign, memalign: alignments 32 B..2 MiB");
+
+	struct osmem_stats s0, s1;
+	stats(&s0);
+	void *big = aligned_alloc(V(1 << 20), V(4096));
+	stats(&s1);
+	size_t cost = (s1.heap + s1.mapped) - (s0.heap + s0.mapped);
+	ok(big && cost <= (1u << 20) + 4096 + 8192,
+	   "a 1 MiB-aligned 4 KiB block costs %zu bytes, no more than the "
+	   "alignment plus the block", cost);
+	free(big);
+
+	errno = 0;
+	ok(aligned_alloc(V(24), V(100)) == NULL && errno == EINVAL,
+	   "aligned_alloc(24, ...): NULL, EINVAL");
+	ok(aligned_alloc(V(0), V(100)) == NULL, "aligned_alloc(0, ...): NULL");
+	void *p = (void *)7;
+	ok(posix_memalign(&p, V(24), V(8)) == EINVAL && p == (void *)7,
+	   "posix_memalign(24): EINVAL, out untouched");
+	ok(posix_memalign(&p, V(4), V(8)) == EINVAL,
+	   "posix_memalign(4): EINVAL (not a multiple of sizeof(void *))");
+	ok(posix_memalign(&p, V(0), V(8)) == EINVAL, "posix_memalign(0): EINVAL");
+	errno = 1234;
+	ok(posix_memalign(&p, V(64), V(SIZE_MAX - 10)) == ENOMEM && errno == 1234,
+	   "posix_memalign(huge): ENOMEM returned, errno untouched");
+	void *m = memalign(V(48), V(10));
+	ok(m && (uintptr_t)m % 64 == 0,
+	   "memalign(48): rounded up to 64, as glibc does");
+	free(m);
+	m = memalign(V(8), V(10));
+	ok(m && (uintptr_t)m % 16 == 0, "memalign(8): a 16-aligned block");
+	free(m);
+	long page = sysconf(_SC_PAGESIZE);
+	void *v = valloc(V(10)), *pv = pvalloc(V(10));
+	ok(v && (uintptr_t)v % (size_t)page == 0, "valloc: page-aligned");
+	ok(pv && (uintptr_t)pv % (size_t)page == 0 &&
+	       malloc_usable_size(pv) >= (size_t)page,
+	   "pvalloc: page-aligned, size rounded to a page");
+	free(v);
+	free(pv);
+}
+
+static void
+sizes_and_errno(void)
+{
+	ok(malloc_usable_size(NULL) == 0, "malloc_usable_size(NULL) is 0");
+	int all = 1;
+	for (size_t n = 0; n < 5000; n += 7) {
+		char *p = malloc(V(n));
+		size_t u = malloc_usable_size(p);
+		if (u < n || u > n + 24)
+			all = 0;
+		memset(p, 3, u);
+		free(p);
+	}
+	ok(all, "usable size is the request plus at most 24 bytes");
+	char *p = malloc(V(1000));
+	errno = 77;
+	free(p);
+	ok(errno == 77, "free keeps errno");
+	errno = 77;
+	free(malloc(V(1 << 20)));
+	ok(errno == 77, "free of a mapped block keeps errno");
+	p = malloc(V(100));
+	free_sized_fn(p, V(100));
+	p = aligned_alloc(V(256), V(300));
+	free_aligned_sized_fn(p, V(256), V(300));
+	struct osmem_stats s;
+	stats(&s);
+	size_t before = s.in_use;
+	p = malloc(V(100));
+	free_sized_fn(p, V(100));
+	p = aligned_alloc(V(256), V(300));
+	free_aligned_sized_fn(p, V(256), V(300));
+	stats(&s);
+	ok(s.in_use == before, "free_sized and free_aligned_sized free blocks");
+}
+
+static void
+extras(void)
+{
+	struct mallinfo2 m0 = mallinfo2();
+	char *p = malloc(V(10000));
+	struct mallinfo2 m1 = mallinfo2();
+	ok(m1.uordblks >= m0.uordblks + 10000,
+	   "mallinfo2: in-use bytes grow by the block (%zu -> %zu)",
+	   m0.uordblks, m1.uordblks);
+	ok(m1.arena >= m1.uordblks, "mallinfo2: heap covers bytes in use");
+	char *big = malloc(V(1 << 20));
+	struct mallinfo2 m2 = mallinfo2();
+	ok(m2.hblks == m1.hblks + 1 && m2.hblkhd >= m1.hblkhd + (1 << 20),
+	   "mallinfo2: a mapped block counted in hblks/hblkhd");
+	struct mallinfo mi = mallinfo();
+	ok(mi.hblks == (int)m2.hblks, "mallinfo agrees");
+	free(big);
+	free(p);
+
+	ok(mallopt(M_MMAP_THRESHOLD, 64 * 1024) == 1,
+	   "mallopt(M_MMAP_THRESHOLD, 64K) accepted");
+	void *t = malloc(V(80 * 1024));
+	struct mallinfo2 m3 = mallinfo2();
+	ok(m3.hblks == m2.hblks, "an 80 KiB block is now mapped");
+	free(t);
+	ok(mallopt(M_MMAP_THRESHOLD, 64 << 20) == 0,
+	   "mallopt(M_MMAP_THRESHOLD, 64M) refused, as glibc does");
+	ok(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1, "threshold back to 128K");
+	ok(mallopt(M_TRIM_THRESHOLD, 256 * 1024) == 1 &&
+	       mallopt(M_TOP_PAD, 64 * 1024) == 1,
+	   "mallopt(M_TRIM_THRESHOLD), mallopt(M_TOP_PAD) accepted");
+	ok(mallopt(M_ARENA_MAX, 2) == 1 && mallopt(M_MXFAST, 0) == 1 &&
+	       mallopt(M_PERTURB, 0) == 1,
+	   "other glibc parameters accepted and ignored");
+
+	/* Free a lot at the top of the heap, then trim. */
+	void *blocks[64];
+	for (int i = 0; i < 64; i++)
+		blocks[i] = malloc(V(100000));
+	for (int i = 0; i < 64; i++)
+		free(blocks[i]);
+	malloc_trim(0);
+	struct osmem_stats s;
+	stats(&s);
+	ok(s.released > 0, "malloc_trim gave memory back (%zu bytes in all)",
+	   s.released);
+
+	/* malloc_stats writes glibc's report shape on stderr. */
+	int fds[2];
+	char buf[1024] = "";
+	if (pipe(fds) == 0) {
+		int saved = dup(2);
+		dup2(fds[1], 2);
+		malloc_stats();
+		dup2(saved, 2);
+		close(fds[1]);
+		ssize_t n = read(fds[0], buf, sizeof buf - 1);
+		buf[n > 0 ? n : 0] = '\0';
+		close(fds[0]);
+	}
+	ok(strstr(buf, "Arena 0:\nsystem bytes     =") &&
+	       strstr(buf, "in use bytes     =") &&
+	       strstr(buf, "max mmap regions ="),
+	   "malloc_stats prints glibc's report shape");
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	preload_self(argv);
+	launder = same;
+	usable = (size_t(*)(const void *))osmem("osmem_usable_size");
+	stats = (void (*)(struct osmem_stats *))osmem("osmem_stats");
+	free_sized_fn = (void (*)(void *, size_t))osmem("free_sized");
+	free_aligned_sized_fn =
+	    (void (*)(void *, size_t, size_t))osmem("free_aligned_sized");
+	interposition();
+	zero_sizes();
+	overflow();
+	alignment();
+	sizes_and_errno();
+	extras();
+	return done_testing();
+}
