@@ -1,0 +1,117 @@
+/*
+ * fork-t: a process whose threads are busy allocating can fork, and the
+ * child can allocate and free at once (no lock inherited held); system()
+ * and posix_spawn() work too.  Runs under libosmem-malloc.so, so libc's
+ * own allocations in parent and child go through libosmem.  Bounded in
+ * time: a child that hangs is killed by its alarm and counted as failed.
+ */
+#define _GNU_SOURCE 1
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "preload.h"
+
+extern char **environ;
+static atomic_int stop;
+
+static void *
+churn(void *arg)
+{
+	uint64_t r = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
+	void *keep[32] = { 0 };
+	while (!atomic_load(&stop)) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		int k = (int)(r % 32);
+		free(keep[k]);
+		size_t n = (r >> 8) % 64 == 0 ? 150000 : (r >> 16) % 2000;
+		keep[k] = malloc(n);
+		if (keep[k])
+			memset(keep[k], 1, n);
+	}
+	for (int k = 0; k < 32; k++)
+		free(keep[k]);
+	return NULL;
+}
+
+/* In the child: real work with the allocator, then exit 0. */
+static void
+child_work(void)
+{
+	alarm(20);
+	void *p[200];
+	for (int i = 0; i < 200; i++) {
+		p[i] = malloc((size_t)i * 37 + (i % 10 == 0 ? 200000 : 0));
+		if (!p[i])
+			_exit(2);
+		memset(p[i], 7, (size_t)i * 37);
+	}
+	for (int i = 0; i < 200; i++)
+		free(p[i]);
+	char *s = strdup("child");
+	if (!s || strcmp(s, "child"))
+		_exit(3);
+	free(s);
+	_exit(0);
+}
+
+int
+main(int argc, char **argv)
+{
+	(void)argc;
+	preload_self(argv);
+	(void)osmem("osmem_malloc");
+	alarm(120);
+	pthread_t t[3];
+	for (int i = 0; i < 3; i++)
+		pthread_create(&t[i], NULL, churn, (void *)(intptr_t)(i + 1));
+
+	int forks = 0, good = 0;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	do {
+		pid_t pid = fork();
+		if (pid == 0)
+			child_work();
+		int status = -1;
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		forks++;
+		good += pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (forks < 300 && now.tv_sec - start.tv_sec < 10);
+	ok(forks >= 20 && good == forks,
+	   "%d of %d children forked amid 3 allocating threads allocated "
+	   "and exited cleanly", good, forks);
+
+	int sys_ok = 0;
+	for (int i = 0; i < 20; i++)
+		sys_ok += system("exit 0") == 0;
+	ok(sys_ok == 20, "system() works while threads allocate (%d/20)", sys_ok);
+
+	int spawn_ok = 0;
+	for (int i = 0; i < 20; i++) {
+		pid_t pid;
+		static char sh[] = "/bin/sh", c[] = "-c", cmd[] = "exit 0";
+		char *args[] = { sh, c, cmd, NULL };
+		int status;
+		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) == 0 &&
+		    waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+		    WEXITSTATUS(status) == 0)
+			spawn_ok++;
+	}
+	ok(spawn_ok == 20, "posix_spawn() works while threads allocate (%d/20)",
+	   spawn_ok);
+
+	atomic_store(&stop, 1);
+	for (int i = 0; i < 3; i++)
+		pthread_join(t[i], NULL);
+	ok(atomic_load(&stop) == 1, "all threads joined: no deadlock");
+	return done_testing();
+}

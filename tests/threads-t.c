@@ -1,0 +1,140 @@
+/*
+ * threads-t: every entry point from many threads at once.  Each thread
+ * allocates, reallocates and frees its own blocks, and passes some to the
+ * next thread through a queue, which frees them: blocks freed by a thread
+ * other than the one that allocated them.  Contents are checked at every
+ * hand-over and the heap check runs at the end.
+ */
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+enum { THREADS = 4, ROUNDS = 60000, QLEN = 256 };
+
+struct queue {
+	pthread_mutex_t lock;
+	void *item[QLEN];
+	size_t len[QLEN];
+	unsigned tag[QLEN];
+	int head, count;
+};
+
+static struct queue q[THREADS];
+static atomic_int bad, cross_freed;
+
+static int
+push(struct queue *qu, void *p, size_t n, unsigned tag)
+{
+	int done = 0;
+	pthread_mutex_lock(&qu->lock);
+	if (qu->count < QLEN) {
+		int at = (qu->head + qu->count++) % QLEN;
+		qu->item[at] = p;
+		qu->len[at] = n;
+		qu->tag[at] = tag;
+		done = 1;
+	}
+	pthread_mutex_unlock(&qu->lock);
+	return done;
+}
+
+static void
+drain(struct queue *qu, int all)
+{
+	pthread_mutex_lock(&qu->lock);
+	while (qu->count > 0 && (all || qu->count > QLEN / 2)) {
+		int at = qu->head;
+		qu->head = (qu->head + 1) % QLEN;
+		qu->count--;
+		if (!filled(qu->item[at], qu->len[at], qu->tag[at]))
+			atomic_fetch_add(&bad, 1);
+		osmem_free(qu->item[at]);
+		atomic_fetch_add(&cross_freed, 1);
+	}
+	pthread_mutex_unlock(&qu->lock);
+}
+
+static void *
+worker(void *arg)
+{
+	int id = (int)(intptr_t)arg;
+	uint64_t r = 0x1234567ull * (unsigned)(id + 1);
+	void *mine[64] = { 0 };
+	size_t len[64];
+	unsigned tag[64];
+	for (int i = 0; i < ROUNDS; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		int k = (int)(r % 64);
+		size_t n = (r >> 8) % 100 < 95 ? (r >> 16) % 512
+		                                : (r >> 16) % 200000;
+		unsigned t = (unsigned)(id * ROUNDS + i);
+		if (mine[k] && !filled(mine[k], len[k], tag[k]))
+			atomic_fetch_add(&bad, 1);
+		switch ((r >> 40) % 4) {
+		case 0: /* hand to the next thread */
+			if (mine[k] && push(&q[(id + 1) % THREADS], mine[k],
+			                    len[k], tag[k]))
+				mine[k] = NULL;
+			break;
+		case 1:
+			if (mine[k]) {
+				void *p = osmem_realloc(mine[k], n + 1);
+				if (!p) {
+					atomic_fetch_add(&bad, 1);
+					break;
+				}
+				size_t keep = len[k] < n + 1 ? len[k] : n + 1;
+				if (!filled(p, keep, tag[k]))
+					atomic_fetch_add(&bad, 1);
+				mine[k] = p;
+				len[k] = n + 1;
+				tag[k] = t;
+				fill(p, n + 1, t);
+			}
+			break;
+		default:
+			osmem_free(mine[k]);
+			mine[k] = (r >> 50) & 1 ? osmem_calloc(1, n) : osmem_malloc(n);
+			if (!mine[k]) {
+				atomic_fetch_add(&bad, 1);
+				break;
+			}
+			len[k] = n;
+			tag[k] = t;
+			fill(mine[k], n, t);
+		}
+		if (i % 64 == 0)
+			drain(&q[id], 0);
+	}
+	for (int k = 0; k < 64; k++) {
+		if (mine[k] && !filled(mine[k], len[k], tag[k]))
+			atomic_fetch_add(&bad, 1);
+		osmem_free(mine[k]);
+	}
+	return NULL;
+}
+
+int
+main(void)
+{
+	pthread_t t[THREADS];
+	for (int i = 0; i < THREADS; i++)
+		pthread_mutex_init(&q[i].lock, NULL);
+	for (int i = 0; i < THREADS; i++)
+		pthread_create(&t[i], NULL, worker, (void *)(intptr_t)i);
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < THREADS; i++)
+		drain(&q[i], 1);
+	ok(atomic_load(&bad) == 0,
+	   "%d threads x %d operations: every block kept its contents",
+	   THREADS, ROUNDS);
+	ok(atomic_load(&cross_freed) > 1000,
+	   "%d blocks were freed by a thread other than their allocator's",
+	   atomic_load(&cross_freed));
+	heap_ok("after all threads");
+	ok(osmem__g.main.st.in_use == 0 && osmem__g.main.st.nlarge == 0,
+	   "nothing left in use");
+	return done_testing();
+}
