@@ -11,16 +11,21 @@
 extern "C" {
 #endif
 
-#if defined(__GNUC__) && !defined(OSMEM_NO_ATTRIBUTES)
+#if defined(__GNUC__)
 #define OSMEM_API __attribute__((visibility("default")))
-#define OSMEM_MALLOC_ATTR(...) __attribute__((malloc, __VA_ARGS__))
-#define OSMEM_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
 #define OSMEM_NOTHROW __attribute__((nothrow))
 #else
 #define OSMEM_API
+#define OSMEM_NOTHROW
+#endif
+/* The allocator itself (and its tests) look behind the pointers it hands
+ * out, so they build without the allocation attributes. */
+#if defined(__GNUC__) && !defined(OSMEM_NO_ALLOC_ATTRIBUTES)
+#define OSMEM_MALLOC_ATTR(...) __attribute__((malloc, __VA_ARGS__))
+#define OSMEM_ALLOC_SIZE(...) __attribute__((alloc_size(__VA_ARGS__)))
+#else
 #define OSMEM_MALLOC_ATTR(...)
 #define OSMEM_ALLOC_SIZE(...)
-#define OSMEM_NOTHROW
 #endif
 
 #define OSMEM_VERSION_MAJOR 0
@@ -60,13 +65,17 @@ OSMEM_API int osmem_trim(size_t pad) OSMEM_NOTHROW;
 #define OSMEM_M_TRIM_THRESHOLD (-1)
 #define OSMEM_M_TOP_PAD (-2)
 #define OSMEM_M_MMAP_THRESHOLD (-3)
+/* libosmem's own: blocks per thread-cache size class, 0 to 255; 0 turns
+ * the thread caches off (for new threads, and for the caller's own). */
+#define OSMEM_M_TCACHE_COUNT 1000
 OSMEM_API int osmem_mallopt(int param, int value) OSMEM_NOTHROW;
 
 /* Figures (osmem_stats(3)).  Byte counts are of whole blocks, headers
  * included. */
 struct osmem_stats {
 	size_t in_use;        /* bytes in blocks handed out, mapped included */
-	size_t in_use_peak;   /* most bytes in heap blocks at once */
+	size_t in_use_peak;   /* most bytes in heap blocks at once (cached
+	                         blocks count as in use here) */
 	size_t heap;          /* bytes of heap segments (sbrk and mapped) */
 	size_t heap_peak;
 	size_t heap_brk;      /* of which obtained with sbrk */
@@ -78,11 +87,13 @@ struct osmem_stats {
 	size_t largest_free;  /* largest free heap block */
 	size_t released;      /* bytes given back to the system, in all */
 	size_t segments;      /* heap segments */
-	size_t nmalloc;       /* allocations made, of any kind */
-	size_t nfree;         /* blocks freed */
+	size_t nmalloc;       /* allocations served by the heaps or by mmap
+	                         (not those served by a thread cache) */
+	size_t nfree;         /* blocks freed to the heaps or unmapped */
 	size_t nrealloc;      /* reallocations done in place */
 	double fragmentation; /* 1 - largest_free / free; 0 if nothing free */
-	size_t reserved[8];   /* zero; room to grow */
+	size_t cached;        /* bytes in blocks held by thread caches */
+	size_t reserved[7];   /* zero; room to grow */
 };
 OSMEM_API void osmem_stats(struct osmem_stats *out) OSMEM_NOTHROW;
 

@@ -32,7 +32,7 @@ osmem__aligned(size_t align, size_t n)
 		if (p)
 			return p;
 	}
-	struct osmem__arena *a = &osmem__g.main;
+	struct osmem__arena *a = osmem__my_arena();
 	osmem__lock(&a->lock);
 	void *p = osmem__heap_alloc_aligned(a, size, align);
 	osmem__unlock(&a->lock);

@@ -1,25 +1,68 @@
 /*
- * alloc.c: the public osmem_ entry points.  Each checks its arguments,
- * picks the heap or a mapping of its own, and composes the helpers of
- * heap.c and large.c; the semantics follow glibc's wherever C and POSIX
- * leave a choice (see osmem_malloc(3)).
+ * alloc.c: the public osmem_ entry points.  osmem_malloc and osmem_free
+ * are the fast paths: a request of a cached size pops a block from the
+ * thread's cache, and a free of a block that passes the header check is
+ * pushed onto it, with no lock and no call.  Everything else goes to the
+ * slow paths in tcache.c.  The semantics follow glibc's wherever C and
+ * POSIX leave a choice (see osmem_malloc(3)).
  */
 #include "os.h"
 
 #include <errno.h>
 #include <string.h>
 
-/* The chunk behind a pointer the caller hands back, after the always-on
- * checks: aligned, a header we wrote, and in use. */
+void *
+osmem_malloc(size_t n)
+{
+	if (OSMEM_LIKELY(n <= OSMEM_TC_MAX_REQUEST)) {
+		/* Chunk size / 16; requests of 0..8 bytes share the 32 bin. */
+		size_t i = ((n + OSMEM_OVERHEAD + 15) >> 4) + (n < 9);
+		struct osmem__tcache *tc = osmem__tc;
+		char *p = tc->head[i];
+		if (OSMEM_LIKELY(p != NULL)) {
+			uintptr_t next = *(uintptr_t *)p ^ osmem__g.secret;
+			if (OSMEM_UNLIKELY(next & (OSMEM_ALIGN - 1)))
+				osmem__tc_corrupt(p);
+			tc->head[i] = (void *)next;
+			tc->room[i]++;
+			osmem__mem2chunk(p)->head |= F_CINUSE;
+			return p;
+		}
+	}
+	return osmem__malloc_slow(n);
+}
+
+void
+osmem_free(void *p)
+{
+	if (OSMEM_LIKELY(p != NULL)) {
+		chunk_t *c = osmem__mem2chunk(p);
+		uint64_t h = c->head;
+		size_t i = (uint32_t)h >> 4;
+		struct osmem__tcache *tc = osmem__tc;
+		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS &&
+		                 tc->room[i] != 0)) {
+			tc->room[i]--;
+			c->head = h & ~F_CINUSE;
+			*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
+			tc->head[i] = p;
+			return;
+		}
+		osmem__free_slow(p);
+	}
+}
+
+/* The chunk behind a pointer handed back to realloc or usable_size, after
+ * the always-on checks: aligned, a header we wrote, and in use. */
 static inline chunk_t *
-owned(const void *p, const char *op)
+owned(const void *p, const char *invalid, const char *freed)
 {
 	chunk_t *c = osmem__mem2chunk(p);
 	if (OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
 	                   !osmem__head_ok(c)))
-		osmem__fatal(op, p, 0);
+		osmem__fatal(invalid, p, 0);
 	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
-		osmem__fatal("double free of", p, osmem__csize(c));
+		osmem__fatal(freed, p, osmem__csize(c));
 	return c;
 }
 
@@ -31,68 +74,19 @@ usable(const chunk_t *c)
 	return osmem__csize(c) - OSMEM_OVERHEAD;
 }
 
-static void *
-alloc(size_t n, int zero)
-{
-	osmem__ensure_init();
-	size_t size = osmem__request2size(n);
-	if (OSMEM_UNLIKELY(size == 0)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
-		void *p = osmem__large_alloc(n, OSMEM_ALIGN, zero);
-		if (p)
-			return p;
-		/* No mapping: the heap may still have room. */
-	}
-	struct osmem__arena *a = &osmem__g.main;
-	osmem__lock(&a->lock);
-	void *p = osmem__heap_alloc(a, size);
-	osmem__unlock(&a->lock);
-	if (OSMEM_UNLIKELY(!p)) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if (zero)
-		memset(p, 0, n);
-	return p;
-}
-
-void *
-osmem_malloc(size_t n)
-{
-	return alloc(n, 0);
-}
-
 void *
 osmem_calloc(size_t count, size_t n)
 {
 	size_t total;
 	if (OSMEM_UNLIKELY(__builtin_mul_overflow(count, n, &total))) {
-		osmem__ensure_init();
 		errno = ENOMEM;
 		return NULL;
 	}
-	return alloc(total, 1);
-}
-
-void
-osmem_free(void *p)
-{
-	if (!p)
-		return;
-	chunk_t *c = owned(p, "free of invalid pointer");
-	if (c->head & F_MMAP) {
-		int saved = errno;
-		osmem__large_free(c);
-		errno = saved;
-		return;
-	}
-	struct osmem__arena *a = &osmem__g.main;
-	osmem__lock(&a->lock);
-	osmem__heap_free(a, c);
-	osmem__unlock(&a->lock);
+	void *p = osmem_malloc(total);
+	/* A fresh mapping is zero already. */
+	if (p && !(osmem__mem2chunk(p)->head & F_MMAP))
+		memset(p, 0, total);
+	return p;
 }
 
 void *
@@ -104,7 +98,8 @@ osmem_realloc(void *p, size_t n)
 		osmem_free(p);
 		return NULL;
 	}
-	chunk_t *c = owned(p, "realloc of invalid pointer");
+	chunk_t *c = owned(p, "realloc of invalid pointer",
+	                   "realloc of freed pointer");
 	size_t size = osmem__request2size(n);
 	if (OSMEM_UNLIKELY(size == 0)) {
 		errno = ENOMEM;
@@ -117,7 +112,7 @@ osmem_realloc(void *p, size_t n)
 				return q;
 		}
 	} else {
-		struct osmem__arena *a = &osmem__g.main;
+		struct osmem__arena *a = osmem__arena_of(c);
 		osmem__lock(&a->lock);
 		int done = osmem__heap_resize(a, c, size);
 		osmem__unlock(&a->lock);
@@ -138,7 +133,8 @@ osmem_usable_size(const void *p)
 {
 	if (!p)
 		return 0;
-	return usable(owned(p, "usable_size of invalid pointer"));
+	return usable(owned(p, "usable_size of invalid pointer",
+	                    "usable_size of freed pointer"));
 }
 
 void *
@@ -155,7 +151,8 @@ osmem_reallocarray(void *p, size_t count, size_t n)
 void
 osmem_free_sized(void *p, size_t n)
 {
-	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of invalid pointer"))))
+	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of invalid pointer",
+	                                         "double free of"))))
 		osmem__fatal("free_sized with a size larger than the block at", p,
 		             n);
 	osmem_free(p);
@@ -168,3 +165,16 @@ osmem_free_aligned_sized(void *p, size_t align, size_t n)
 		osmem__fatal("free_aligned_sized of a misaligned pointer", p, n);
 	osmem_free_sized(p, n);
 }
+
+#ifdef OSMEM_STANDARD_NAMES
+/* libosmem-malloc.so: the hottest standard names are the same functions,
+ * not wrappers, so a program's call costs no extra jump (malloc-api.c has
+ * the rest). */
+#define STANDARD_NAME(name, impl)                                             \
+	extern __typeof(impl) name                                            \
+	    __attribute__((alias(#impl), nothrow, visibility("default")))
+STANDARD_NAME(malloc, osmem_malloc);
+STANDARD_NAME(free, osmem_free);
+STANDARD_NAME(calloc, osmem_calloc);
+STANDARD_NAME(realloc, osmem_realloc);
+#endif

@@ -13,6 +13,10 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 {
 	if ((uintptr_t)s & (OSMEM_ALIGN - 1) || (uintptr_t)s->end & (OSMEM_ALIGN - 1))
 		return osmem__report("heap check: misaligned segment", s, 0);
+	if (s->arena != a)
+		return osmem__report("heap check: segment of another arena at", s, 0);
+	if (a->aflag && ((uintptr_t)s & (OSMEM_REGION - 1)))
+		return osmem__report("heap check: unaligned region at", s, 0);
 	if (s->kind != SEG_SBRK && s->kind != SEG_MMAP)
 		return osmem__report("heap check: bad segment kind at", s, 0);
 	const char *fence = s->end - OSMEM_FENCE;
@@ -38,15 +42,21 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 		}
 		if (sz < OSMEM_MIN_CHUNK || sz % OSMEM_ALIGN)
 			return osmem__report("heap check: bad chunk size at", c, sz);
+		if ((c->head & F_ARENA) != a->aflag)
+			return osmem__report("heap check: wrong arena flag at", c, sz);
 		if (c->head & F_CINUSE) {
+			*used += sz;
+			prev_inuse = F_PINUSE;
+		} else if (!osmem__bin_contains(a, c)) {
+			/* In a thread cache: in use, to the arena. */
+			if (sz > OSMEM_TC_MAX_CHUNK)
+				return osmem__report("heap check: free chunk not indexed",
+				                     c, sz);
 			*used += sz;
 			prev_inuse = F_PINUSE;
 		} else {
 			if (!prev_inuse)
 				return osmem__report("heap check: two adjacent free chunks at",
-				                     c, sz);
-			if (!osmem__bin_contains(a, c))
-				return osmem__report("heap check: free chunk not indexed",
 				                     c, sz);
 			++*nfree;
 			prev_inuse = 0;
@@ -93,7 +103,7 @@ check_large(void)
 			return osmem__report("heap check: bad large chunk at", c, 0);
 		n++;
 	}
-	if (n != osmem__g.main.st.nlarge)
+	if (n != osmem__g.arena[0].st.nlarge)
 		return osmem__report("heap check: large chunk count wrong:", NULL, n);
 	return 0;
 }
@@ -102,10 +112,13 @@ int
 osmem__heap_check(void)
 {
 	osmem__ensure_init();
-	struct osmem__arena *a = &osmem__g.main;
-	osmem__lock(&a->lock);
-	int r = check_arena(a);
-	osmem__unlock(&a->lock);
+	int r = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS && r == 0; i++) {
+		struct osmem__arena *a = &osmem__g.arena[i];
+		osmem__lock(&a->lock);
+		r = check_arena(a);
+		osmem__unlock(&a->lock);
+	}
 	osmem__lock(&osmem__g.large_lock);
 	if (r == 0)
 		r = check_large();

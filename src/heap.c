@@ -32,7 +32,7 @@ static void
 put_free(struct osmem__arena *a, chunk_t *c, size_t size)
 {
 	chunk_t *n = osmem__at(c, size);
-	osmem__set_head(c, size, F_PINUSE);
+	osmem__set_head(c, size, F_PINUSE | a->aflag);
 	n->prev_foot = size;
 	osmem__set_flags(n, 0, F_PINUSE);
 	osmem__bin_insert(a, c);
@@ -44,7 +44,7 @@ static void
 release_tail(struct osmem__arena *a, chunk_t *c, size_t size)
 {
 	chunk_t *n = checked(osmem__at(c, size));
-	if (!(n->head & F_CINUSE)) {
+	if (osmem__is_free(n)) {
 		osmem__bin_remove(a, n);
 		size += osmem__csize(n);
 	}
@@ -58,11 +58,11 @@ carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
       uint64_t pflag)
 {
 	if (have - size >= OSMEM_MIN_CHUNK) {
-		osmem__set_head(c, size, F_CINUSE | pflag);
+		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
 		release_tail(a, osmem__at(c, size), have - size);
 	} else {
 		size = have;
-		osmem__set_head(c, size, F_CINUSE | pflag);
+		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
 		osmem__set_flags(osmem__at(c, size), F_PINUSE, 0);
 	}
 	a->st.in_use += size;
@@ -82,12 +82,13 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	s->next = a->segs;
 	s->end = end;
 	s->kind = kind;
+	s->arena = a;
 	a->segs = s;
 	if (kind == SEG_SBRK)
 		a->brk_seg = s;
 	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
 	chunk_t *f = fence_of(s);
-	osmem__set_head(f, 0, F_CINUSE);
+	osmem__set_head(f, 0, F_CINUSE | a->aflag);
 	put_free(a, c, (size_t)((char *)f - (char *)c));
 	a->st.nsegs++;
 }
@@ -106,7 +107,7 @@ extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 		c = last;
 	}
 	s->end += len;
-	osmem__set_head(fence_of(s), 0, F_CINUSE);
+	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
 	put_free(a, c, size);
 }
 
@@ -133,6 +134,19 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	const struct osmem__config *cfg = &osmem__g.cfg;
 	size_t page = osmem__g.page;
 	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
+	if (a->aflag) {
+		/* Another arena: one more aligned region. */
+		if (size + seg_cost > OSMEM_REGION)
+			return 0;
+		char *r = osmem__os_map_aligned(OSMEM_REGION, OSMEM_REGION);
+		if (!r)
+			return 0;
+		a->st.heap += OSMEM_REGION;
+		if (a->st.heap > a->st.heap_peak)
+			a->st.heap_peak = a->st.heap;
+		add_segment(a, r, OSMEM_REGION, SEG_MMAP);
+		return 1;
+	}
 	if (!no_brk) {
 		size_t len, tail = free_at_break(a);
 		if (a->brk_seg)
@@ -173,13 +187,13 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
  * none exists.  A few tries: another user of the break may take what we
  * asked for. */
 static chunk_t *
-take(struct osmem__arena *a, size_t size)
+take(struct osmem__arena *a, size_t size, int may_grow)
 {
 	for (int tries = 0;; tries++) {
 		chunk_t *c = osmem__bin_take_best(a, size);
 		if (OSMEM_LIKELY(c != NULL))
 			return c;
-		if (!grow(a, size, tries >= 3))
+		if (!may_grow || !grow(a, size, tries >= 3))
 			return NULL;
 	}
 }
@@ -187,9 +201,9 @@ take(struct osmem__arena *a, size_t size)
 /* ---------------------------------------------------------------------
  * Entry points. */
 void *
-osmem__heap_alloc(struct osmem__arena *a, size_t size)
+osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 {
-	chunk_t *c = take(a, size);
+	chunk_t *c = take(a, size, may_grow);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	a->st.nmalloc++;
@@ -199,7 +213,7 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size)
 void *
 osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 {
-	chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK);
+	chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK, 1);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	a->st.nmalloc++;
@@ -209,7 +223,7 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 		/* Free a leading piece of at least a minimum chunk. */
 		size_t lead = osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
 		chunk_t *n = osmem__at(c, lead);
-		osmem__set_head(n, have - lead, F_CINUSE);
+		osmem__set_head(n, have - lead, F_CINUSE | a->aflag);
 		put_free(a, c, lead);
 		c = n;
 		have -= lead;
@@ -231,7 +245,7 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 			osmem__fatal("corrupted free chunk before", c, size);
 		osmem__bin_remove(a, p);
 		/* Leave a freed mark so a second free is named as such. */
-		osmem__set_head(c, size, F_PINUSE);
+		osmem__set_head(c, size, F_PINUSE | a->aflag);
 		size += osmem__csize(p);
 		c = p;
 	}
@@ -251,7 +265,7 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 	if (size > have) {
 		chunk_t *n = checked(osmem__next(c));
 		size_t avail = have;
-		if (!(n->head & F_CINUSE))
+		if (osmem__is_free(n))
 			avail += osmem__csize(n);
 		/* At the end of the break segment: move the break. */
 		struct osmem__seg *s = a->brk_seg;
@@ -260,7 +274,7 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 			grow(a, size - have, 0);
 			n = checked(osmem__next(c));
 			avail = have;
-			if (!(n->head & F_CINUSE))
+			if (osmem__is_free(n))
 				avail += osmem__csize(n);
 		}
 		if (avail < size)

@@ -6,8 +6,8 @@
 #include "os.h"
 
 struct osmem__global osmem__g = {
-	.main = { .lock = OSMEM_LOCK_INIT },
 	.large_lock = OSMEM_LOCK_INIT,
+	.tc_lock = OSMEM_LOCK_INIT,
 };
 
 static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
@@ -21,7 +21,9 @@ static void
 before_fork(void)
 {
 	osmem__lock(&init_lock);
-	osmem__lock(&osmem__g.main.lock);
+	osmem__lock(&osmem__g.tc_lock);
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+		osmem__lock(&osmem__g.arena[i].lock);
 	osmem__lock(&osmem__g.large_lock);
 }
 
@@ -29,7 +31,9 @@ static void
 after_fork_parent(void)
 {
 	osmem__unlock(&osmem__g.large_lock);
-	osmem__unlock(&osmem__g.main.lock);
+	for (unsigned i = OSMEM_MAX_ARENAS; i-- > 0;)
+		osmem__unlock(&osmem__g.arena[i].lock);
+	osmem__unlock(&osmem__g.tc_lock);
 	osmem__unlock(&init_lock);
 }
 
@@ -37,8 +41,11 @@ static void
 after_fork_child(void)
 {
 	osmem__lock_reset(&osmem__g.large_lock);
-	osmem__lock_reset(&osmem__g.main.lock);
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+		osmem__lock_reset(&osmem__g.arena[i].lock);
+	osmem__lock_reset(&osmem__g.tc_lock);
 	osmem__lock_reset(&init_lock);
+	osmem__tc_after_fork();
 }
 
 void
@@ -47,12 +54,24 @@ osmem__init(void)
 	osmem__lock(&init_lock);
 	if (!osmem__g.ready) {
 		osmem__g.secret = osmem__os_random() | 1;
+		osmem__g.secret_c = (osmem__g.secret & TAG_MASK) | F_CINUSE;
 		osmem__g.page = osmem__os_page_size();
 		osmem__g.cfg.mmap_threshold = 128 * 1024;
 		osmem__g.cfg.trim_threshold = 128 * 1024;
 		osmem__g.cfg.top_pad = 128 * 1024;
 		osmem__g.cfg.heap_initial = 128 * 1024;
 		osmem__g.cfg.mmap_seg = 1024 * 1024;
+		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
+		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
+			osmem__lock_reset(&osmem__g.arena[i].lock);
+			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
+		}
+		/* Enough arenas that busy threads rarely share one. */
+		unsigned n = 2 * osmem__os_ncpu();
+		osmem__g.narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;
+		if (osmem__os_ncpu() == 1)
+			osmem__g.narenas = 1;
+		osmem__tc_init();
 		__atomic_store_n(&osmem__g.ready, 1, __ATOMIC_RELEASE);
 		/* Registered last and with the allocator ready, in case
 		 * registering allocates. */

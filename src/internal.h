@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "lock.h"
+#define OSMEM_NO_ALLOC_ATTRIBUTES 1
 #include "osmem.h"
 
 #define OSMEM_LIKELY(x) __builtin_expect(!!(x), 1)
@@ -54,6 +55,7 @@
 #define F_PINUSE ((uint64_t)1) /* previous chunk in use */
 #define F_CINUSE ((uint64_t)2) /* this chunk in use */
 #define F_MMAP ((uint64_t)4)   /* mapped on its own with mmap */
+#define F_ARENA ((uint64_t)8)  /* in a region of an arena other than main */
 #define F_FLAGS ((uint64_t)15)
 #define SIZE_MASK ((((uint64_t)1 << 48) - 1) & ~F_FLAGS)
 
@@ -78,8 +80,13 @@ struct osmem__seg {
 	char *end; /* one past the fencepost */
 	uint32_t kind;
 	uint32_t pad;
-	uint64_t pad2;
+	struct osmem__arena *arena;
 };
+
+/* Arenas other than main grow by regions of this size, aligned to it, so
+ * a chunk's arena is found from its address (F_ARENA). */
+#define OSMEM_REGION ((size_t)64 << 20)
+#define OSMEM_MAX_ARENAS 16
 _Static_assert(sizeof(struct osmem__seg) == OSMEM_SEG_HEAD, "segment head");
 
 /* A large chunk has its own mapping; the mapping starts with this link so
@@ -128,9 +135,11 @@ struct osmem__counters {
 	size_t nlarge_alloc, nlarge_free; /* under the large lock */
 };
 
-/* An arena: a heap with its own lock and index. */
+/* An arena: a heap with its own lock and index.  Arena 0 ("main") grows
+ * with sbrk; the others with aligned mapped regions. */
 struct osmem__arena {
 	osmem__lock_t lock;
+	uint64_t aflag; /* F_ARENA, or 0 for main */
 	uint64_t summary;                      /* bit w: map[w] != 0 */
 	uint64_t map[OSMEM_BITMAP_WORDS];      /* bit i: bin i not empty */
 	uintptr_t root[OSMEM_NBINS];           /* treap of each bin (encoded) */
@@ -146,19 +155,53 @@ struct osmem__config {
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
 	size_t heap_initial;   /* first sbrk on first use */
 	size_t mmap_seg;       /* size of a mapped segment when sbrk fails */
+	unsigned tc_cap;       /* blocks per thread-cache bin (0: no cache) */
 };
 
 struct osmem__global {
-	uint64_t secret; /* keys header tags and link encoding */
+	uint64_t secret;   /* keys header tags and link encoding */
+	uint64_t secret_c; /* its tag bits, with F_CINUSE */
 	size_t page;
 	int ready;
 	struct osmem__config cfg;
-	struct osmem__arena main;
+	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
+	unsigned next_arena;       /* round-robin for new threads */
 	osmem__lock_t large_lock;
 	struct osmem__large *large; /* every live large chunk */
+	osmem__lock_t tc_lock;
+	struct osmem__tcache *tcaches; /* every live thread cache */
+	struct osmem__arena arena[OSMEM_MAX_ARENAS];
 };
 
 extern struct osmem__global osmem__g OSMEM_INTERNAL;
+
+/* ---------------------------------------------------------------------
+ * Thread caches: recently freed blocks by exact chunk size, in front of
+ * the arenas.  head[i] lists chunks of 16*i bytes (links encoded with the
+ * secret); room[i] is how many more the bin takes.  A cached chunk has its
+ * C bit clear, like a free one, but the next chunk's P bit set: to the
+ * arena it is still in use. */
+#define OSMEM_TC_BINS 65u
+#define OSMEM_TC_MAX_CHUNK ((OSMEM_TC_BINS - 1) * 16u)
+#define OSMEM_TC_MAX_REQUEST (OSMEM_TC_MAX_CHUNK - OSMEM_OVERHEAD)
+#define OSMEM_TC_CAP 8u
+
+struct osmem__tcache {
+	void *head[OSMEM_TC_BINS];
+	uint8_t room[OSMEM_TC_BINS];
+	uint8_t real; /* 0 for the stand-ins below */
+	uint8_t cap;  /* blocks a bin holds when full */
+	struct osmem__arena *arena;
+	struct osmem__tcache *next, *prev;
+};
+
+/* The calling thread's cache.  Before its first allocation it points to
+ * an empty stand-in that sends both fast paths to the slow ones; after the
+ * thread's exit handler ran, to another that keeps them there. */
+extern __thread struct osmem__tcache *osmem__tc
+    __attribute__((tls_model("initial-exec"))) OSMEM_INTERNAL;
+extern struct osmem__tcache osmem__tc_none OSMEM_INTERNAL;
+extern struct osmem__tcache osmem__tc_dead OSMEM_INTERNAL;
 
 /* ---------------------------------------------------------------------
  * Chunk helpers. */
@@ -198,13 +241,20 @@ osmem__next(const chunk_t *c)
 	return osmem__at(c, osmem__csize(c));
 }
 
+/*
+ * The tag: the top 16 bits of a head word are the secret's, exclusive-or
+ * bits 4..19 of (user pointer ^ head word).  So it depends on the address
+ * and on the size (fully for chunks under 1 MiB), costs a shift and two
+ * exclusive-ors, and a free can check it together with the C and M flags
+ * in one test (osmem__owned_fast).
+ */
+#define TAG_MASK ((uint64_t)0xffff << 48)
+
 static inline uint64_t
 osmem__tag(const chunk_t *c, uint64_t w)
 {
-	uint64_t h = ((uint64_t)(uintptr_t)c ^ (w & ~((uint64_t)0xffff << 48)) ^
-	              osmem__g.secret) * 0x9e3779b97f4a7c15ull;
-	h ^= h >> 29;
-	return (h * 0xbf58476d1ce4e5b9ull) & ((uint64_t)0xffff << 48);
+	uint64_t mem = (uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD;
+	return (((mem ^ w) << 44) ^ osmem__g.secret) & TAG_MASK;
 }
 
 /* Write a head word, tagging it. */
@@ -218,7 +268,18 @@ osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
 static inline int
 osmem__head_ok(const chunk_t *c)
 {
-	return (c->head & ((uint64_t)0xffff << 48)) == osmem__tag(c, c->head);
+	return (c->head & TAG_MASK) == osmem__tag(c, c->head);
+}
+
+/* Whether head word h at user pointer p is ours, in use (C) and not
+ * mapped (M): secret_c is the secret's tag bits with F_CINUSE set. */
+static inline int
+osmem__owned_fast(const void *p, uint64_t h)
+{
+	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
+	             osmem__g.secret_c;
+	v = v << 16 | v >> 48;
+	return (v & 0x6ffff) == 0;
 }
 
 /* Change flag bits of an existing, valid head. */
@@ -226,6 +287,24 @@ static inline void
 osmem__set_flags(chunk_t *c, uint64_t set, uint64_t clear)
 {
 	osmem__set_head(c, osmem__csize(c), ((c->head & F_FLAGS) | set) & ~clear);
+}
+
+/* Whether heap chunk c is free in its arena (not in use, not cached). */
+static inline int
+osmem__is_free(const chunk_t *c)
+{
+	return !(c->head & F_CINUSE) &&
+	       !(osmem__at(c, (size_t)(c->head & SIZE_MASK))->head & F_PINUSE);
+}
+
+static inline struct osmem__arena *
+osmem__arena_of(const chunk_t *c)
+{
+	if (OSMEM_LIKELY(!(c->head & F_ARENA)))
+		return &osmem__g.arena[0];
+	return ((const struct osmem__seg *)((uintptr_t)c &
+	                                    ~(uintptr_t)(OSMEM_REGION - 1)))
+	    ->arena;
 }
 
 /* Size a request needs as a heap chunk, or 0 if it is too large. */
@@ -292,7 +371,8 @@ OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
                                        const chunk_t *c);
 
 /* heap.c: chunks inside an arena's segments. */
-OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size);
+OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size,
+                                       int grow);
 OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
                                                size_t size, size_t align);
 OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, chunk_t *c);
@@ -314,6 +394,17 @@ OSMEM_INTERNAL void osmem__stats_print(int fd);
 
 /* aligned.c */
 OSMEM_INTERNAL void *osmem__aligned(size_t align, size_t n);
+
+/* tcache.c: the slow paths behind the thread caches. */
+OSMEM_INTERNAL OSMEM_NOINLINE void *osmem__malloc_slow(size_t n);
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_slow(void *p);
+OSMEM_INTERNAL void osmem__tc_flush(struct osmem__tcache *tc);
+OSMEM_INTERNAL struct osmem__arena *osmem__my_arena(void);
+OSMEM_INTERNAL size_t osmem__tc_bytes(void);
+OSMEM_INTERNAL void osmem__tc_after_fork(void);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__tc_corrupt(const void *p);
+OSMEM_INTERNAL void osmem__tc_init(void);
+OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
 
 /* check.c */
 OSMEM_INTERNAL int osmem__heap_check(void);

@@ -23,11 +23,11 @@ link_large(struct osmem__large *l, size_t len, int call)
 	if (g->large)
 		g->large->prev = l;
 	g->large = l;
-	g->main.st.large += len;
-	g->main.st.nlarge++;
-	g->main.st.nlarge_alloc += (size_t)call;
-	if (g->main.st.large > g->main.st.large_peak)
-		g->main.st.large_peak = g->main.st.large;
+	g->arena[0].st.large += len;
+	g->arena[0].st.nlarge++;
+	g->arena[0].st.nlarge_alloc += (size_t)call;
+	if (g->arena[0].st.large > g->arena[0].st.large_peak)
+		g->arena[0].st.large_peak = g->arena[0].st.large;
 	osmem__unlock(&g->large_lock);
 }
 
@@ -42,9 +42,9 @@ unlink_large(struct osmem__large *l, size_t len, int call)
 		g->large = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
-	g->main.st.large -= len;
-	g->main.st.nlarge--;
-	g->main.st.nlarge_free += (size_t)call;
+	g->arena[0].st.large -= len;
+	g->arena[0].st.nlarge--;
+	g->arena[0].st.nlarge_free += (size_t)call;
 	osmem__unlock(&g->large_lock);
 }
 

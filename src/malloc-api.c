@@ -3,7 +3,8 @@
  * program that preloads or links that library gets libosmem behind malloc,
  * free and the rest, with glibc's semantics, including glibc's extras
  * (malloc_trim, mallinfo, mallinfo2, malloc_stats, mallopt).  Each name is
- * a thin call of the osmem_ function of the same meaning.
+ * a thin call of the osmem_ function of the same meaning; malloc, free,
+ * calloc and realloc are aliases defined in alloc.c.
  */
 #include "os.h"
 
@@ -16,30 +17,6 @@
 /* C23 names that glibc 2.36's headers do not declare yet. */
 EXPORT void free_sized(void *p, size_t n);
 EXPORT void free_aligned_sized(void *p, size_t align, size_t n);
-
-EXPORT void *
-malloc(size_t n)
-{
-	return osmem_malloc(n);
-}
-
-EXPORT void
-free(void *p)
-{
-	osmem_free(p);
-}
-
-EXPORT void *
-calloc(size_t count, size_t n)
-{
-	return osmem_calloc(count, n);
-}
-
-EXPORT void *
-realloc(void *p, size_t n)
-{
-	return osmem_realloc(p, n);
-}
 
 EXPORT void *
 reallocarray(void *p, size_t count, size_t n)

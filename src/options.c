@@ -15,7 +15,7 @@ osmem_mallopt(int param, int value)
 {
 	osmem__ensure_init();
 	struct osmem__config *cfg = &osmem__g.cfg;
-	struct osmem__arena *a = &osmem__g.main;
+	struct osmem__arena *a = &osmem__g.arena[0];
 	int ok = 1;
 	osmem__lock(&a->lock);
 	switch (param) {
@@ -34,9 +34,17 @@ osmem_mallopt(int param, int value)
 	case OSMEM_M_TOP_PAD:
 		cfg->top_pad = value < 0 ? 0 : (size_t)value;
 		break;
+	case OSMEM_M_TCACHE_COUNT:
+		if (value < 0 || value > 255)
+			ok = 0;
+		else
+			cfg->tc_cap = (unsigned)value;
+		break;
 	default:
 		break; /* accepted, ignored */
 	}
 	osmem__unlock(&a->lock);
+	if (ok && param == OSMEM_M_TCACHE_COUNT)
+		osmem__tc_set_cap(osmem__tc, (unsigned)value);
 	return ok;
 }

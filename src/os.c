@@ -7,6 +7,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
@@ -67,6 +68,30 @@ osmem__os_map(size_t len)
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	return p == MAP_FAILED ? NULL : p;
+}
+
+void *
+osmem__os_map_aligned(size_t len, size_t align)
+{
+	char *p = osmem__os_map(len + align);
+	if (!p)
+		return NULL;
+	char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	if (q > p)
+		munmap(p, (size_t)(q - p));
+	if (q + len < p + len + align)
+		munmap(q + len, (size_t)(p + len + align - (q + len)));
+	return q;
+}
+
+unsigned
+osmem__os_ncpu(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
 }
 
 void

@@ -17,6 +17,10 @@ OSMEM_INTERNAL void *osmem__os_sbrk(intptr_t incr);
 /* Fresh zeroed read-write private memory, or NULL. */
 OSMEM_INTERNAL void *osmem__os_map(size_t len);
 OSMEM_INTERNAL void osmem__os_unmap(void *p, size_t len);
+/* len bytes aligned to align (a power of two, at least a page). */
+OSMEM_INTERNAL void *osmem__os_map_aligned(size_t len, size_t align);
+/* Processors this process may run on. */
+OSMEM_INTERNAL unsigned osmem__os_ncpu(void);
 /* Grow or shrink a mapping, possibly moving it; NULL on failure. */
 OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */

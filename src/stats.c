@@ -11,24 +11,29 @@ void
 osmem_stats(struct osmem_stats *out)
 {
 	osmem__ensure_init();
-	struct osmem__arena *a = &osmem__g.main;
 	memset(out, 0, sizeof *out);
-	osmem__lock(&a->lock);
-	const struct osmem__counters *c = &a->st;
-	out->in_use = c->in_use;
-	out->in_use_peak = c->in_use_peak;
-	out->heap = c->heap;
-	out->heap_peak = c->heap_peak;
-	out->heap_brk = c->heap_brk;
-	out->free = c->free_bytes;
-	out->free_blocks = c->nfree_chunks;
-	out->largest_free = osmem__bin_largest(a);
-	out->released = c->released;
-	out->segments = c->nsegs;
-	out->nmalloc = c->nmalloc;
-	out->nfree = c->nfree;
-	out->nrealloc = c->nrealloc;
-	osmem__unlock(&a->lock);
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
+		struct osmem__arena *a = &osmem__g.arena[i];
+		osmem__lock(&a->lock);
+		const struct osmem__counters *c = &a->st;
+		out->in_use += c->in_use;
+		out->in_use_peak += c->in_use_peak;
+		out->heap += c->heap;
+		out->heap_peak += c->heap_peak;
+		out->heap_brk += c->heap_brk;
+		out->free += c->free_bytes;
+		out->free_blocks += c->nfree_chunks;
+		size_t largest = osmem__bin_largest(a);
+		if (largest > out->largest_free)
+			out->largest_free = largest;
+		out->released += c->released;
+		out->segments += c->nsegs;
+		out->nmalloc += c->nmalloc;
+		out->nfree += c->nfree;
+		out->nrealloc += c->nrealloc;
+		osmem__unlock(&a->lock);
+	}
+	const struct osmem__counters *c = &osmem__g.arena[0].st;
 	osmem__lock(&osmem__g.large_lock);
 	out->mapped = c->large;
 	out->mapped_peak = c->large_peak;
@@ -37,6 +42,9 @@ osmem_stats(struct osmem_stats *out)
 	out->nfree += c->nlarge_free;
 	out->in_use += c->large;
 	osmem__unlock(&osmem__g.large_lock);
+	/* Blocks in thread caches are free to the program. */
+	out->cached = osmem__tc_bytes();
+	out->in_use -= out->cached < out->in_use ? out->cached : out->in_use;
 	out->fragmentation =
 	    out->free ? 1.0 - (double)out->largest_free / (double)out->free : 0;
 }
@@ -45,10 +53,14 @@ int
 osmem_trim(size_t pad)
 {
 	osmem__ensure_init();
-	struct osmem__arena *a = &osmem__g.main;
-	osmem__lock(&a->lock);
-	int r = osmem__arena_trim(a, pad, 1);
-	osmem__unlock(&a->lock);
+	osmem__tc_flush(osmem__tc);
+	int r = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
+		struct osmem__arena *a = &osmem__g.arena[i];
+		osmem__lock(&a->lock);
+		r |= osmem__arena_trim(a, pad, 1);
+		osmem__unlock(&a->lock);
+	}
 	return r;
 }
 

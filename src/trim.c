@@ -37,10 +37,10 @@ shrink_break(struct osmem__arena *a, size_t pad)
 		return 0;
 	osmem__bin_remove(a, last);
 	s->end = end;
-	osmem__set_head(fence_of(s), 0, F_CINUSE);
+	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
 	/* put the shortened chunk back */
 	size_t size = (size_t)((char *)fence_of(s) - (char *)last);
-	osmem__set_head(last, size, F_PINUSE);
+	osmem__set_head(last, size, F_PINUSE | a->aflag);
 	fence_of(s)->prev_foot = size;
 	osmem__bin_insert(a, last);
 	a->st.heap -= cut;
@@ -56,7 +56,7 @@ unmap_free_segments(struct osmem__arena *a)
 	for (struct osmem__seg **sp = &a->segs; *sp;) {
 		struct osmem__seg *s = *sp;
 		chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
-		if (s->kind != SEG_MMAP || (c->head & F_CINUSE) ||
+		if (s->kind != SEG_MMAP || !osmem__is_free(c) ||
 		    osmem__next(c) != fence_of(s)) {
 			sp = &s->next;
 			continue;

@@ -52,8 +52,8 @@ interposition(void)
 	void *p = malloc(V(100));
 	stats(&after);
 	ok(ours(p), "malloc's block is libosmem's (usable %zu)", usable(p));
-	ok(after.nmalloc == before.nmalloc + 1 && after.in_use > before.in_use,
-	   "malloc is counted by libosmem");
+	ok(after.in_use >= before.in_use + 100,
+	   "malloc's block is counted as in use by libosmem");
 	void *c = calloc(V(10), V(10)), *r = realloc(NULL, V(10));
 	void *al = aligned_alloc(V(64), V(64)), *m = memalign(V(64), V(64));
 	void *v = valloc(V(10)), *pv = pvalloc(V(10));
@@ -201,12 +201,17 @@ sizes_and_errno(void)
 	for (size_t n = 0; n < 5000; n += 7) {
 		char *p = malloc(V(n));
 		size_t u = malloc_usable_size(p);
-		if (u < n || u > n + 24)
+		if (u < n || u > n + 40) {
+			if (all)
+				diag("malloc(%zu): usable size %zu", n, u);
 			all = 0;
+		}
 		memset(p, 3, u);
 		free(p);
 	}
-	ok(all, "usable size is the request plus at most 24 bytes");
+	/* Rounding to 16, the 8-byte header, and a leftover under the 32-byte
+	 * minimum that stays with the block. */
+	ok(all, "usable size is the request plus at most 40 bytes");
 	char *p = malloc(V(1000));
 	errno = 77;
 	free(p);

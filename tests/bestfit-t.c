@@ -18,6 +18,7 @@ chunk_of(size_t csize)
 int
 main(void)
 {
+	core_only();
 	/* On a fresh heap, coalescing:  free the middle of three, then each side. */
 	void *x = chunk_of(112), *y = chunk_of(112), *z = chunk_of(112);
 	void *guard = osmem_malloc(1);

@@ -55,14 +55,14 @@ main(void)
 	ok(checks, "heap check passed after each of %d interleaved steps", N);
 	ok(intact, "every block of both allocators kept its contents");
 	ok(disjoint, "no osmem block overlaps a glibc block");
-	ok(osmem__g.main.st.nsegs > 1,
+	ok(osmem__g.arena[0].st.nsegs > 1,
 	   "the heap went on in new segments around foreign moves (%zu)",
-	   osmem__g.main.st.nsegs);
+	   osmem__g.arena[0].st.nsegs);
 	for (int i = 0; i < N; i++) {
 		osmem_free(mine[i]);
 		free(theirs[i]);
 	}
 	heap_ok("after freeing everything");
-	ok(osmem__g.main.st.in_use == 0, "nothing in use");
+	ok(live_bytes() == 0, "nothing in use");
 	return done_testing();
 }

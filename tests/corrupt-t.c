@@ -18,8 +18,16 @@ double_free(void)
 }
 
 static void
+double_free_core(void)
+{
+	core_only();
+	double_free();
+}
+
+static void
 double_free_merged(void)
 {
+	core_only();
 	void *a = osmem_malloc(100), *b = osmem_malloc(100);
 	void *g = osmem_malloc(8);
 	osmem_free(a);
@@ -60,6 +68,7 @@ overflow_next_header(void)
 static void
 overflow_then_free_self(void)
 {
+	core_only(); /* a cached free would not look at the neighbour */
 	char *a = osmem_malloc(24), *b = osmem_malloc(24);
 	memset(a, 0x41, 32);
 	osmem_free(a); /* coalescing looks at b */
@@ -94,6 +103,8 @@ static const struct {
 	const char *name, *msg;
 } cases[] = {
 	{ double_free, "double free", "osmem: double free of 0x" },
+	{ double_free_core, "double free, thread caches off",
+	  "osmem: double free of 0x" },
 	{ double_free_merged, "double free after coalescing",
 	  "osmem: double free of 0x" },
 	{ interior, "free of an interior pointer",

@@ -82,8 +82,8 @@ main(void)
 			fill(p[i], 8000, (unsigned)i);
 	}
 	ok(got, "64 x 8000 bytes allocated while sbrk fails");
-	ok(osmem__g.main.st.nsegs >= 2, "from mapped segments (%zu segments)",
-	   osmem__g.main.st.nsegs);
+	ok(osmem__g.arena[0].st.nsegs >= 2, "from mapped segments (%zu segments)",
+	   osmem__g.arena[0].st.nsegs);
 	heap_ok("with mapped segments");
 	int intact = 1;
 	for (int i = 0; i < 64; i++)
@@ -92,7 +92,7 @@ main(void)
 
 	/* Nothing at all: NULL and ENOMEM, heap untouched. */
 	osmem__os_fail(OSMEM_OS_MMAP, 0, -1);
-	size_t in_use = osmem__g.main.st.in_use;
+	size_t in_use = osmem__g.arena[0].st.in_use;
 	errno = 0;
 	ok(osmem_malloc(2u << 20) == NULL && errno == ENOMEM,
 	   "small-heap request with sbrk and mmap failing: NULL, ENOMEM");
@@ -107,7 +107,7 @@ main(void)
 	   "realloc with sbrk and mmap failing: NULL, ENOMEM");
 	ok(filled(keep, 100, 9) && osmem_usable_size(keep) >= 100,
 	   "the block realloc could not grow is untouched");
-	ok(osmem__g.main.st.in_use == in_use, "nothing more in use");
+	ok(osmem__g.arena[0].st.in_use == in_use, "nothing more in use");
 	heap_ok("after failed allocations");
 	void *small = osmem_malloc(50);
 	ok(small != NULL, "a request that fits a free block still succeeds");

@@ -26,7 +26,7 @@ main(void)
 	   "the first small block lies in the break heap");
 	ok(brk1 - brk0 >= 128 * 1024 && brk1 - brk0 < 128 * 1024 + 8192,
 	   "the heap was preallocated with 128 KiB (%td bytes)", brk1 - brk0);
-	ok(osmem__g.main.st.heap == (size_t)(brk1 - brk0),
+	ok(osmem__g.arena[0].st.heap == (size_t)(brk1 - brk0),
 	   "all of it belongs to the heap");
 
 	size_t t = osmem__g.cfg.mmap_threshold;
@@ -40,24 +40,24 @@ main(void)
 	       (at < brk0 || at >= (char *)sbrk(0)),
 	   "threshold bytes get a mapping of their own");
 	ok(osmem_usable_size(at) >= t, "usable size of the mapped block");
-	ok(osmem__g.main.st.nlarge == 1, "one large block counted");
+	ok(osmem__g.arena[0].st.nlarge == 1, "one large block counted");
 	memset(at, 1, t);
 	heap_ok("with one mapped block");
 	osmem_free(at);
 	ok(!mapped(at, t), "free unmaps the mapped block");
-	ok(osmem__g.main.st.nlarge == 0 && osmem__g.main.st.large == 0,
+	ok(osmem__g.arena[0].st.nlarge == 0 && osmem__g.arena[0].st.large == 0,
 	   "large block counters back to zero");
 
 	/* Growth on demand: 40 blocks of 60 KiB exceed the first 128 KiB. */
 	void *p[40];
-	size_t heap0 = osmem__g.main.st.heap;
+	size_t heap0 = osmem__g.arena[0].st.heap;
 	for (int i = 0; i < 40; i++) {
 		p[i] = osmem_malloc(60 * 1024);
 		fill(p[i], 60 * 1024, (unsigned)i);
 	}
-	ok(osmem__g.main.st.heap > heap0 + 39 * 60 * 1024,
-	   "the heap grew on demand to %zu bytes", osmem__g.main.st.heap);
-	ok(osmem__g.main.st.nsegs == 1,
+	ok(osmem__g.arena[0].st.heap > heap0 + 39 * 60 * 1024,
+	   "the heap grew on demand to %zu bytes", osmem__g.arena[0].st.heap);
+	ok(osmem__g.arena[0].st.nsegs == 1,
 	   "in one contiguous segment (nothing else moved the break)");
 	int intact = 1;
 	for (int i = 0; i < 40; i++)
@@ -66,7 +66,7 @@ main(void)
 	heap_ok("after growth");
 
 	/* A request larger than the free end extends that free block. */
-	struct osmem__seg *seg = osmem__g.main.brk_seg;
+	struct osmem__seg *seg = osmem__g.arena[0].brk_seg;
 	chunk_t *fence = (chunk_t *)(seg->end - OSMEM_FENCE);
 	ok(!(fence->head & F_PINUSE), "the heap ends in a free block");
 	void *filler[8];
@@ -88,6 +88,6 @@ main(void)
 	osmem_free(below);
 	osmem_free(first);
 	heap_ok("at the end");
-	ok(osmem__g.main.st.in_use == 0, "nothing in use");
+	ok(live_bytes() == 0, "nothing in use");
 	return done_testing();
 }

@@ -99,6 +99,6 @@ main(void)
 	for (unsigned k = 0; k < SLOTS; k++)
 		osmem_free(ptr[k]);
 	heap_ok("after freeing everything");
-	ok(osmem__g.main.st.in_use == 0, "nothing left in use");
+	ok(live_bytes() == 0, "nothing left in use");
 	return done_testing();
 }

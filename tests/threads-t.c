@@ -134,7 +134,7 @@ main(void)
 	   "%d blocks were freed by a thread other than their allocator's",
 	   atomic_load(&cross_freed));
 	heap_ok("after all threads");
-	ok(osmem__g.main.st.in_use == 0 && osmem__g.main.st.nlarge == 0,
+	ok(live_bytes() == 0 && osmem__g.arena[0].st.nlarge == 0,
 	   "nothing left in use");
 	return done_testing();
 }

@@ -8,7 +8,7 @@
 
 /* The tests look behind the pointers they get (at chunk headers), which
  * the allocation attributes of osmem.h would have the compiler warn about. */
-#define OSMEM_NO_ATTRIBUTES 1
+#define OSMEM_NO_ALLOC_ATTRIBUTES 1
 
 #include <signal.h>
 #include <stdint.h>
@@ -41,6 +41,24 @@ static int __attribute__((unused))
 heap_ok(const char *when)
 {
 	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
+}
+
+/* Bytes the program holds (thread-cached blocks excluded). */
+static size_t __attribute__((unused))
+live_bytes(void)
+{
+	struct osmem_stats s;
+	osmem_stats(&s);
+	return s.in_use;
+}
+
+/* Tests that pin the best-fit core's placement turn the thread caches off,
+ * so every call reaches the core. */
+static void __attribute__((unused))
+core_only(void)
+{
+	if (osmem_mallopt(OSMEM_M_TCACHE_COUNT, 0) != 1)
+		bail("cannot turn the thread caches off");
 }
 
 /* The chunk size the core gives a request of n bytes. */

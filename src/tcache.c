@@ -1,0 +1,310 @@
+/*
+ * tcache.c: the thread caches' slow paths.  The fast paths (alloc.c) pop
+ * and push blocks of one exact chunk size without a lock; everything else
+ * comes here: making a thread's cache and choosing its arena, serving a
+ * request the cache cannot, taking a free the cache has no room for,
+ * handing cached blocks back to their arenas (when a bin is full, before
+ * an arena grows, on trim, when the thread exits), and the checks a free
+ * must pass before anything is written.
+ */
+#include "os.h"
+
+#include <errno.h>
+#include <pthread.h>
+
+__thread struct osmem__tcache *osmem__tc
+    __attribute__((tls_model("initial-exec"))) = &osmem__tc_none;
+struct osmem__tcache osmem__tc_none, osmem__tc_dead;
+
+static pthread_key_t tc_key;
+static int tc_key_ok;
+
+static inline void *
+pop(struct osmem__tcache *tc, unsigned i)
+{
+	char *p = tc->head[i];
+	uintptr_t next = *(uintptr_t *)p ^ osmem__g.secret;
+	if (OSMEM_UNLIKELY(next & (OSMEM_ALIGN - 1)))
+		osmem__tc_corrupt(p);
+	tc->head[i] = (void *)next;
+	tc->room[i]++;
+	return p;
+}
+
+void
+osmem__tc_corrupt(const void *p)
+{
+	osmem__fatal("corrupted thread-cache link in freed block", p, 0);
+}
+
+/* Give back every cached block of bin i beyond keep, to its own arena. */
+static void
+flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
+{
+	struct osmem__arena *locked = NULL;
+	while (tc->head[i] && (unsigned)(tc->cap - tc->room[i]) > keep) {
+		chunk_t *c = osmem__mem2chunk(pop(tc, i));
+		c->head |= F_CINUSE;
+		struct osmem__arena *a = osmem__arena_of(c);
+		if (a != locked) {
+			if (locked)
+				osmem__unlock(&locked->lock);
+			osmem__lock(&a->lock);
+			locked = a;
+		}
+		osmem__heap_free(a, c);
+	}
+	if (locked)
+		osmem__unlock(&locked->lock);
+}
+
+void
+osmem__tc_flush(struct osmem__tcache *tc)
+{
+	if (!tc->real)
+		return;
+	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
+		flush_bin(tc, i, 0);
+}
+
+/* Set the size of every bin of a real cache, emptying it first. */
+void
+osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap)
+{
+	if (!tc->real)
+		return;
+	osmem__tc_flush(tc);
+	tc->cap = (uint8_t)cap;
+	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
+		tc->room[i] = (uint8_t)cap;
+}
+
+/*
+ * Thread caches live outside the heaps, in pages of their own, so that
+ * they never show in a heap's figures or walk; a cache given back at
+ * thread exit waits on a free list for the next thread.
+ */
+static struct osmem__tcache *tc_free;
+
+static struct osmem__tcache *
+tc_new(void)
+{
+	struct osmem__tcache *tc;
+	osmem__lock(&osmem__g.tc_lock);
+	if (!tc_free) {
+		size_t len = 16 * osmem__g.page;
+		char *m = osmem__os_map(len);
+		for (size_t off = 0; m && off + sizeof *tc <= len; off += sizeof *tc) {
+			tc = (struct osmem__tcache *)(m + off);
+			tc->next = tc_free;
+			tc_free = tc;
+		}
+	}
+	tc = tc_free;
+	if (tc)
+		tc_free = tc->next;
+	osmem__unlock(&osmem__g.tc_lock);
+	return tc;
+}
+
+/* Unlink tc from the live list and keep it for reuse; tc_lock held. */
+static void
+tc_release(struct osmem__tcache *tc)
+{
+	if (tc->prev)
+		tc->prev->next = tc->next;
+	else
+		osmem__g.tcaches = tc->next;
+	if (tc->next)
+		tc->next->prev = tc->prev;
+	tc->real = 0;
+	tc->next = tc_free;
+	tc_free = tc;
+}
+
+/* Thread exit: give the cache back and stop using one. */
+static void
+thread_exit(void *arg)
+{
+	struct osmem__tcache *tc = arg;
+	osmem__tc = &osmem__tc_dead;
+	osmem__tc_flush(tc);
+	osmem__lock(&osmem__g.tc_lock);
+	tc_release(tc);
+	osmem__unlock(&osmem__g.tc_lock);
+}
+
+/* The calling thread's cache, made on first use; NULL if the thread has
+ * none (it is exiting, or there was no memory for one). */
+static OSMEM_NOINLINE struct osmem__tcache *
+my_tcache(void)
+{
+	struct osmem__tcache *tc = osmem__tc;
+	if (tc->real)
+		return tc;
+	if (tc == &osmem__tc_dead)
+		return NULL;
+	osmem__ensure_init();
+	struct osmem__global *g = &osmem__g;
+	tc = tc_new();
+	if (!tc)
+		return NULL;
+	tc->cap = (uint8_t)g->cfg.tc_cap;
+	for (unsigned i = 0; i < OSMEM_TC_BINS; i++) {
+		tc->head[i] = NULL;
+		tc->room[i] = i >= 2 ? tc->cap : 0;
+	}
+	tc->real = 1;
+	osmem__lock(&g->tc_lock);
+	/* The first thread takes the main arena, the others share the rest
+	 * in turn. */
+	unsigned k = g->next_arena++;
+	tc->arena = &g->arena[k == 0 || g->narenas == 1
+	                          ? 0
+	                          : 1 + (k - 1) % (g->narenas - 1)];
+	tc->prev = NULL;
+	tc->next = g->tcaches;
+	if (g->tcaches)
+		g->tcaches->prev = tc;
+	g->tcaches = tc;
+	osmem__unlock(&g->tc_lock);
+	osmem__tc = tc;
+	if (tc_key_ok)
+		pthread_setspecific(tc_key, tc);
+	return tc;
+}
+
+struct osmem__arena *
+osmem__my_arena(void)
+{
+	struct osmem__tcache *tc = my_tcache();
+	return tc ? tc->arena : &osmem__g.arena[0];
+}
+
+/* Serve a heap request from arena a; before the arena grows, the calling
+ * thread's cached blocks go back, in case they are enough. */
+static void *
+heap_alloc(struct osmem__arena *a, size_t size)
+{
+	osmem__lock(&a->lock);
+	void *p = osmem__heap_alloc(a, size, 0);
+	osmem__unlock(&a->lock);
+	if (p)
+		return p;
+	osmem__tc_flush(osmem__tc);
+	osmem__lock(&a->lock);
+	p = osmem__heap_alloc(a, size, 1);
+	osmem__unlock(&a->lock);
+	return p;
+}
+
+void *
+osmem__malloc_slow(size_t n)
+{
+	osmem__ensure_init();
+	size_t size = osmem__request2size(n);
+	if (OSMEM_UNLIKELY(size == 0)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct osmem__tcache *tc = my_tcache();
+	if (size <= OSMEM_TC_MAX_CHUNK && tc && tc->head[size >> 4]) {
+		chunk_t *c = osmem__mem2chunk(pop(tc, (unsigned)(size >> 4)));
+		c->head |= F_CINUSE;
+		return osmem__chunk2mem(c);
+	}
+	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
+	if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
+		void *p = osmem__large_alloc(n, OSMEM_ALIGN, 0);
+		if (p)
+			return p;
+		a = &osmem__g.arena[0]; /* no mapping: try the break */
+	}
+	void *p = heap_alloc(a, size);
+	if (OSMEM_UNLIKELY(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+void
+osmem__free_slow(void *p)
+{
+	if (!p)
+		return;
+	chunk_t *c = osmem__mem2chunk(p);
+	if (OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
+	                   !osmem__head_ok(c)))
+		osmem__fatal("free of invalid pointer", p, 0);
+	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
+		osmem__fatal("double free of", p, osmem__csize(c));
+	if (c->head & F_MMAP) {
+		int saved = errno;
+		osmem__large_free(c);
+		errno = saved;
+		return;
+	}
+	size_t size = osmem__csize(c);
+	struct osmem__tcache *tc = size <= OSMEM_TC_MAX_CHUNK ? my_tcache() : NULL;
+	if (tc) {
+		/* The bin is full: send half of it back, keep this block. */
+		unsigned i = (unsigned)(size >> 4);
+		if (tc->room[i] == 0)
+			flush_bin(tc, i, tc->cap / 2u);
+		if (tc->room[i] == 0)
+			tc = NULL; /* caching is off */
+	}
+	if (tc) {
+		unsigned i = (unsigned)(size >> 4);
+		tc->room[i]--;
+		c->head &= ~F_CINUSE;
+		*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
+		tc->head[i] = p;
+		return;
+	}
+	struct osmem__arena *a = osmem__arena_of(c);
+	osmem__lock(&a->lock);
+	osmem__heap_free(a, c);
+	osmem__unlock(&a->lock);
+}
+
+/* Bytes held in all thread caches (read without their owners' consent:
+ * a figure, not an invariant). */
+size_t
+osmem__tc_bytes(void)
+{
+	size_t bytes = 0;
+	osmem__lock(&osmem__g.tc_lock);
+	for (const struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
+		for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
+			bytes += (size_t)(tc->cap -
+			                  __atomic_load_n(&tc->room[i],
+			                                  __ATOMIC_RELAXED)) *
+			         i * 16;
+	osmem__unlock(&osmem__g.tc_lock);
+	return bytes;
+}
+
+/*
+ * In a child after fork, only the forking thread lives: the caches of the
+ * others will never be used again, so their blocks go back to the arenas.
+ * Called with no allocator lock held, before the child runs any code.
+ */
+void
+osmem__tc_after_fork(void)
+{
+	struct osmem__tcache *tc = osmem__g.tcaches, *next;
+	for (; tc; tc = next) {
+		next = tc->next;
+		if (tc == osmem__tc)
+			continue;
+		osmem__tc_flush(tc);
+		tc_release(tc);
+	}
+}
+
+/* Called once from osmem__init, without allocating. */
+void
+osmem__tc_init(void)
+{
+	tc_key_ok = pthread_key_create(&tc_key, thread_exit) == 0;
+}
