@@ -25,7 +25,7 @@ osmem_malloc(size_t n)
 				osmem__tc_corrupt(p);
 			tc->head[i] = (void *)next;
 			tc->room[i]++;
-			osmem__mem2chunk(p)->head |= F_CINUSE;
+			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
 		}
 	}
@@ -37,13 +37,13 @@ osmem_free(void *p)
 {
 	if (OSMEM_LIKELY(p != NULL)) {
 		chunk_t *c = osmem__mem2chunk(p);
-		uint64_t h = c->head;
+		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 		size_t i = (uint32_t)h >> 4;
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS &&
 		                 tc->room[i] != 0)) {
 			tc->room[i]--;
-			c->head = h & ~F_CINUSE;
+			osmem__clear_cinuse(c);
 			*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
 			tc->head[i] = p;
 			return;

@@ -34,7 +34,7 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size)
 	chunk_t *n = osmem__at(c, size);
 	osmem__set_head(c, size, F_PINUSE | a->aflag);
 	n->prev_foot = size;
-	osmem__set_flags(n, 0, F_PINUSE);
+	osmem__clear_pinuse(n);
 	osmem__bin_insert(a, c);
 }
 
@@ -63,7 +63,7 @@ carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
 	} else {
 		size = have;
 		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
-		osmem__set_flags(osmem__at(c, size), F_PINUSE, 0);
+		osmem__set_pinuse(osmem__at(c, size));
 	}
 	a->st.in_use += size;
 	if (a->st.in_use > a->st.in_use_peak)

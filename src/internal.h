@@ -8,7 +8,7 @@
  *                    (its footer); otherwise the last 8 bytes of the
  *                    previous chunk's payload.  For an mmapped chunk, the
  *                    offset of c from the start of its mapping.
- *   c+8   head       [63..48 tag][47..4 size][3 -][2 M][1 C][0 P]
+ *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M][0 P]
  *   c+16  payload    the user's pointer; it runs to c+size+8, into the next
  *                    chunk's prev_foot.  A free chunk keeps its two index
  *                    links here (see bins.c).
@@ -49,15 +49,23 @@
 #define OSMEM_MIN_CHUNK 32u /* head + two index links + footer */
 #define OSMEM_SEG_HEAD 32u  /* struct osmem__seg, rounded to 16 */
 #define OSMEM_FENCE 16u     /* the fencepost at a segment's end */
-/* Largest request we will consider; keeps every size under 2^47. */
-#define OSMEM_MAX_REQUEST ((size_t)1 << 46)
+/* Largest request we will consider; keeps every size under 2^43. */
+#define OSMEM_MAX_REQUEST ((size_t)1 << 42)
 
-#define F_PINUSE ((uint64_t)1) /* previous chunk in use */
-#define F_CINUSE ((uint64_t)2) /* this chunk in use */
-#define F_MMAP ((uint64_t)4)   /* mapped on its own with mmap */
-#define F_ARENA ((uint64_t)8)  /* in a region of an arena other than main */
-#define F_FLAGS ((uint64_t)15)
-#define SIZE_MASK ((((uint64_t)1 << 48) - 1) & ~F_FLAGS)
+/*
+ * Flags.  P and C are written by different parties without a common lock:
+ * P of an in-use chunk by its neighbour's arena (under the arena lock), C
+ * by the thread that frees or reuses the chunk through its thread cache
+ * (no lock).  So they live in different bytes of the head word, byte 0
+ * and byte 5, and each is only ever changed by a one-byte store; a byte
+ * store never disturbs its neighbours.
+ */
+#define F_PINUSE ((uint64_t)1)        /* previous chunk in use (byte 0) */
+#define F_MMAP ((uint64_t)4)          /* mapped on its own with mmap */
+#define F_ARENA ((uint64_t)8)         /* in a region of an arena not main */
+#define F_CINUSE ((uint64_t)1 << 43)  /* this chunk in use (byte 5) */
+#define F_FLAGS ((uint64_t)15 | F_CINUSE)
+#define SIZE_MASK ((((uint64_t)1 << 43) - 1) & ~(uint64_t)15)
 
 struct osmem__chunk {
 	uint64_t prev_foot;
@@ -103,7 +111,7 @@ _Static_assert(sizeof(struct osmem__large) == OSMEM_LARGE_HEAD, "large head");
  * Bins: exact 16-byte classes below 1 KiB, then 16 classes per power of
  * two, up to the largest size a head word holds. */
 #define OSMEM_SMALL_LIMIT 1024u
-#define OSMEM_NBINS (64u + (47u - 10u + 1u) * 16u)
+#define OSMEM_NBINS (64u + (42u - 10u + 1u) * 16u)
 #define OSMEM_BITMAP_WORDS ((OSMEM_NBINS + 63u) / 64u)
 _Static_assert(OSMEM_BITMAP_WORDS <= 64, "one summary word");
 
@@ -272,21 +280,46 @@ osmem__head_ok(const chunk_t *c)
 }
 
 /* Whether head word h at user pointer p is ours, in use (C) and not
- * mapped (M): secret_c is the secret's tag bits with F_CINUSE set. */
+ * mapped (M): secret_c is the secret's tag bits with F_CINUSE set.  After
+ * the rotation, bit 0 is C's, bits 5..20 the tag's, bit 23 M's. */
 static inline int
 osmem__owned_fast(const void *p, uint64_t h)
 {
 	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
 	             osmem__g.secret_c;
-	v = v << 16 | v >> 48;
-	return (v & 0x6ffff) == 0;
+	v = v << 21 | v >> 43;
+	return ((uint32_t)v & 0x801fffe1u) == 0;
 }
 
-/* Change flag bits of an existing, valid head. */
+/* The one-byte writes of P and C (see the flags above). */
 static inline void
-osmem__set_flags(chunk_t *c, uint64_t set, uint64_t clear)
+osmem__head_byte(chunk_t *c, unsigned k, uint8_t set, uint8_t clear)
 {
-	osmem__set_head(c, osmem__csize(c), ((c->head & F_FLAGS) | set) & ~clear);
+	uint8_t *b = (uint8_t *)&c->head + k;
+	uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
+	__atomic_store_n(b, (uint8_t)((v | set) & ~clear), __ATOMIC_RELAXED);
+}
+#define CBYTE 5u
+#define CBIT ((uint8_t)(F_CINUSE >> 40))
+static inline void
+osmem__set_pinuse(chunk_t *c)
+{
+	osmem__head_byte(c, 0, (uint8_t)F_PINUSE, 0);
+}
+static inline void
+osmem__clear_pinuse(chunk_t *c)
+{
+	osmem__head_byte(c, 0, 0, (uint8_t)F_PINUSE);
+}
+static inline void
+osmem__set_cinuse(chunk_t *c)
+{
+	osmem__head_byte(c, CBYTE, CBIT, 0);
+}
+static inline void
+osmem__clear_cinuse(chunk_t *c)
+{
+	osmem__head_byte(c, CBYTE, 0, CBIT);
 }
 
 /* Whether heap chunk c is free in its arena (not in use, not cached). */

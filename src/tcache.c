@@ -44,7 +44,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	struct osmem__arena *locked = NULL;
 	while (tc->head[i] && (unsigned)(tc->cap - tc->room[i]) > keep) {
 		chunk_t *c = osmem__mem2chunk(pop(tc, i));
-		c->head |= F_CINUSE;
+		osmem__set_cinuse(c);
 		struct osmem__arena *a = osmem__arena_of(c);
 		if (a != locked) {
 			if (locked)
@@ -210,7 +210,7 @@ osmem__malloc_slow(size_t n)
 	struct osmem__tcache *tc = my_tcache();
 	if (size <= OSMEM_TC_MAX_CHUNK && tc && tc->head[size >> 4]) {
 		chunk_t *c = osmem__mem2chunk(pop(tc, (unsigned)(size >> 4)));
-		c->head |= F_CINUSE;
+		osmem__set_cinuse(c);
 		return osmem__chunk2mem(c);
 	}
 	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
@@ -256,7 +256,7 @@ osmem__free_slow(void *p)
 	if (tc) {
 		unsigned i = (unsigned)(size >> 4);
 		tc->room[i]--;
-		c->head &= ~F_CINUSE;
+		osmem__clear_cinuse(c);
 		*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
 		tc->head[i] = p;
 		return;

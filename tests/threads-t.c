@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 enum { THREADS = 4, ROUNDS = 60000, QLEN = 256 };
@@ -115,6 +116,62 @@ worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Producer/consumer: one thread allocates in its own arena, another frees
+ * everything it gets, so the consumer's cache keeps giving blocks back to
+ * the producer's arena while the producer splits and merges its neighbours.
+ */
+enum { PC_ITEMS = 1000000, PC_RING = 1024 };
+static void *pc_ring[PC_RING];
+static atomic_size_t pc_head, pc_tail;
+
+static void *
+pc_producer(void *arg)
+{
+	(void)arg;
+	uint64_t r = 77;
+	for (size_t i = 0; i < PC_ITEMS; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		size_t n = 16 + r % 1500;
+		unsigned char *p = osmem_malloc(n);
+		if (!p) {
+			atomic_fetch_add(&bad, 1);
+			continue;
+		}
+		p[0] = (unsigned char)i;
+		p[n - 1] = (unsigned char)i;
+		while (atomic_load(&pc_head) - atomic_load(&pc_tail) >= PC_RING)
+			sched_yield();
+		pc_ring[atomic_load(&pc_head) % PC_RING] = p;
+		atomic_fetch_add(&pc_head, 1);
+	}
+	return NULL;
+}
+
+static void
+producer_consumer(void)
+{
+	pthread_t t;
+	pthread_create(&t, NULL, pc_producer, NULL);
+	size_t got = 0;
+	while (got < PC_ITEMS && atomic_load(&bad) == 0) {
+		if (atomic_load(&pc_tail) == atomic_load(&pc_head)) {
+			sched_yield();
+			continue;
+		}
+		unsigned char *p = pc_ring[atomic_load(&pc_tail) % PC_RING];
+		atomic_fetch_add(&pc_tail, 1);
+		if (p[0] != (unsigned char)got)
+			atomic_fetch_add(&bad, 1);
+		osmem_free(p);
+		got++;
+	}
+	pthread_join(t, NULL);
+	ok(got == PC_ITEMS && atomic_load(&bad) == 0,
+	   "producer/consumer: %zu blocks freed by the other thread", got);
+	heap_ok("after producer/consumer");
+}
+
 int
 main(void)
 {
@@ -127,6 +184,7 @@ main(void)
 		pthread_join(t[i], NULL);
 	for (int i = 0; i < THREADS; i++)
 		drain(&q[i], 1);
+	producer_consumer();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",
 	   THREADS, ROUNDS);

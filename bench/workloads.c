@@ -1,0 +1,375 @@
+/*
+ * workloads.c: the allocation workloads of libosmem's benchmarks.  One
+ * program, a workload per name; it allocates with the plain malloc family,
+ * so the allocator under test is whatever LD_PRELOAD puts under it.  Each
+ * run prints one line: "<workload> seconds=<s> ops=<n> check=<x>", the
+ * time of the measured phase only (setup excluded); bench/run reads the
+ * peak RSS of the whole process from the kernel.
+ *
+ *   churn            single thread, realistic sizes, 50,000 live blocks
+ *   realloc          buffers grown by appending, as string builders do
+ *   freeblocks N     malloc/free amid N free blocks left in the heap
+ *   prodcons         one thread allocates, another frees (cross-thread)
+ *   threads T        T threads, each churning its own blocks
+ *   pairs N          N malloc/free pairs of one size (for callgrind)
+ *   randchurn N      N free+malloc of 8..2047 bytes over 10,000 live
+ */
+#define _GNU_SOURCE 1
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t
+rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return *s * 0x2545f4914f6cdd1dull;
+}
+
+static double
+now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* A size drawn from a distribution like real programs': mostly small
+ * objects, some strings and arrays, a few large buffers. */
+static size_t
+real_size(uint64_t *s)
+{
+	uint64_t r = rnd(s) % 1000;
+	if (r < 600)
+		return 8 + rnd(s) % 57;         /* 8..64 */
+	if (r < 850)
+		return 64 + rnd(s) % 449;       /* 64..512 */
+	if (r < 970)
+		return 512 + rnd(s) % 3585;     /* 512..4096 */
+	if (r < 998)
+		return 4096 + rnd(s) % 61441;   /* 4 KiB..64 KiB */
+	return 65536 + rnd(s) % 458753;     /* 64 KiB..512 KiB */
+}
+
+static void
+touch(void *p, size_t n)
+{
+	/* Write the first and last bytes, as a program initialising would. */
+	unsigned char *b = p;
+	b[0] = (unsigned char)n;
+	b[n - 1] = (unsigned char)(n >> 8);
+}
+
+static void
+die(const char *what)
+{
+	perror(what);
+	exit(1);
+}
+
+static void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n);
+	if (!p)
+		die("malloc");
+	return p;
+}
+
+static void
+report(const char *name, double secs, long ops, uint64_t check)
+{
+	printf("%s seconds=%.6f ops=%ld check=%llu\n", name, secs, ops,
+	       (unsigned long long)check);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+churn(long ops)
+{
+	enum { LIVE = 50000 };
+	void **slot = xmalloc(LIVE * sizeof *slot);
+	uint64_t s = 42, check = 0;
+	for (int i = 0; i < LIVE; i++) {
+		size_t n = real_size(&s);
+		slot[i] = xmalloc(n);
+		touch(slot[i], n);
+	}
+	double t0 = now();
+	for (long i = 0; i < ops; i++) {
+		size_t k = rnd(&s) % LIVE, n = real_size(&s);
+		check += ((unsigned char *)slot[k])[0];
+		free(slot[k]);
+		slot[k] = xmalloc(n);
+		touch(slot[k], n);
+	}
+	double t1 = now();
+	for (int i = 0; i < LIVE; i++)
+		free(slot[i]);
+	free(slot);
+	report("churn", t1 - t0, ops, check);
+}
+
+static void
+grow_buffers(long rounds)
+{
+	enum { BUFS = 2000 };
+	char **buf = xmalloc(BUFS * sizeof *buf);
+	size_t *len = xmalloc(BUFS * sizeof *len);
+	uint64_t s = 7, check = 0;
+	long ops = 0;
+	double t0 = now();
+	for (long r = 0; r < rounds; r++) {
+		for (int i = 0; i < BUFS; i++) {
+			buf[i] = NULL;
+			len[i] = 0;
+		}
+		/* Append to random buffers until each reaches ~32 KiB. */
+		for (long step = 0; step < BUFS * 200L; step++) {
+			int i = (int)(rnd(&s) % BUFS);
+			size_t add = 1 + rnd(&s) % 320;
+			char *p = realloc(buf[i], len[i] + add);
+			if (!p)
+				die("realloc");
+			memset(p + len[i], 'a' + (int)(add % 26), add);
+			buf[i] = p;
+			len[i] += add;
+			ops++;
+		}
+		for (int i = 0; i < BUFS; i++) {
+			check += (unsigned char)buf[i][len[i] - 1];
+			free(buf[i]);
+		}
+	}
+	double t1 = now();
+	free(buf);
+	free(len);
+	report("realloc", t1 - t0, ops, check);
+}
+
+static void
+freeblocks(long nfree, long ops)
+{
+	/* Leave nfree free blocks of assorted sizes in the heap: allocate
+	 * 2*nfree, free every other one (the rest keep them apart). */
+	void **hold = xmalloc((size_t)nfree * 2 * sizeof *hold);
+	uint64_t s = 99, check = 0;
+	for (long i = 0; i < 2 * nfree; i++) {
+		size_t n = 16 + rnd(&s) % 1008;
+		hold[i] = xmalloc(n);
+		touch(hold[i], n);
+	}
+	for (long i = 0; i < 2 * nfree; i += 2)
+		free(hold[i]);
+	enum { LIVE = 1000 };
+	void *live[LIVE];
+	for (int i = 0; i < LIVE; i++)
+		live[i] = xmalloc(16 + rnd(&s) % 4080);
+	double t0 = now();
+	for (long i = 0; i < ops; i++) {
+		size_t k = rnd(&s) % LIVE, n = 16 + rnd(&s) % 4080;
+		free(live[k]);
+		live[k] = xmalloc(n);
+		touch(live[k], n);
+		check += n;
+	}
+	double t1 = now();
+	for (int i = 0; i < LIVE; i++)
+		free(live[i]);
+	for (long i = 1; i < 2 * nfree; i += 2)
+		free(hold[i]);
+	free(hold);
+	char name[64];
+	snprintf(name, sizeof name, "freeblocks-%ld", nfree);
+	report(name, t1 - t0, ops, check);
+}
+
+/* A bounded queue of blocks between two threads. */
+enum { QCAP = 4096 };
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t more, room;
+	void *item[QCAP];
+	size_t head, count;
+	int done;
+} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+	PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, 0 };
+static long q_items;
+
+static void *
+producer(void *arg)
+{
+	(void)arg;
+	uint64_t s = 5;
+	void *batch[64];
+	for (long i = 0; i < q_items; i += 64) {
+		for (int j = 0; j < 64; j++) {
+			size_t n = 16 + rnd(&s) % 1008;
+			batch[j] = xmalloc(n);
+			touch(batch[j], n);
+		}
+		pthread_mutex_lock(&q.lock);
+		while (q.count + 64 > QCAP)
+			pthread_cond_wait(&q.room, &q.lock);
+		for (int j = 0; j < 64; j++)
+			q.item[(q.head + q.count++) % QCAP] = batch[j];
+		pthread_cond_signal(&q.more);
+		pthread_mutex_unlock(&q.lock);
+	}
+	pthread_mutex_lock(&q.lock);
+	q.done = 1;
+	pthread_cond_signal(&q.more);
+	pthread_mutex_unlock(&q.lock);
+	return NULL;
+}
+
+static void
+prodcons(long items)
+{
+	pthread_t t;
+	q_items = items;
+	uint64_t check = 0;
+	double t0 = now();
+	pthread_create(&t, NULL, producer, NULL);
+	for (;;) {
+		void *batch[256];
+		int n = 0;
+		pthread_mutex_lock(&q.lock);
+		while (q.count == 0 && !q.done)
+			pthread_cond_wait(&q.more, &q.lock);
+		if (q.count == 0 && q.done) {
+			pthread_mutex_unlock(&q.lock);
+			break;
+		}
+		while (q.count > 0 && n < 256) {
+			batch[n++] = q.item[q.head];
+			q.head = (q.head + 1) % QCAP;
+			q.count--;
+		}
+		pthread_cond_signal(&q.room);
+		pthread_mutex_unlock(&q.lock);
+		for (int i = 0; i < n; i++) {
+			check += ((unsigned char *)batch[i])[0];
+			free(batch[i]);
+		}
+	}
+	pthread_join(t, NULL);
+	double t1 = now();
+	report("prodcons", t1 - t0, items, check);
+}
+
+struct worker {
+	pthread_t t;
+	long ops;
+	uint64_t seed, check;
+};
+
+static void *
+local_churn(void *arg)
+{
+	struct worker *w = arg;
+	enum { LIVE = 2000 };
+	void **slot = xmalloc(LIVE * sizeof *slot);
+	for (int i = 0; i < LIVE; i++)
+		slot[i] = xmalloc(16 + rnd(&w->seed) % 1008);
+	for (long i = 0; i < w->ops; i++) {
+		size_t k = rnd(&w->seed) % LIVE, n = 16 + rnd(&w->seed) % 1008;
+		w->check += ((unsigned char *)slot[k])[0];
+		free(slot[k]);
+		slot[k] = xmalloc(n);
+		touch(slot[k], n);
+	}
+	for (int i = 0; i < LIVE; i++)
+		free(slot[i]);
+	free(slot);
+	return NULL;
+}
+
+static void
+threads(int nthreads, long ops)
+{
+	struct worker w[64];
+	uint64_t check = 0;
+	double t0 = now();
+	for (int i = 0; i < nthreads; i++) {
+		w[i].ops = ops;
+		w[i].seed = 1000 + (uint64_t)i;
+		w[i].check = 0;
+		pthread_create(&w[i].t, NULL, local_churn, &w[i]);
+	}
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(w[i].t, NULL);
+		check += w[i].check;
+	}
+	double t1 = now();
+	char name[32];
+	snprintf(name, sizeof name, "threads-%d", nthreads);
+	report(name, t1 - t0, ops * nthreads, check);
+}
+
+static void
+pairs(long n)
+{
+	void *volatile sink;
+	for (long i = 0; i < n; i++) {
+		void *p = malloc(64);
+		sink = p;
+		free(p);
+	}
+	(void)sink;
+	report("pairs", 0, n, 0);
+}
+
+static void
+randchurn(long n)
+{
+	enum { LIVE = 10000 };
+	static void *slot[LIVE];
+	uint64_t s = 3;
+	for (int i = 0; i < LIVE; i++)
+		slot[i] = xmalloc(8 + rnd(&s) % 2040);
+	for (long i = 0; i < n; i++) {
+		size_t k = rnd(&s) % LIVE;
+		free(slot[k]);
+		slot[k] = xmalloc(8 + rnd(&s) % 2040);
+	}
+	for (int i = 0; i < LIVE; i++)
+		free(slot[i]);
+	report("randchurn", 0, n, 0);
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s workload [n]\n", argv[0]);
+		return 2;
+	}
+	const char *w = argv[1];
+	long n = argc > 2 ? atol(argv[2]) : 0;
+	if (!strcmp(w, "churn"))
+		churn(n ? n : 3000000);
+	else if (!strcmp(w, "realloc"))
+		grow_buffers(n ? n : 3);
+	else if (!strcmp(w, "freeblocks"))
+		freeblocks(n ? n : 1000, 2000000);
+	else if (!strcmp(w, "prodcons"))
+		prodcons(n ? n : 2000000);
+	else if (!strcmp(w, "threads"))
+		threads(n ? (int)n : 1, 4000000);
+	else if (!strcmp(w, "pairs"))
+		pairs(n);
+	else if (!strcmp(w, "randchurn"))
+		randchurn(n);
+	else {
+		fprintf(stderr, "unknown workload %s\n", w);
+		return 2;
+	}
+	return 0;
+}
