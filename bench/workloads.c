@@ -81,11 +81,28 @@ xmalloc(size_t n)
 	return p;
 }
 
+/* Peak resident set of this process, in KiB (VmHWM; exec starts it
+ * afresh, so the parent's memory is not counted). */
+static long
+peak_rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 static void
 report(const char *name, double secs, long ops, uint64_t check)
 {
-	printf("%s seconds=%.6f ops=%ld check=%llu\n", name, secs, ops,
-	       (unsigned long long)check);
+	printf("%s seconds=%.6f ops=%ld check=%llu peak_kib=%ld\n", name, secs,
+	       ops, (unsigned long long)check, peak_rss_kib());
 }
 
 /* ------------------------------------------------------------------ */
@@ -169,8 +186,11 @@ freeblocks(long nfree, long ops)
 		free(hold[i]);
 	enum { LIVE = 1000 };
 	void *live[LIVE];
-	for (int i = 0; i < LIVE; i++)
-		live[i] = xmalloc(16 + rnd(&s) % 4080);
+	for (int i = 0; i < LIVE; i++) {
+		size_t n = 16 + rnd(&s) % 4080;
+		live[i] = xmalloc(n);
+		touch(live[i], n);
+	}
 	double t0 = now();
 	for (long i = 0; i < ops; i++) {
 		size_t k = rnd(&s) % LIVE, n = 16 + rnd(&s) % 4080;
@@ -276,8 +296,11 @@ local_churn(void *arg)
 	struct worker *w = arg;
 	enum { LIVE = 2000 };
 	void **slot = xmalloc(LIVE * sizeof *slot);
-	for (int i = 0; i < LIVE; i++)
-		slot[i] = xmalloc(16 + rnd(&w->seed) % 1008);
+	for (int i = 0; i < LIVE; i++) {
+		size_t n = 16 + rnd(&w->seed) % 1008;
+		slot[i] = xmalloc(n);
+		touch(slot[i], n);
+	}
 	for (long i = 0; i < w->ops; i++) {
 		size_t k = rnd(&w->seed) % LIVE, n = 16 + rnd(&w->seed) % 1008;
 		w->check += ((unsigned char *)slot[k])[0];

@@ -10,8 +10,8 @@
  * chunks in that one bin.  The smallest key not below (request, 0) is
  * exactly best fit: the smallest chunk that fits, lowest address on ties.
  *
- * Links are stored encoded with the slot's address and a per-process
- * secret (like glibc's safe-linking), so an overwrite of a free chunk's
+ * Links are stored encoded with a per-process secret (like glibc's
+ * safe-linking), so an overwrite of a free chunk's
  * links does not hand an attacker or a bug a chosen pointer: it decodes to
  * a misaligned value and the allocator aborts.  A bin's root is read only
  * while its bitmap bit is set.
@@ -20,16 +20,10 @@
 
 typedef uintptr_t slot_t;
 
-static inline slot_t
-slot_key(const slot_t *s)
-{
-	return ((uintptr_t)s >> 12) ^ (uintptr_t)osmem__g.secret;
-}
-
 static inline chunk_t *
 ld(const slot_t *s)
 {
-	uintptr_t v = *s ^ slot_key(s);
+	uintptr_t v = *s ^ (uintptr_t)osmem__g.secret;
 	if (OSMEM_UNLIKELY(v & (OSMEM_ALIGN - 1)))
 		osmem__fatal("corrupted free-chunk link at", s, 0);
 	return (chunk_t *)v;
@@ -38,7 +32,7 @@ ld(const slot_t *s)
 static inline void
 st(slot_t *s, const chunk_t *c)
 {
-	*s = (uintptr_t)c ^ slot_key(s);
+	*s = (uintptr_t)c ^ (uintptr_t)osmem__g.secret;
 }
 
 static inline uint64_t
@@ -47,10 +41,14 @@ prio(const chunk_t *c)
 	return ((uint64_t)(uintptr_t)c >> 4) * 0x9e3779b97f4a7c15ull;
 }
 
-/* Treap order: by size, then by address. */
+/* Treap order: by size, then by address.  In the exact bins below
+ * OSMEM_SMALL_LIMIT every chunk has the same size, so the address alone
+ * decides and no header need be read. */
 static inline int
-key_less(const chunk_t *a, const chunk_t *b)
+key_less(unsigned bin, const chunk_t *a, const chunk_t *b)
 {
+	if (bin < OSMEM_SMALL_LIMIT / 16)
+		return (uintptr_t)a < (uintptr_t)b;
 	size_t sa = osmem__csize(a), sb = osmem__csize(b);
 	return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
 }
@@ -142,11 +140,11 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 	uint64_t p = prio(c);
 	chunk_t *n;
 	while ((n = ld(s)) != NULL && prio(n) > p)
-		s = &n->link[key_less(n, c)];
+		s = &n->link[key_less(bin, n, c)];
 	/* Split the subtree at n around c's key. */
 	slot_t *ls = &c->link[0], *rs = &c->link[1];
 	while (n) {
-		if (key_less(n, c)) {
+		if (key_less(bin, n, c)) {
 			st(ls, n);
 			ls = &n->link[1];
 			n = ld(ls);
@@ -173,7 +171,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 		if (OSMEM_UNLIKELY(n == NULL))
 			osmem__fatal("free chunk missing from its bin:", c,
 			             osmem__csize(c));
-		s = &n->link[key_less(n, c)];
+		s = &n->link[key_less(bin, n, c)];
 	}
 	remove_at(a, bin, s, c);
 }
@@ -182,6 +180,17 @@ chunk_t *
 osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
+	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin)) {
+		/* An exact bin: its lowest address. */
+		slot_t *s = root_of(a, bin);
+		chunk_t *n = ld(s), *l;
+		while ((l = ld(&n->link[0])) != NULL) {
+			s = &n->link[0];
+			n = l;
+		}
+		remove_at(a, bin, s, n);
+		return n;
+	}
 	if (bin_nonempty(a, bin)) {
 		/* Smallest key not below (size, 0) within this bin. */
 		slot_t *s = root_of(a, bin), *best_s = NULL;
@@ -260,7 +269,7 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 		return 0;
 	chunk_t *n = ld(root_of(a, bin));
 	while (n && n != c)
-		n = ld(&n->link[key_less(n, c)]);
+		n = ld(&n->link[key_less(bin, n, c)]);
 	return n == c;
 }
 
@@ -282,7 +291,7 @@ check_tree(chunk_t *n, unsigned bin, const chunk_t *lo, const chunk_t *hi,
 		return osmem__report("heap check: in-use chunk in a bin", n, sz);
 	if (osmem__bin_index(sz) != bin)
 		return osmem__report("heap check: chunk in the wrong bin", n, sz);
-	if ((lo && !key_less(lo, n)) || (hi && !key_less(n, hi)))
+	if ((lo && !key_less(bin, lo, n)) || (hi && !key_less(bin, n, hi)))
 		return osmem__report("heap check: bin tree out of order at", n, sz);
 	if (prio(n) > maxprio)
 		return osmem__report("heap check: bin tree heap order at", n, sz);

@@ -5,6 +5,8 @@
  */
 #include "os.h"
 
+#include <pthread.h>
+
 struct osmem__global osmem__g = {
 	.large_lock = OSMEM_LOCK_INIT,
 	.tc_lock = OSMEM_LOCK_INIT,
@@ -62,10 +64,8 @@ osmem__init(void)
 		osmem__g.cfg.heap_initial = 128 * 1024;
 		osmem__g.cfg.mmap_seg = 1024 * 1024;
 		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
-		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
-			osmem__lock_reset(&osmem__g.arena[i].lock);
+		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
-		}
 		/* Enough arenas that busy threads rarely share one. */
 		unsigned n = 2 * osmem__os_ncpu();
 		osmem__g.narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -155,6 +157,31 @@ osmem__os_write(int fd, const char *buf, size_t len)
 		len -= (size_t)n;
 	}
 	errno = saved;
+}
+
+/* The contended half of the lock in lock.h: spin briefly, then sleep
+ * until the holder's unlock wakes us, marking the lock as having waiters. */
+void
+osmem__lock_wait(int *v)
+{
+	for (int spin = 0; spin < 100; spin++) {
+		int c = 0;
+		if (__atomic_load_n(v, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(v, &c, 1, 0, __ATOMIC_ACQUIRE,
+		                                __ATOMIC_RELAXED))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	while (__atomic_exchange_n(v, 2, __ATOMIC_ACQUIRE) != 0)
+		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+}
+
+void
+osmem__lock_wake(int *v)
+{
+	syscall(SYS_futex, v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
 }
 
 void
