@@ -163,7 +163,7 @@ struct osmem__config {
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
 	size_t heap_initial;   /* first sbrk on first use */
 	size_t mmap_seg;       /* size of a mapped segment when sbrk fails */
-	unsigned tc_cap;       /* blocks per thread-cache bin (0: no cache) */
+	unsigned tc_cap;       /* most blocks in a thread-cache bin (0: none) */
 };
 
 struct osmem__global {
@@ -189,16 +189,19 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
  * secret); room[i] is how many more the bin takes.  A cached chunk has its
  * C bit clear, like a free one, but the next chunk's P bit set: to the
  * arena it is still in use. */
-#define OSMEM_TC_BINS 65u
+#define OSMEM_TC_BINS 257u
 #define OSMEM_TC_MAX_CHUNK ((OSMEM_TC_BINS - 1) * 16u)
 #define OSMEM_TC_MAX_REQUEST (OSMEM_TC_MAX_CHUNK - OSMEM_OVERHEAD)
-#define OSMEM_TC_CAP 8u
+/* A bin holds up to OSMEM_TC_CAP blocks and about OSMEM_TC_BIN_BYTES:
+ * 16 blocks up to 256 bytes, then fewer, down to one 4 KiB block. */
+#define OSMEM_TC_CAP 16u
+#define OSMEM_TC_BIN_BYTES 4096u
 
 struct osmem__tcache {
 	void *head[OSMEM_TC_BINS];
 	uint8_t room[OSMEM_TC_BINS];
-	uint8_t real; /* 0 for the stand-ins below */
-	uint8_t cap;  /* blocks a bin holds when full */
+	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
+	uint8_t real;               /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
 	struct osmem__tcache *next, *prev;
 };

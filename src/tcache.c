@@ -42,7 +42,7 @@ static void
 flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 {
 	struct osmem__arena *locked = NULL;
-	while (tc->head[i] && (unsigned)(tc->cap - tc->room[i]) > keep) {
+	while (tc->head[i] && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
 		chunk_t *c = osmem__mem2chunk(pop(tc, i));
 		osmem__set_cinuse(c);
 		struct osmem__arena *a = osmem__arena_of(c);
@@ -67,16 +67,27 @@ osmem__tc_flush(struct osmem__tcache *tc)
 		flush_bin(tc, i, 0);
 }
 
-/* Set the size of every bin of a real cache, emptying it first. */
+/* Size every bin of cache tc for at most max blocks, emptying it first. */
+static void
+size_bins(struct osmem__tcache *tc, unsigned max)
+{
+	for (unsigned i = 0; i < OSMEM_TC_BINS; i++) {
+		unsigned cap = i < 2 ? 0 : OSMEM_TC_BIN_BYTES / (i * 16);
+		if (cap < 1)
+			cap = 1;
+		if (cap > max)
+			cap = max;
+		tc->cap[i] = tc->room[i] = (uint8_t)cap;
+	}
+}
+
 void
-osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap)
+osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
 {
 	if (!tc->real)
 		return;
 	osmem__tc_flush(tc);
-	tc->cap = (uint8_t)cap;
-	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-		tc->room[i] = (uint8_t)cap;
+	size_bins(tc, max);
 }
 
 /*
@@ -149,11 +160,9 @@ my_tcache(void)
 	tc = tc_new();
 	if (!tc)
 		return NULL;
-	tc->cap = (uint8_t)g->cfg.tc_cap;
-	for (unsigned i = 0; i < OSMEM_TC_BINS; i++) {
+	for (unsigned i = 0; i < OSMEM_TC_BINS; i++)
 		tc->head[i] = NULL;
-		tc->room[i] = i >= 2 ? tc->cap : 0;
-	}
+	size_bins(tc, g->cfg.tc_cap);
 	tc->real = 1;
 	osmem__lock(&g->tc_lock);
 	/* The first thread takes the main arena, the others share the rest
@@ -249,7 +258,7 @@ osmem__free_slow(void *p)
 		/* The bin is full: send half of it back, keep this block. */
 		unsigned i = (unsigned)(size >> 4);
 		if (tc->room[i] == 0)
-			flush_bin(tc, i, tc->cap / 2u);
+			flush_bin(tc, i, tc->cap[i] / 2u);
 		if (tc->room[i] == 0)
 			tc = NULL; /* caching is off */
 	}
@@ -276,7 +285,7 @@ osmem__tc_bytes(void)
 	osmem__lock(&osmem__g.tc_lock);
 	for (const struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
 		for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-			bytes += (size_t)(tc->cap -
+			bytes += (size_t)(tc->cap[i] -
 			                  __atomic_load_n(&tc->room[i],
 			                                  __ATOMIC_RELAXED)) *
 			         i * 16;
