@@ -119,8 +119,11 @@ unlink_at(slot_t *s, chunk_t *c)
 static void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *c)
 {
-	a->st.free_bytes -= osmem__csize(c);
+	size_t size = osmem__csize(c);
+	a->st.free_bytes -= size;
 	a->st.nfree_chunks--;
+	if (osmem__releasable(size) && !(c->head & F_CLEAN))
+		a->st.dirty -= size;
 	unlink_at(s, c);
 	if (ld(root_of(a, bin)) == NULL)
 		unmark(a, bin);
@@ -131,8 +134,11 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
-	a->st.free_bytes += osmem__csize(c);
+	size_t size = osmem__csize(c);
+	a->st.free_bytes += size;
 	a->st.nfree_chunks++;
+	if (osmem__releasable(size) && !(c->head & F_CLEAN))
+		a->st.dirty += size;
 	if (!bin_nonempty(a, bin)) {
 		st(s, NULL);
 		mark(a, bin);
@@ -240,7 +246,8 @@ osmem__bin_largest(struct osmem__arena *a)
 	return osmem__csize(n);
 }
 
-/* Call fn on every indexed free chunk of the arena, in no set order. */
+/* Call fn on every indexed free chunk in bins from the highest down to
+ * lowest: larger chunks first.  fn may change flags, not the index. */
 static void
 visit(chunk_t *n, void (*fn)(chunk_t *, void *), void *arg)
 {
@@ -253,10 +260,10 @@ visit(chunk_t *n, void (*fn)(chunk_t *, void *), void *arg)
 }
 
 void
-osmem__bin_each(struct osmem__arena *a, void (*fn)(chunk_t *, void *),
-                void *arg)
+osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
+                     void (*fn)(chunk_t *, void *), void *arg)
 {
-	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++)
+	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
 		if (bin_nonempty(a, bin))
 			visit(ld(root_of(a, bin)), fn, arg);
 }

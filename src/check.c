@@ -9,7 +9,7 @@
 
 static int
 check_segment(struct osmem__arena *a, const struct osmem__seg *s,
-              size_t *nfree, size_t *used)
+              size_t *nfree, size_t *used, size_t *dirty)
 {
 	if ((uintptr_t)s & (OSMEM_ALIGN - 1) || (uintptr_t)s->end & (OSMEM_ALIGN - 1))
 		return osmem__report("heap check: misaligned segment", s, 0);
@@ -44,6 +44,9 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 			return osmem__report("heap check: bad chunk size at", c, sz);
 		if ((c->head & F_ARENA) != a->aflag)
 			return osmem__report("heap check: wrong arena flag at", c, sz);
+		if ((c->head & F_CLEAN) && !osmem__is_free(c))
+			return osmem__report("heap check: clean mark on a chunk in use",
+			                     c, sz);
 		if (c->head & F_CINUSE) {
 			*used += sz;
 			prev_inuse = F_PINUSE;
@@ -59,6 +62,8 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 				return osmem__report("heap check: two adjacent free chunks at",
 				                     c, sz);
 			++*nfree;
+			if (osmem__releasable(sz) && !(c->head & F_CLEAN))
+				*dirty += sz;
 			prev_inuse = 0;
 		}
 		c = osmem__next(c);
@@ -68,9 +73,9 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 static int
 check_arena(struct osmem__arena *a)
 {
-	size_t nfree = 0, nindexed = 0, used = 0, nsegs = 0;
+	size_t nfree = 0, nindexed = 0, used = 0, nsegs = 0, dirty = 0;
 	for (const struct osmem__seg *s = a->segs; s; s = s->next) {
-		if (check_segment(a, s, &nfree, &used))
+		if (check_segment(a, s, &nfree, &used, &dirty))
 			return -1;
 		nsegs++;
 	}
@@ -78,6 +83,9 @@ check_arena(struct osmem__arena *a)
 		return osmem__report("heap check: segment count wrong in", a, nsegs);
 	if (used != a->st.in_use)
 		return osmem__report("heap check: bytes in use disagree in", a, used);
+	if (dirty != a->st.dirty)
+		return osmem__report("heap check: dirty free bytes disagree in", a,
+		                     dirty);
 	if (osmem__bin_check(a, &nindexed))
 		return -1;
 	if (nindexed != nfree)

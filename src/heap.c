@@ -250,11 +250,14 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 		c = p;
 	}
 	release_tail(a, c, size);
-	/* A large free end of the break goes back to the system. */
+	/* A large free end of the break goes back to the system; so do the
+	 * pages of free chunks, once enough of them lie idle. */
 	size = osmem__csize(c);
 	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
 	    osmem__next(c) == fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
+	if (OSMEM_UNLIKELY(a->st.dirty > osmem__g.cfg.release_threshold))
+		osmem__arena_release(a, osmem__g.cfg.release_threshold / 2);
 }
 
 int

@@ -6,6 +6,7 @@
 #include "os.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 
 struct osmem__global osmem__g = {
 	.large_lock = OSMEM_LOCK_INIT,
@@ -66,11 +67,15 @@ osmem__init(void)
 		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
+		osmem__g.cfg.release_threshold = 1024 * 1024;
+		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
 		/* Enough arenas that busy threads rarely share one. */
 		unsigned n = 2 * osmem__os_ncpu();
-		osmem__g.narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;
 		if (osmem__os_ncpu() == 1)
-			osmem__g.narenas = 1;
+			n = 1;
+		if (osmem__g.cfg.narenas)
+			n = (unsigned)osmem__g.cfg.narenas;
+		osmem__g.narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;
 		osmem__tc_init();
 		__atomic_store_n(&osmem__g.ready, 1, __ATOMIC_RELEASE);
 		/* Registered last and with the allocator ready, in case

@@ -8,7 +8,8 @@
  *                    (its footer); otherwise the last 8 bytes of the
  *                    previous chunk's payload.  For an mmapped chunk, the
  *                    offset of c from the start of its mapping.
- *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M][0 P]
+ *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M]
+ *                    [1 K][0 P]
  *   c+16  payload    the user's pointer; it runs to c+size+8, into the next
  *                    chunk's prev_foot.  A free chunk keeps its two index
  *                    links here (see bins.c).
@@ -61,6 +62,7 @@
  * store never disturbs its neighbours.
  */
 #define F_PINUSE ((uint64_t)1)        /* previous chunk in use (byte 0) */
+#define F_CLEAN ((uint64_t)2)         /* K: free, its pages given back */
 #define F_MMAP ((uint64_t)4)          /* mapped on its own with mmap */
 #define F_ARENA ((uint64_t)8)         /* in a region of an arena not main */
 #define F_CINUSE ((uint64_t)1 << 43)  /* this chunk in use (byte 5) */
@@ -137,6 +139,8 @@ struct osmem__counters {
 	size_t nsegs;
 	size_t nlarge;
 	size_t free_bytes;  /* bytes in indexed free chunks */
+	size_t dirty;       /* of which in chunks of 2 pages or more whose
+	                       pages have not been given back */
 	size_t nfree_chunks;
 	size_t released;    /* bytes given back to the system, in all */
 	size_t nmalloc, nfree, nrealloc;
@@ -163,7 +167,11 @@ struct osmem__config {
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
 	size_t heap_initial;   /* first sbrk on first use */
 	size_t mmap_seg;       /* size of a mapped segment when sbrk fails */
-	unsigned tc_cap;       /* most blocks in a thread-cache bin (0: none) */
+	size_t tc_cap;         /* most blocks in a thread-cache bin (0: none) */
+	size_t narenas;        /* arenas threads share (0: 2 per CPU) */
+	size_t stats;          /* print the figures at exit */
+	size_t limit;          /* most bytes from the system (0: no limit) */
+	size_t release_threshold; /* free bytes worth giving back pages for */
 };
 
 struct osmem__global {
@@ -400,8 +408,10 @@ OSMEM_INTERNAL void osmem__bin_remove(struct osmem__arena *a, chunk_t *c);
 OSMEM_INTERNAL chunk_t *osmem__bin_take_best(struct osmem__arena *a,
                                              size_t size);
 OSMEM_INTERNAL size_t osmem__bin_largest(struct osmem__arena *a);
-OSMEM_INTERNAL void osmem__bin_each(struct osmem__arena *a,
-                                    void (*fn)(chunk_t *, void *), void *arg);
+OSMEM_INTERNAL void osmem__bin_each_down(struct osmem__arena *a,
+                                         unsigned lowest,
+                                         void (*fn)(chunk_t *, void *),
+                                         void *arg);
 OSMEM_INTERNAL int osmem__bin_check(struct osmem__arena *a, size_t *nfree);
 OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
                                        const chunk_t *c);
@@ -424,6 +434,20 @@ OSMEM_INTERNAL size_t osmem__large_usable(const chunk_t *c);
 /* trim.c */
 OSMEM_INTERNAL int osmem__arena_trim(struct osmem__arena *a, size_t pad,
                                      int release_all);
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
+                                                        size_t down_to);
+
+/* Whether a free chunk of this size counts as dirty (has whole pages
+ * inside it that could be given back). */
+static inline int
+osmem__releasable(size_t size)
+{
+	return size >= 2 * osmem__g.page;
+}
+
+/* options.c: OSMEM_OPTIONS. */
+OSMEM_INTERNAL void osmem__parse_options(struct osmem__config *cfg,
+                                         const char *s);
 
 /* stats.c: glibc's malloc_stats report, on fd. */
 OSMEM_INTERNAL void osmem__stats_print(int fd);

@@ -53,23 +53,67 @@ should_fail(enum osmem__os_call kind)
 	return 1;
 }
 
+/*
+ * Every byte the allocator holds from the system is counted here, so the
+ * optional limit (OSMEM_OPTIONS=limit=SIZE) is enforced in one place: a
+ * call that would pass it fails as if the system had said no.
+ */
+static size_t held;
+
+static int
+take(size_t len)
+{
+	size_t limit = osmem__g.cfg.limit;
+	size_t now = __atomic_add_fetch(&held, len, __ATOMIC_RELAXED);
+	if (limit && now > limit) {
+		__atomic_sub_fetch(&held, len, __ATOMIC_RELAXED);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+give(size_t len)
+{
+	__atomic_sub_fetch(&held, len, __ATOMIC_RELAXED);
+}
+
+size_t
+osmem__os_held(void)
+{
+	return __atomic_load_n(&held, __ATOMIC_RELAXED);
+}
+
 void *
 osmem__os_sbrk(intptr_t incr)
 {
 	if (should_fail(OSMEM_OS_SBRK))
 		return NULL;
+	if (incr > 0 && !take((size_t)incr))
+		return NULL;
 	void *p = sbrk(incr);
-	return p == (void *)-1 ? NULL : p;
+	if (p == (void *)-1) {
+		if (incr > 0)
+			give((size_t)incr);
+		return NULL;
+	}
+	if (incr < 0)
+		give((size_t)-incr);
+	return p;
 }
 
 void *
 osmem__os_map(size_t len)
 {
-	if (should_fail(OSMEM_OS_MMAP))
+	if (should_fail(OSMEM_OS_MMAP) || !take(len))
 		return NULL;
 	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED) {
+		give(len);
+		return NULL;
+	}
+	return p;
 }
 
 void *
@@ -80,9 +124,9 @@ osmem__os_map_aligned(size_t len, size_t align)
 		return NULL;
 	char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
 	if (q > p)
-		munmap(p, (size_t)(q - p));
+		osmem__os_unmap(p, (size_t)(q - p));
 	if (q + len < p + len + align)
-		munmap(q + len, (size_t)(p + len + align - (q + len)));
+		osmem__os_unmap(q + len, (size_t)(p + len + align - (q + len)));
 	return q;
 }
 
@@ -101,6 +145,7 @@ osmem__os_unmap(void *p, size_t len)
 {
 	if (munmap(p, len) != 0)
 		osmem__fatal("munmap failed on", p, len);
+	give(len);
 }
 
 void *
@@ -108,8 +153,17 @@ osmem__os_remap(void *p, size_t old, size_t len)
 {
 	if (should_fail(OSMEM_OS_MMAP))
 		return NULL;
+	if (len > old && !take(len - old))
+		return NULL;
 	void *q = mremap(p, old, len, MREMAP_MAYMOVE);
-	return q == MAP_FAILED ? NULL : q;
+	if (q == MAP_FAILED) {
+		if (len > old)
+			give(len - old);
+		return NULL;
+	}
+	if (len < old)
+		give(old - len);
+	return q;
 }
 
 int

@@ -26,6 +26,8 @@ OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */
 OSMEM_INTERNAL int osmem__os_release(void *p, size_t len);
 OSMEM_INTERNAL size_t osmem__os_page_size(void);
+/* Bytes held from the system now (break, mappings). */
+OSMEM_INTERNAL size_t osmem__os_held(void);
 /* 64 random bits from the kernel, without allocating. */
 OSMEM_INTERNAL uint64_t osmem__os_random(void);
 OSMEM_INTERNAL void osmem__os_write(int fd, const char *buf, size_t len);

@@ -162,7 +162,7 @@ my_tcache(void)
 		return NULL;
 	for (unsigned i = 0; i < OSMEM_TC_BINS; i++)
 		tc->head[i] = NULL;
-	size_bins(tc, g->cfg.tc_cap);
+	size_bins(tc, (unsigned)g->cfg.tc_cap);
 	tc->real = 1;
 	osmem__lock(&g->tc_lock);
 	/* The first thread takes the main arena, the others share the rest

@@ -73,29 +73,50 @@ unmap_free_segments(struct osmem__arena *a)
 	return done;
 }
 
-struct release { size_t done; };
+struct release {
+	struct osmem__arena *a;
+	size_t done, down_to;
+};
 
-/* Release the whole pages inside free chunk c, past its links. */
+/* Give back the whole pages inside free chunk c, past its links, and
+ * mark it clean (only the arena writes a free chunk's byte 0). */
 static void
 release_chunk(chunk_t *c, void *arg)
 {
 	struct release *r = arg;
-	size_t page = osmem__g.page;
+	size_t page = osmem__g.page, size = osmem__csize(c);
+	if ((c->head & F_CLEAN) || !osmem__releasable(size) ||
+	    r->a->st.dirty <= r->down_to)
+		return;
 	uintptr_t lo = osmem__round_up((uintptr_t)c + OSMEM_MIN_CHUNK, page);
-	uintptr_t hi = ((uintptr_t)c + osmem__csize(c)) & ~(uintptr_t)(page - 1);
-	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0)
+	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
+	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0) {
 		r->done += hi - lo;
+		osmem__head_byte(c, 0, (uint8_t)F_CLEAN, 0);
+		r->a->st.dirty -= size;
+	}
+}
+
+/* Give back the pages of free chunks, largest first, until no more than
+ * down_to bytes of such chunks are dirty. */
+void
+osmem__arena_release(struct osmem__arena *a, size_t down_to)
+{
+	struct release r = { a, 0, down_to };
+	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
+	                     release_chunk, &r);
+	a->st.released += r.done;
 }
 
 int
 osmem__arena_trim(struct osmem__arena *a, size_t pad, int release_all)
 {
 	size_t done = shrink_break(a, pad) + unmap_free_segments(a);
-	if (release_all) {
-		struct release r = { 0 };
-		osmem__bin_each(a, release_chunk, &r);
-		done += r.done;
-	}
 	a->st.released += done;
+	if (release_all) {
+		size_t before = a->st.released;
+		osmem__arena_release(a, 0);
+		done += a->st.released - before;
+	}
 	return done > 0;
 }

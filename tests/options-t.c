@@ -1,0 +1,114 @@
+/*
+ * options-t: OSMEM_OPTIONS parsing.  Good values land in the
+ * configuration (sizes with K, M and G); unknown names and malformed values
+ * get one warning line each naming them, and leave the default in place.
+ * The last case runs a child with the variable set, to see it read at
+ * start-up.
+ */
+#include "util.h"
+
+#include <stdlib.h>
+
+static struct osmem__config cfg;
+static char captured[1024];
+
+/* Parse s into a fresh copy of the defaults, capturing stderr. */
+static void
+parse(const char *s)
+{
+	cfg = osmem__g.cfg;
+	int fds[2];
+	if (pipe(fds) != 0)
+		bail("pipe");
+	int saved = dup(2);
+	dup2(fds[1], 2);
+	osmem__parse_options(&cfg, s);
+	dup2(saved, 2);
+	close(saved);
+	close(fds[1]);
+	ssize_t n = read(fds[0], captured, sizeof captured - 1);
+	captured[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+}
+
+static int
+lines(const char *s)
+{
+	int n = 0;
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* Run again as a fresh process (options are read once, at start-up). */
+static int
+run_self_with(const char *options)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		setenv("OSMEM_OPTIONS", options, 1);
+		execl("/proc/self/exe", "options-t", "child", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "child")) {
+		osmem_free(osmem_malloc(1)); /* starts the allocator */
+		return osmem__g.cfg.mmap_threshold == 65536 &&
+		               osmem__g.cfg.trim_threshold == 3 * 1024 * 1024
+		           ? 0
+		           : 1;
+	}
+	osmem_free(osmem_malloc(1)); /* defaults in place */
+	size_t mmap0 = osmem__g.cfg.mmap_threshold;
+
+	parse("mmap_threshold=64K,trim_threshold=2M,top_pad=4096,tcache=3");
+	ok(cfg.mmap_threshold == 65536 && cfg.trim_threshold == 2 << 20 &&
+	       cfg.top_pad == 4096 && cfg.tc_cap == 3 && captured[0] == '\0',
+	   "four good options, no warning");
+	parse("limit=1G,arenas=2,stats=1,release_threshold=512k");
+	ok(cfg.limit == (size_t)1 << 30 && cfg.narenas == 2 && cfg.stats == 1 &&
+	       cfg.release_threshold == 512 * 1024,
+	   "limit, arenas, stats, release_threshold");
+	parse("");
+	ok(captured[0] == '\0', "an empty string is fine");
+	parse(",,mmap_threshold=1M,,");
+	ok(cfg.mmap_threshold == 1 << 20 && captured[0] == '\0',
+	   "empty items are skipped");
+
+	parse("no_such_thing=1");
+	ok(strstr(captured, "unknown option 'no_such_thing'") &&
+	       lines(captured) == 1,
+	   "an unknown option is named in one line: %.60s", captured);
+	parse("mmap_threshold=12Q");
+	ok(strstr(captured, "bad value in 'mmap_threshold=12Q'") &&
+	       cfg.mmap_threshold == mmap0,
+	   "a bad suffix is named, the default kept");
+	parse("mmap_threshold");
+	ok(strstr(captured, "bad value") && cfg.mmap_threshold == mmap0,
+	   "a missing value is named, the default kept");
+	parse("mmap_threshold=64M");
+	ok(strstr(captured, "bad value") && cfg.mmap_threshold == mmap0,
+	   "a value out of range (64M > 32M) is refused");
+	parse("tcache=1K");
+	ok(strstr(captured, "bad value") && cfg.tc_cap == osmem__g.cfg.tc_cap,
+	   "a count takes no size suffix");
+	parse("stats=99999999999999999999999");
+	ok(strstr(captured, "bad value") != NULL,
+	   "an overflowing number is refused");
+	parse("tcache=-1,bogus,mmap_threshold=256K");
+	ok(lines(captured) == 2 && cfg.mmap_threshold == 256 * 1024,
+	   "two warnings, and the good option after them still applies");
+
+	ok(run_self_with("mmap_threshold=64K,trim_threshold=3M") == 0,
+	   "a process started with OSMEM_OPTIONS set reads it");
+	ok(run_self_with("mmap_threshold=64K") == 1,
+	   "and one without the second option keeps its default");
+	return done_testing();
+}

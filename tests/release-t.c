@@ -1,0 +1,93 @@
+/*
+ * release-t: memory goes back to the system.  Pages of a large free block
+ * in the middle of the heap are released once enough lie idle (resident
+ * set read from /proc/self/statm falls, with no call to trim), the free end
+ * of the heap is returned by moving the break down, osmem_trim releases
+ * the rest at once, and the optional limit turns growth past it into
+ * ENOMEM.
+ */
+#include "util.h"
+#include "os.h"
+
+#include <errno.h>
+#include <fcntl.h>
+
+static long
+resident_kib(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	long size, rss;
+	if (sscanf(buf, "%ld %ld", &size, &rss) != 2)
+		return -1;
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+int
+main(void)
+{
+	enum { N = 128, SZ = 64 * 1024 };
+	static char *b[N];
+	char *before = osmem_malloc(100);
+	for (int i = 0; i < N; i++) {
+		b[i] = osmem_malloc(SZ);
+		memset(b[i], 0x5a, SZ);
+	}
+	char *after = osmem_malloc(100); /* keeps the hole off the break */
+	memset(after, 1, 100);
+	long full = resident_kib();
+	size_t released0 = osmem__g.arena[0].st.released;
+	for (int i = 0; i < N; i++)
+		osmem_free(b[i]);
+	long freed = resident_kib();
+	heap_ok("after freeing 8 MiB in the middle of the heap");
+	ok(osmem__g.arena[0].st.released >= released0 + 6 * 1024 * 1024,
+	   "pages inside the free block were given back (%zu bytes)",
+	   osmem__g.arena[0].st.released - released0);
+	ok(full > 0 && freed < full - 6 * 1024,
+	   "resident set fell from %ld KiB to %ld KiB without a trim call",
+	   full, freed);
+	ok(osmem__g.arena[0].st.dirty <= osmem__g.cfg.release_threshold,
+	   "idle dirty bytes are back under the threshold (%zu)",
+	   osmem__g.arena[0].st.dirty);
+
+	/* Reuse: the released pages come back zeroed and usable. */
+	char *again = osmem_malloc(SZ);
+	int zero_or_old = again != NULL;
+	memset(again, 0x33, SZ);
+	ok(zero_or_old && again[0] == 0x33 && again[SZ - 1] == 0x33,
+	   "a block carved from released pages is usable");
+	osmem_free(again);
+
+	/* The break moves down when the heap's end is free. */
+	char *brk0 = sbrk(0);
+	osmem_free(after);
+	osmem_free(before);
+	ok((char *)sbrk(0) <= brk0, "freeing the end of the heap does not grow "
+	   "the break (%td bytes lower)", brk0 - (char *)sbrk(0));
+	ok(osmem_trim(0) == 1 || osmem__g.arena[0].st.dirty == 0,
+	   "osmem_trim gives back what is left");
+	ok(osmem__g.arena[0].st.dirty == 0, "no dirty free bytes after trim");
+	heap_ok("after trim");
+
+	/* The limit: growth past it fails with ENOMEM. */
+	size_t held = osmem__os_held();
+	osmem__g.cfg.limit = held + 1024 * 1024;
+	errno = 0;
+	void *big = osmem_malloc(4 * 1024 * 1024);
+	ok(big == NULL && errno == ENOMEM,
+	   "a 4 MiB block past a limit of 1 MiB more: NULL, ENOMEM");
+	void *fits = osmem_malloc(256 * 1024);
+	ok(fits != NULL, "a 256 KiB block under the limit is served");
+	osmem_free(fits);
+	osmem__g.cfg.limit = 0;
+	heap_ok("at the end");
+	return done_testing();
+}
