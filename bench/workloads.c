@@ -13,6 +13,11 @@
  *   threads T        T threads, each churning its own blocks
  *   pairs N          N malloc/free pairs of one size (for callgrind)
  *   randchurn N      N free+malloc of 8..2047 bytes over 10,000 live
+ *   burst            1 GiB in mixed sizes, all freed in random order;
+ *                    resident set right after and 200 ms later
+ *
+ * Workloads that know their live bytes report the peak of them
+ * (peak_live_kib), for the ratio peak RSS / peak live.
  */
 #define _GNU_SOURCE 1
 #include <pthread.h>
@@ -59,9 +64,12 @@ real_size(uint64_t *s)
 static void
 touch(void *p, size_t n)
 {
-	/* Write the first and last bytes, as a program initialising would. */
+	/* Write a byte in every page and the last byte, so the whole block is
+	 * resident, as it would be in a program that fills what it asks for
+	 * (the fragmentation figures depend on it). */
 	unsigned char *b = p;
-	b[0] = (unsigned char)n;
+	for (size_t i = 0; i < n; i += 4096)
+		b[i] = (unsigned char)(n + i);
 	b[n - 1] = (unsigned char)(n >> 8);
 }
 
@@ -98,11 +106,39 @@ peak_rss_kib(void)
 	return kib;
 }
 
+static long
+rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof line, f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static size_t live, peak_live; /* requested bytes, where tracked */
+
+static void
+live_add(size_t n)
+{
+	live += n;
+	if (live > peak_live)
+		peak_live = live;
+}
+
 static void
 report(const char *name, double secs, long ops, uint64_t check)
 {
-	printf("%s seconds=%.6f ops=%ld check=%llu peak_kib=%ld\n", name, secs,
+	printf("%s seconds=%.6f ops=%ld check=%llu peak_kib=%ld", name, secs,
 	       ops, (unsigned long long)check, peak_rss_kib());
+	if (peak_live)
+		printf(" peak_live_kib=%zu", peak_live / 1024);
+	printf("\n");
 }
 
 /* ------------------------------------------------------------------ */
@@ -113,19 +149,24 @@ churn(long ops)
 	enum { LIVE = 50000 };
 	void **slot = xmalloc(LIVE * sizeof *slot);
 	uint64_t s = 42, check = 0;
+	size_t *len = xmalloc(LIVE * sizeof *len);
 	for (int i = 0; i < LIVE; i++) {
 		size_t n = real_size(&s);
 		slot[i] = xmalloc(n);
 		touch(slot[i], n);
+		live_add(len[i] = n);
 	}
 	double t0 = now();
 	for (long i = 0; i < ops; i++) {
 		size_t k = rnd(&s) % LIVE, n = real_size(&s);
 		check += ((unsigned char *)slot[k])[0];
 		free(slot[k]);
+		live -= len[k];
 		slot[k] = xmalloc(n);
 		touch(slot[k], n);
+		live_add(len[k] = n);
 	}
+	free(len);
 	double t1 = now();
 	for (int i = 0; i < LIVE; i++)
 		free(slot[i]);
@@ -154,6 +195,7 @@ grow_buffers(long rounds)
 			char *p = realloc(buf[i], len[i] + add);
 			if (!p)
 				die("realloc");
+			live_add(add);
 			memset(p + len[i], 'a' + (int)(add % 26), add);
 			buf[i] = p;
 			len[i] += add;
@@ -162,6 +204,7 @@ grow_buffers(long rounds)
 		for (int i = 0; i < BUFS; i++) {
 			check += (unsigned char)buf[i][len[i] - 1];
 			free(buf[i]);
+			live -= len[i];
 		}
 	}
 	double t1 = now();
@@ -337,6 +380,50 @@ threads(int nthreads, long ops)
 }
 
 static void
+burst(void)
+{
+	/* Mostly small blocks, some of 4..64 KiB, 1 GiB asked for in all. */
+	const size_t total = (size_t)1 << 30;
+	size_t cap = 8u << 20, n = 0;
+	void **p = xmalloc(cap * sizeof *p);
+	uint64_t s = 11, check = 0;
+	double t0 = now();
+	while (live < total) {
+		size_t sz = rnd(&s) % 10 ? 16 + rnd(&s) % 497
+		                         : 4096 + rnd(&s) % 61441;
+		if (n == cap)
+			die("burst: too many blocks");
+		p[n] = xmalloc(sz);
+		memset(p[n], 1, sz);
+		live_add(sz);
+		n++;
+	}
+	long peak = rss_kib();
+	/* Free in an interleaved (random) order. */
+	for (size_t i = n; i > 1; i--) {
+		size_t j = rnd(&s) % i;
+		void *t = p[i - 1];
+		p[i - 1] = p[j];
+		p[j] = t;
+	}
+	for (size_t i = 0; i < n; i++) {
+		check += ((unsigned char *)p[i])[0];
+		free(p[i]);
+	}
+	double t1 = now();
+	long after = rss_kib();
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	nanosleep(&pause, NULL);
+	long later = rss_kib();
+	printf("burst seconds=%.6f ops=%zu check=%llu peak_kib=%ld "
+	       "peak_live_kib=%zu rss_peak_kib=%ld rss_after_kib=%ld "
+	       "rss_later_kib=%ld\n",
+	       t1 - t0, n, (unsigned long long)check, peak_rss_kib(),
+	       peak_live / 1024, peak, after, later);
+	free(p);
+}
+
+static void
 pairs(long n)
 {
 	void *volatile sink;
@@ -390,6 +477,8 @@ main(int argc, char **argv)
 		pairs(n);
 	else if (!strcmp(w, "randchurn"))
 		randchurn(n);
+	else if (!strcmp(w, "burst"))
+		burst();
 	else {
 		fprintf(stderr, "unknown workload %s\n", w);
 		return 2;

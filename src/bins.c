@@ -122,8 +122,8 @@ remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *c)
 	size_t size = osmem__csize(c);
 	a->st.free_bytes -= size;
 	a->st.nfree_chunks--;
-	if (osmem__releasable(size) && !(c->head & F_CLEAN))
-		a->st.dirty -= size;
+	if (osmem__releasable(size))
+		a->st.dirty -= *osmem__dirt_slot(c);
 	unlink_at(s, c);
 	if (ld(root_of(a, bin)) == NULL)
 		unmark(a, bin);
@@ -137,8 +137,8 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 	size_t size = osmem__csize(c);
 	a->st.free_bytes += size;
 	a->st.nfree_chunks++;
-	if (osmem__releasable(size) && !(c->head & F_CLEAN))
-		a->st.dirty += size;
+	if (osmem__releasable(size))
+		a->st.dirty += *osmem__dirt_slot(c);
 	if (!bin_nonempty(a, bin)) {
 		st(s, NULL);
 		mark(a, bin);

@@ -44,9 +44,6 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 			return osmem__report("heap check: bad chunk size at", c, sz);
 		if ((c->head & F_ARENA) != a->aflag)
 			return osmem__report("heap check: wrong arena flag at", c, sz);
-		if ((c->head & F_CLEAN) && !osmem__is_free(c))
-			return osmem__report("heap check: clean mark on a chunk in use",
-			                     c, sz);
 		if (c->head & F_CINUSE) {
 			*used += sz;
 			prev_inuse = F_PINUSE;
@@ -62,8 +59,13 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 				return osmem__report("heap check: two adjacent free chunks at",
 				                     c, sz);
 			++*nfree;
-			if (osmem__releasable(sz) && !(c->head & F_CLEAN))
-				*dirty += sz;
+			if (osmem__releasable(sz)) {
+				if (*osmem__dirt_slot(c) > sz)
+					return osmem__report("heap check: resident "
+					                     "estimate over size at",
+					                     c, *osmem__dirt_slot(c));
+				*dirty += *osmem__dirt_slot(c);
+			}
 			prev_inuse = 0;
 		}
 		c = osmem__next(c);

@@ -26,13 +26,21 @@ checked(chunk_t *c)
 	return c;
 }
 
-/* Make [c, c+size) a free chunk and index it.  The chunk before c is in
- * use and the chunk after it is in use; size > 0. */
+static inline size_t
+min_size(size_t x, size_t y)
+{
+	return x < y ? x : y;
+}
+
+/* Make [c, c+size) a free chunk and index it, dirt bytes of it resident.
+ * The chunk before c is in use and the chunk after it is in use. */
 static void
-put_free(struct osmem__arena *a, chunk_t *c, size_t size)
+put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
 	chunk_t *n = osmem__at(c, size);
 	osmem__set_head(c, size, F_PINUSE | a->aflag);
+	if (osmem__releasable(size))
+		*osmem__dirt_slot(c) = min_size(dirt, size);
 	n->prev_foot = size;
 	osmem__clear_pinuse(n);
 	osmem__bin_insert(a, c);
@@ -41,25 +49,28 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size)
 /* Give [c, c+size) back, merging it with a free chunk after it.  The
  * chunk before c is in use. */
 static void
-release_tail(struct osmem__arena *a, chunk_t *c, size_t size)
+release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
 	chunk_t *n = checked(osmem__at(c, size));
 	if (osmem__is_free(n)) {
+		dirt += osmem__dirt(n);
 		osmem__bin_remove(a, n);
 		size += osmem__csize(n);
 	}
-	put_free(a, c, size);
+	put_free(a, c, size, dirt);
 }
 
-/* Hand out the first `size` bytes of c (which is `have` bytes long and not
- * indexed), returning the rest.  pflag: the chunk before c is in use. */
+/* Hand out the first `size` bytes of c (which is `have` bytes long, dirt
+ * of them resident, and not indexed), returning the rest.  pflag: the
+ * chunk before c is in use. */
 static void *
 carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
-      uint64_t pflag)
+      uint64_t pflag, size_t dirt)
 {
 	if (have - size >= OSMEM_MIN_CHUNK) {
 		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
-		release_tail(a, osmem__at(c, size), have - size);
+		release_tail(a, osmem__at(c, size), have - size,
+		             min_size(dirt, have - size));
 	} else {
 		size = have;
 		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
@@ -89,7 +100,7 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
 	chunk_t *f = fence_of(s);
 	osmem__set_head(f, 0, F_CINUSE | a->aflag);
-	put_free(a, c, (size_t)((char *)f - (char *)c));
+	put_free(a, c, (size_t)((char *)f - (char *)c), 0); /* fresh pages */
 	a->st.nsegs++;
 }
 
@@ -99,16 +110,17 @@ static void
 extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 {
 	chunk_t *c = checked(fence_of(s));
-	size_t size = len;
+	size_t size = len, dirt = 0; /* the new pages are not resident */
 	if (!(c->head & F_PINUSE)) {
 		chunk_t *last = checked(osmem__before(c, c->prev_foot));
+		dirt = osmem__dirt(last);
 		osmem__bin_remove(a, last);
 		size += osmem__csize(last);
 		c = last;
 	}
 	s->end += len;
 	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
-	put_free(a, c, size);
+	put_free(a, c, size, dirt);
 }
 
 /* Bytes free at the end of the break segment (0 if its last chunk is in
@@ -207,7 +219,7 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	a->st.nmalloc++;
-	return carve(a, c, osmem__csize(c), size, F_PINUSE);
+	return carve(a, c, osmem__csize(c), size, F_PINUSE, osmem__dirt(c));
 }
 
 void *
@@ -217,25 +229,24 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	a->st.nmalloc++;
-	size_t have = osmem__csize(c);
+	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
 	uintptr_t mem = (uintptr_t)osmem__chunk2mem(c);
 	if (mem & (align - 1)) {
 		/* Free a leading piece of at least a minimum chunk. */
 		size_t lead = osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
 		chunk_t *n = osmem__at(c, lead);
 		osmem__set_head(n, have - lead, F_CINUSE | a->aflag);
-		put_free(a, c, lead);
-		c = n;
-		have -= lead;
-		return carve(a, c, have, size, 0);
+		put_free(a, c, lead, min_size(dirt, lead));
+		return carve(a, n, have - lead, size, 0,
+		             min_size(dirt, have - lead));
 	}
-	return carve(a, c, have, size, F_PINUSE);
+	return carve(a, c, have, size, F_PINUSE, dirt);
 }
 
 void
 osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 {
-	size_t size = osmem__csize(c);
+	size_t size = osmem__csize(c), dirt = size;
 	a->st.in_use -= size;
 	a->st.nfree++;
 	if (!(c->head & F_PINUSE)) {
@@ -243,27 +254,28 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 		if (OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
 		                   (p->head & F_CINUSE)))
 			osmem__fatal("corrupted free chunk before", c, size);
+		dirt += osmem__dirt(p);
 		osmem__bin_remove(a, p);
 		/* Leave a freed mark so a second free is named as such. */
 		osmem__set_head(c, size, F_PINUSE | a->aflag);
 		size += osmem__csize(p);
 		c = p;
 	}
-	release_tail(a, c, size);
+	release_tail(a, c, size, dirt);
 	/* A large free end of the break goes back to the system; so do the
 	 * pages of free chunks, once enough of them lie idle. */
 	size = osmem__csize(c);
 	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
 	    osmem__next(c) == fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
-	if (OSMEM_UNLIKELY(a->st.dirty > osmem__g.cfg.release_threshold))
+	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at))
 		osmem__arena_release(a, osmem__g.cfg.release_threshold / 2);
 }
 
 int
 osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 {
-	size_t have = osmem__csize(c);
+	size_t have = osmem__csize(c), dirt = have; /* in use: resident */
 	uint64_t pflag = c->head & F_PINUSE;
 	if (size > have) {
 		chunk_t *n = checked(osmem__next(c));
@@ -282,12 +294,14 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 		}
 		if (avail < size)
 			return 0;
-		if (avail > have)
+		if (avail > have) {
+			dirt = osmem__dirt(n); /* what is left lies in n */
 			osmem__bin_remove(a, n);
+		}
 		have = avail;
 	}
 	a->st.in_use -= osmem__csize(c);
 	a->st.nrealloc++;
-	carve(a, c, have, size, pflag);
+	carve(a, c, have, size, pflag, dirt);
 	return 1;
 }

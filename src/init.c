@@ -69,6 +69,9 @@ osmem__init(void)
 			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
 		osmem__g.cfg.release_threshold = 1024 * 1024;
 		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
+		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+			osmem__g.arena[i].st.release_at =
+			    osmem__g.cfg.release_threshold;
 		/* Enough arenas that busy threads rarely share one. */
 		unsigned n = 2 * osmem__os_ncpu();
 		if (osmem__os_ncpu() == 1)

@@ -8,8 +8,7 @@
  *                    (its footer); otherwise the last 8 bytes of the
  *                    previous chunk's payload.  For an mmapped chunk, the
  *                    offset of c from the start of its mapping.
- *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M]
- *                    [1 K][0 P]
+ *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M][0 P]
  *   c+16  payload    the user's pointer; it runs to c+size+8, into the next
  *                    chunk's prev_foot.  A free chunk keeps its two index
  *                    links here (see bins.c).
@@ -62,7 +61,6 @@
  * store never disturbs its neighbours.
  */
 #define F_PINUSE ((uint64_t)1)        /* previous chunk in use (byte 0) */
-#define F_CLEAN ((uint64_t)2)         /* K: free, its pages given back */
 #define F_MMAP ((uint64_t)4)          /* mapped on its own with mmap */
 #define F_ARENA ((uint64_t)8)         /* in a region of an arena not main */
 #define F_CINUSE ((uint64_t)1 << 43)  /* this chunk in use (byte 5) */
@@ -139,8 +137,9 @@ struct osmem__counters {
 	size_t nsegs;
 	size_t nlarge;
 	size_t free_bytes;  /* bytes in indexed free chunks */
-	size_t dirty;       /* of which in chunks of 2 pages or more whose
-	                       pages have not been given back */
+	size_t dirty;       /* resident bytes in free chunks of 2 pages or
+	                       more (the sum of their estimates) */
+	size_t release_at;  /* dirty bytes that start a release pass */
 	size_t nfree_chunks;
 	size_t released;    /* bytes given back to the system, in all */
 	size_t nmalloc, nfree, nrealloc;
@@ -443,6 +442,23 @@ static inline int
 osmem__releasable(size_t size)
 {
 	return size >= 2 * osmem__g.page;
+}
+
+/* A free chunk of two pages or more keeps, past its index links, an
+ * estimate of how many of its bytes are resident ("dirty"): merging adds
+ * estimates, splitting caps them, releasing its pages zeroes it.  Smaller
+ * free chunks count as wholly resident. */
+static inline size_t *
+osmem__dirt_slot(chunk_t *c)
+{
+	return (size_t *)((char *)c + OSMEM_MIN_CHUNK);
+}
+
+static inline size_t
+osmem__dirt(chunk_t *c)
+{
+	size_t size = osmem__csize(c);
+	return osmem__releasable(size) ? *osmem__dirt_slot(c) : size;
 }
 
 /* options.c: OSMEM_OPTIONS. */

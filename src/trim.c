@@ -35,12 +35,15 @@ shrink_break(struct osmem__arena *a, size_t pad)
 	size_t cut = (size_t)(s->end - end);
 	if (!osmem__os_sbrk(-(intptr_t)cut))
 		return 0;
+	size_t dirt = osmem__dirt(last);
 	osmem__bin_remove(a, last);
 	s->end = end;
 	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
 	/* put the shortened chunk back */
 	size_t size = (size_t)((char *)fence_of(s) - (char *)last);
 	osmem__set_head(last, size, F_PINUSE | a->aflag);
+	if (osmem__releasable(size))
+		*osmem__dirt_slot(last) = dirt < size ? dirt : size;
 	fence_of(s)->prev_foot = size;
 	osmem__bin_insert(a, last);
 	a->st.heap -= cut;
@@ -78,27 +81,31 @@ struct release {
 	size_t done, down_to;
 };
 
-/* Give back the whole pages inside free chunk c, past its links, and
- * mark it clean (only the arena writes a free chunk's byte 0). */
+/* Give back the whole pages inside free chunk c, past its links and its
+ * estimate, if enough of it is resident to be worth the walk: an eighth of
+ * it or 64 pages, so no range is released over and over for a few dirty
+ * pages. */
 static void
 release_chunk(chunk_t *c, void *arg)
 {
 	struct release *r = arg;
 	size_t page = osmem__g.page, size = osmem__csize(c);
-	if ((c->head & F_CLEAN) || !osmem__releasable(size) ||
-	    r->a->st.dirty <= r->down_to)
+	size_t *dirt = osmem__dirt_slot(c);
+	if (r->a->st.dirty <= r->down_to || *dirt == 0 ||
+	    (r->down_to && *dirt < size / 8 && *dirt < 64 * page))
 		return;
-	uintptr_t lo = osmem__round_up((uintptr_t)c + OSMEM_MIN_CHUNK, page);
+	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
 	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
 	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0) {
 		r->done += hi - lo;
-		osmem__head_byte(c, 0, (uint8_t)F_CLEAN, 0);
-		r->a->st.dirty -= size;
+		r->a->st.dirty -= *dirt;
+		*dirt = 0;
 	}
 }
 
 /* Give back the pages of free chunks, largest first, until no more than
- * down_to bytes of such chunks are dirty. */
+ * down_to resident bytes are left in them (0: all there are).  The next
+ * pass waits for another half threshold of frees. */
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
 {
@@ -106,6 +113,10 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
 	                     release_chunk, &r);
 	a->st.released += r.done;
+	size_t next = a->st.dirty + osmem__g.cfg.release_threshold / 2;
+	a->st.release_at = next > osmem__g.cfg.release_threshold
+	                       ? next
+	                       : osmem__g.cfg.release_threshold;
 }
 
 int

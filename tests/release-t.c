@@ -48,9 +48,13 @@ main(void)
 		osmem_free(b[i]);
 	long freed = resident_kib();
 	heap_ok("after freeing 8 MiB in the middle of the heap");
-	ok(osmem__g.arena[0].st.released >= released0 + 6 * 1024 * 1024,
-	   "pages inside the free block were given back (%zu bytes)",
-	   osmem__g.arena[0].st.released - released0);
+	size_t rel = osmem__g.arena[0].st.released - released0;
+	ok(rel >= 6u << 20, "pages inside the free block were given back");
+	/* Each release pass only walks chunks at least an eighth resident, so
+	 * the ranges released stay within 8 times the bytes freed, however
+	 * many frees merge into the growing hole. */
+	ok(rel <= 8u * N * SZ, "without releasing the same pages over and "
+	   "over (%zu bytes released for %u freed)", rel, N * SZ);
 	ok(full > 0 && freed < full - 6 * 1024,
 	   "resident set fell from %ld KiB to %ld KiB without a trim call",
 	   full, freed);
