@@ -51,6 +51,14 @@ after_fork_child(void)
 	osmem__tc_after_fork();
 }
 
+/* At exit (or when the library is unloaded): what stats=1 asks for. */
+__attribute__((destructor)) static void
+at_exit(void)
+{
+	if (osmem__g.ready && osmem__g.cfg.stats)
+		osmem__stats_summary(2);
+}
+
 void
 osmem__init(void)
 {

@@ -465,8 +465,9 @@ osmem__dirt(chunk_t *c)
 OSMEM_INTERNAL void osmem__parse_options(struct osmem__config *cfg,
                                          const char *s);
 
-/* stats.c: glibc's malloc_stats report, on fd. */
+/* stats.c: glibc's malloc_stats report, and libosmem's summary, on fd. */
 OSMEM_INTERNAL void osmem__stats_print(int fd);
+OSMEM_INTERNAL void osmem__stats_summary(int fd);
 
 /* aligned.c */
 OSMEM_INTERNAL void *osmem__aligned(size_t align, size_t n);

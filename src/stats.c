@@ -100,3 +100,43 @@ osmem__stats_print(int fd)
 	n += line(buf + n, "max mmap bytes   ", s.mapped_peak);
 	osmem__os_write(fd, buf, n);
 }
+
+/* The summary that OSMEM_OPTIONS=stats=1 prints at exit. */
+void
+osmem__stats_summary(int fd)
+{
+	static const struct {
+		const char *label;
+		size_t offset;
+	} rows[] = {
+		{ "bytes in use        ", offsetof(struct osmem_stats, in_use) },
+		{ "  most in heaps     ", offsetof(struct osmem_stats, in_use_peak) },
+		{ "heap bytes          ", offsetof(struct osmem_stats, heap) },
+		{ "  most              ", offsetof(struct osmem_stats, heap_peak) },
+		{ "mapped bytes        ", offsetof(struct osmem_stats, mapped) },
+		{ "  most              ", offsetof(struct osmem_stats, mapped_peak) },
+		{ "free heap bytes     ", offsetof(struct osmem_stats, free) },
+		{ "  in blocks         ", offsetof(struct osmem_stats, free_blocks) },
+		{ "  largest block     ", offsetof(struct osmem_stats, largest_free) },
+		{ "cached bytes        ", offsetof(struct osmem_stats, cached) },
+		{ "given back, bytes   ", offsetof(struct osmem_stats, released) },
+		{ "heap allocations    ", offsetof(struct osmem_stats, nmalloc) },
+		{ "heap frees          ", offsetof(struct osmem_stats, nfree) },
+	};
+	struct osmem_stats s;
+	char buf[1024];
+	size_t n = 0;
+	osmem_stats(&s);
+	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+		memcpy(buf + n, "osmem: ", 7);
+		n += 7;
+		n += line(buf + n, rows[i].label,
+		          *(const size_t *)((const char *)&s + rows[i].offset));
+	}
+	/* fragmentation, in thousandths */
+	memcpy(buf + n, "osmem: ", 7);
+	n += 7;
+	n += line(buf + n, "fragmentation/1000  ",
+	          (size_t)(s.fragmentation * 1000 + 0.5));
+	osmem__os_write(fd, buf, n);
+}
