@@ -97,6 +97,32 @@ struct osmem_stats {
 };
 OSMEM_API void osmem_stats(struct osmem_stats *out) OSMEM_NOTHROW;
 
+/* Heap inspection (osmem_walk(3)).  osmem_check verifies every invariant
+ * of every heap and reports the first broken one on standard error with
+ * its address: 0 if all hold, -1 if not.  osmem_walk calls fn on every
+ * block, heap blocks in address order per segment, then mapped blocks;
+ * fn returns 0 to go on, anything else to stop (osmem_walk returns it).
+ * fn must not call the allocator. */
+enum {
+	OSMEM_BLOCK_USED = 1,   /* handed out to the program */
+	OSMEM_BLOCK_FREE = 2,   /* free in a heap */
+	OSMEM_BLOCK_CACHED = 3, /* freed, held by a thread cache */
+	OSMEM_BLOCK_MAPPED = 4  /* a large block with a mapping of its own */
+};
+struct osmem_block {
+	void *ptr;         /* the address the program sees */
+	size_t size;       /* bytes usable at ptr */
+	void *chunk;       /* where the block starts, header included */
+	size_t chunk_size; /* bytes it takes, header included */
+	void *segment;     /* the heap segment (or mapping) holding it */
+	int state;         /* OSMEM_BLOCK_* */
+	unsigned arena;    /* heap number; 0 is the sbrk heap */
+	int from_brk;      /* 1 if the segment was obtained with sbrk */
+};
+OSMEM_API int osmem_check(void) OSMEM_NOTHROW;
+OSMEM_API int osmem_walk(int (*fn)(const struct osmem_block *, void *),
+                         void *arg);
+
 #ifdef __cplusplus
 }
 #endif

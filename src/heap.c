@@ -100,7 +100,9 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
 	chunk_t *f = fence_of(s);
 	osmem__set_head(f, 0, F_CINUSE | a->aflag);
-	put_free(a, c, (size_t)((char *)f - (char *)c), 0); /* fresh pages */
+	/* Fresh pages count as resident: a refault then only ever means a
+	 * page that was given back and used again. */
+	put_free(a, c, (size_t)((char *)f - (char *)c), SIZE_MAX);
 	a->st.nsegs++;
 }
 
@@ -110,7 +112,7 @@ static void
 extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 {
 	chunk_t *c = checked(fence_of(s));
-	size_t size = len, dirt = 0; /* the new pages are not resident */
+	size_t size = len, dirt = len; /* fresh pages count as resident */
 	if (!(c->head & F_PINUSE)) {
 		chunk_t *last = checked(osmem__before(c, c->prev_foot));
 		dirt = osmem__dirt(last);
@@ -219,7 +221,10 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	a->st.nmalloc++;
-	return carve(a, c, osmem__csize(c), size, F_PINUSE, osmem__dirt(c));
+	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
+	if (dirt < have) /* some of it comes from released pages */
+		a->st.refault += size - (size_t)((double)size * dirt / have);
+	return carve(a, c, have, size, F_PINUSE, dirt);
 }
 
 void *

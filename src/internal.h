@@ -140,6 +140,10 @@ struct osmem__counters {
 	size_t dirty;       /* resident bytes in free chunks of 2 pages or
 	                       more (the sum of their estimates) */
 	size_t release_at;  /* dirty bytes that start a release pass */
+	size_t refault;     /* bytes handed out from released pages since
+	                       the last pass */
+	size_t backoff;     /* the wait between passes, in half thresholds */
+	size_t last_release; /* bytes the last pass gave back */
 	size_t nfree_chunks;
 	size_t released;    /* bytes given back to the system, in all */
 	size_t nmalloc, nfree, nrealloc;
@@ -171,6 +175,7 @@ struct osmem__config {
 	size_t stats;          /* print the figures at exit */
 	size_t limit;          /* most bytes from the system (0: no limit) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
+	int fixed_thresholds;  /* set by the user: no dynamic mmap threshold */
 };
 
 struct osmem__global {

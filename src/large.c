@@ -110,6 +110,20 @@ osmem__large_free(chunk_t *c)
 {
 	struct osmem__large *l = large_of(c);
 	size_t len = map_len(c);
+	/*
+	 * The dynamic threshold (glibc's rule): a program that frees a mapped
+	 * block of this size will likely ask for one again, and a heap block
+	 * costs no system call and no page faults.  So the threshold rises to
+	 * the size freed (up to 32 MiB), and the trim threshold to twice it;
+	 * never once the user has set either.
+	 */
+	struct osmem__config *cfg = &osmem__g.cfg;
+	size_t n = osmem__large_usable(c);
+	if (!cfg->fixed_thresholds && n > cfg->mmap_threshold &&
+	    n <= ((size_t)32 << 20)) {
+		cfg->mmap_threshold = n;
+		cfg->trim_threshold = 2 * n;
+	}
 	unlink_large(l, len, 1);
 	osmem__os_unmap(l, len);
 }

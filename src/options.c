@@ -112,6 +112,11 @@ osmem__parse_options(struct osmem__config *cfg, const char *s)
 			warn("bad value in", s, len);
 		} else {
 			*(size_t *)((char *)cfg + t->offset) = v;
+			if (t->offset ==
+			        offsetof(struct osmem__config, mmap_threshold) ||
+			    t->offset ==
+			        offsetof(struct osmem__config, trim_threshold))
+				cfg->fixed_thresholds = 1;
 		}
 		s = end ? end + 1 : NULL;
 	}
@@ -134,15 +139,18 @@ osmem_mallopt(int param, int value)
 			ok = 0;
 		else
 			cfg->mmap_threshold = (size_t)value;
+		cfg->fixed_thresholds = ok;
 		break;
 	case OSMEM_M_TRIM_THRESHOLD:
 		/* glibc takes the value as unsigned: -1 turns trimming off. */
 		cfg->trim_threshold = (size_t)(unsigned long)(long)value;
 		if (value < 0)
 			cfg->trim_threshold = SIZE_MAX;
+		cfg->fixed_thresholds = 1;
 		break;
 	case OSMEM_M_TOP_PAD:
 		cfg->top_pad = value < 0 ? 0 : (size_t)value;
+		cfg->fixed_thresholds = 1;
 		break;
 	case OSMEM_M_TCACHE_COUNT:
 		if (value < 0 || value > 255)

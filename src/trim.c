@@ -103,20 +103,36 @@ release_chunk(chunk_t *c, void *arg)
 	}
 }
 
-/* Give back the pages of free chunks, largest first, until no more than
- * down_to resident bytes are left in them (0: all there are).  The next
- * pass waits for another half threshold of frees. */
+/*
+ * Give back the pages of free chunks, largest first, until no more than
+ * down_to resident bytes are left in them (0: all there are).
+ *
+ * The next pass waits for backoff more half thresholds of frees.  When the
+ * pages released last time mostly came back into use (refaults: the
+ * program's working set swings over them), releasing them again would
+ * only cost faults and system calls, so the wait doubles (up to 64 half
+ * thresholds); when they stayed unused, it halves back.
+ */
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
 {
+	size_t threshold = osmem__g.cfg.release_threshold;
+	if (a->st.backoff == 0)
+		a->st.backoff = 1;
+	if (a->st.refault > a->st.last_release / 2) {
+		if (a->st.backoff < 64)
+			a->st.backoff *= 2;
+	} else if (a->st.backoff > 1) {
+		a->st.backoff /= 2;
+	}
 	struct release r = { a, 0, down_to };
 	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
 	                     release_chunk, &r);
 	a->st.released += r.done;
-	size_t next = a->st.dirty + osmem__g.cfg.release_threshold / 2;
-	a->st.release_at = next > osmem__g.cfg.release_threshold
-	                       ? next
-	                       : osmem__g.cfg.release_threshold;
+	a->st.last_release = r.done;
+	a->st.refault = 0;
+	size_t next = a->st.dirty + a->st.backoff * (threshold / 2);
+	a->st.release_at = next > threshold ? next : threshold;
 }
 
 int

@@ -237,6 +237,10 @@ sizes_and_errno(void)
 static void
 extras(void)
 {
+	/* Earlier frees of mapped blocks raised the dynamic threshold; a
+	 * threshold set by mallopt stays put. */
+	ok(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1,
+	   "mallopt(M_MMAP_THRESHOLD, 128K) fixes the threshold");
 	struct mallinfo2 m0 = mallinfo2();
 	char *p = malloc(V(10000));
 	struct mallinfo2 m1 = mallinfo2();
@@ -306,6 +310,9 @@ main(int argc, char **argv)
 	(void)argc;
 	preload_self(argv);
 	launder = same;
+	/* A fixed mmap threshold, so which blocks get mappings does not
+	 * depend on what earlier tests freed (the dynamic rule is large-t's). */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	usable = (size_t(*)(const void *))osmem("osmem_usable_size");
 	stats = (void (*)(struct osmem_stats *))osmem("osmem_stats");
 	free_sized_fn = (void (*)(void *, size_t))osmem("free_sized");

@@ -48,6 +48,26 @@ main(void)
 	ok(osmem__g.arena[0].st.nlarge == 0 && osmem__g.arena[0].st.large == 0,
 	   "large block counters back to zero");
 
+	/* The dynamic threshold: freeing a mapped block of 300 KiB raises the
+	 * threshold past it, so the next such block comes from the heap. */
+	char *m1 = osmem_malloc(300 * 1024);
+	ok(osmem__mem2chunk(m1)->head & F_MMAP, "300 KiB is mapped at first");
+	osmem_free(m1);
+	ok(osmem__g.cfg.mmap_threshold >= 300 * 1024 &&
+	       osmem__g.cfg.trim_threshold == 2 * osmem__g.cfg.mmap_threshold,
+	   "freeing it raised the mmap threshold to %zu, trim to twice that",
+	   osmem__g.cfg.mmap_threshold);
+	char *m2 = osmem_malloc(300 * 1024);
+	ok(!(osmem__mem2chunk(m2)->head & F_MMAP),
+	   "the next 300 KiB block comes from the heap");
+	osmem_free(m2);
+	ok(osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, (int)t) == 1,
+	   "mallopt sets the threshold back to 128 KiB");
+	char *m3 = osmem_malloc(600 * 1024);
+	osmem_free(m3);
+	ok(osmem__g.cfg.mmap_threshold == t,
+	   "and once set by the user it no longer moves");
+
 	/* Growth on demand: 40 blocks of 60 KiB exceed the first 128 KiB. */
 	void *p[40];
 	size_t heap0 = osmem__g.arena[0].st.heap;
@@ -55,7 +75,8 @@ main(void)
 		p[i] = osmem_malloc(60 * 1024);
 		fill(p[i], 60 * 1024, (unsigned)i);
 	}
-	ok(osmem__g.arena[0].st.heap > heap0 + 39 * 60 * 1024,
+	ok(osmem__g.arena[0].st.heap > 40 * 60 * 1024 &&
+	       osmem__g.arena[0].st.heap > heap0,
 	   "the heap grew on demand to %zu bytes", osmem__g.arena[0].st.heap);
 	ok(osmem__g.arena[0].st.nsegs == 1,
 	   "in one contiguous segment (nothing else moved the break)");

@@ -1,0 +1,121 @@
+/*
+ * walk-t: osmem_walk visits every block with its true state and size,
+ * the figures of osmem_stats agree with what the walk sees after a known
+ * sequence of allocations, and osmem_check passes on a sound heap and
+ * names the address of a corrupted header.
+ */
+#include "util.h"
+
+struct tally {
+	size_t n[5], bytes[5];
+	const void *want;
+	int want_state, seen;
+	int ordered;
+	const char *last;
+	const void *last_seg;
+};
+
+static int
+count(const struct osmem_block *b, void *arg)
+{
+	struct tally *t = arg;
+	t->n[b->state]++;
+	t->bytes[b->state] += b->chunk_size;
+	if (b->ptr == t->want && b->state == t->want_state)
+		t->seen = 1;
+	/* Heap blocks come in address order within a segment. */
+	if (b->state != OSMEM_BLOCK_MAPPED) {
+		if (b->segment == t->last_seg && (const char *)b->chunk <= t->last)
+			t->ordered = 0;
+		t->last = b->chunk;
+		t->last_seg = b->segment;
+	}
+	return 0;
+}
+
+static int
+stop_at_third(const struct osmem_block *b, void *arg)
+{
+	(void)b;
+	return ++*(int *)arg == 3 ? 42 : 0;
+}
+
+static struct tally
+walk(const void *want, int state)
+{
+	struct tally t = { .want = want, .want_state = state, .ordered = 1 };
+	osmem_walk(count, &t);
+	return t;
+}
+
+static void
+corrupt(void)
+{
+	char *a = osmem_malloc(40), *b = osmem_malloc(40);
+	memset(a, 0x41, 48 + 8); /* through b's header */
+	_exit(osmem_check() == -1 ? 0 : 1);
+	(void)b;
+}
+
+int
+main(void)
+{
+	ok(osmem_check() == 0, "osmem_check passes before any allocation");
+	void *used = osmem_malloc(200);
+	void *big = osmem_malloc(300000);
+	void *gone = osmem_malloc(100);
+	void *keep = osmem_malloc(5000);
+	void *guard = osmem_malloc(10);
+	osmem_free(gone);                 /* into the thread cache */
+	void *freed = osmem_malloc(6000); /* too big to cache */
+	void *guard2 = osmem_malloc(10);
+	osmem_free(freed);                /* free in the heap */
+
+	struct tally t = walk(used, OSMEM_BLOCK_USED);
+	ok(t.seen, "a block in use is visited as in use");
+	ok(walk(gone, OSMEM_BLOCK_CACHED).seen,
+	   "a block freed into the thread cache is visited as cached");
+	ok(walk(freed, OSMEM_BLOCK_FREE).seen,
+	   "a block freed to the heap is visited as free");
+	ok(walk(big, OSMEM_BLOCK_MAPPED).seen, "a large block as mapped");
+	ok(t.ordered, "heap blocks come in address order");
+
+	struct osmem_stats s;
+	osmem_stats(&s);
+	ok(s.in_use == t.bytes[OSMEM_BLOCK_USED] + t.bytes[OSMEM_BLOCK_MAPPED],
+	   "stats: bytes in use (%zu) = used + mapped blocks walked (%zu)",
+	   s.in_use, t.bytes[OSMEM_BLOCK_USED] + t.bytes[OSMEM_BLOCK_MAPPED]);
+	ok(s.free == t.bytes[OSMEM_BLOCK_FREE] &&
+	       s.free_blocks == t.n[OSMEM_BLOCK_FREE],
+	   "stats: free bytes and blocks match the walk (%zu in %zu)", s.free,
+	   s.free_blocks);
+	ok(s.cached == t.bytes[OSMEM_BLOCK_CACHED],
+	   "stats: cached bytes match the walk (%zu)", s.cached);
+	ok(s.mapped == t.bytes[OSMEM_BLOCK_MAPPED] && s.mapped_blocks == 1,
+	   "stats: one mapped block of %zu bytes", s.mapped);
+	ok(s.heap == t.bytes[1] + t.bytes[2] + t.bytes[3] +
+	                 s.segments * (OSMEM_SEG_HEAD + OSMEM_FENCE),
+	   "stats: heap bytes are the blocks plus segment heads and ends");
+	ok(s.largest_free <= s.free && s.fragmentation >= 0 &&
+	       s.fragmentation < 1,
+	   "stats: largest free block and fragmentation in range");
+
+	int k = 0;
+	ok(osmem_walk(stop_at_third, &k) == 42 && k == 3,
+	   "a callback's non-zero result stops the walk and is returned");
+
+	ok(osmem_check() == 0, "osmem_check passes on a sound heap");
+	char msg[256];
+	ok(in_child(corrupt, msg, sizeof msg) == 0 &&
+	       strstr(msg, "heap check:") && strstr(msg, " 0x"),
+	   "osmem_check reports a corrupted header with its address: %.70s",
+	   msg);
+
+	osmem_free(used);
+	osmem_free(big);
+	osmem_free(keep);
+	osmem_free(guard);
+	osmem_free(guard2);
+	ok(osmem_check() == 0, "osmem_check passes at the end");
+	return done_testing();
+}
