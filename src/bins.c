@@ -246,26 +246,27 @@ osmem__bin_largest(struct osmem__arena *a)
 	return osmem__csize(n);
 }
 
-/* Call fn on every indexed free chunk in bins from the highest down to
- * lowest: larger chunks first.  fn may change flags, not the index. */
-static void
-visit(chunk_t *n, void (*fn)(chunk_t *, void *), void *arg)
+/* Call fn on indexed free chunks in bins from the highest down to lowest
+ * (larger chunks first, each bin's largest first), until fn returns
+ * non-zero.  fn may change a chunk's contents, not the index. */
+static int
+visit(chunk_t *n, int (*fn)(chunk_t *, void *), void *arg)
 {
 	while (n) {
-		visit(ld(&n->link[0]), fn, arg);
-		chunk_t *r = ld(&n->link[1]);
-		fn(n, arg);
-		n = r;
+		if (visit(ld(&n->link[1]), fn, arg) || fn(n, arg))
+			return 1;
+		n = ld(&n->link[0]);
 	}
+	return 0;
 }
 
 void
 osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
-                     void (*fn)(chunk_t *, void *), void *arg)
+                     int (*fn)(chunk_t *, void *), void *arg)
 {
 	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
-		if (bin_nonempty(a, bin))
-			visit(ld(root_of(a, bin)), fn, arg);
+		if (bin_nonempty(a, bin) && visit(ld(root_of(a, bin)), fn, arg))
+			return;
 }
 
 int

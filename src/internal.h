@@ -414,7 +414,7 @@ OSMEM_INTERNAL chunk_t *osmem__bin_take_best(struct osmem__arena *a,
 OSMEM_INTERNAL size_t osmem__bin_largest(struct osmem__arena *a);
 OSMEM_INTERNAL void osmem__bin_each_down(struct osmem__arena *a,
                                          unsigned lowest,
-                                         void (*fn)(chunk_t *, void *),
+                                         int (*fn)(chunk_t *, void *),
                                          void *arg);
 OSMEM_INTERNAL int osmem__bin_check(struct osmem__arena *a, size_t *nfree);
 OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,

@@ -79,21 +79,23 @@ unmap_free_segments(struct osmem__arena *a)
 struct release {
 	struct osmem__arena *a;
 	size_t done, down_to;
+	unsigned budget; /* chunks a pass may look at */
 };
 
 /* Give back the whole pages inside free chunk c, past its links and its
  * estimate, if enough of it is resident to be worth the walk: an eighth of
  * it or 64 pages, so no range is released over and over for a few dirty
  * pages. */
-static void
+static int
 release_chunk(chunk_t *c, void *arg)
 {
 	struct release *r = arg;
 	size_t page = osmem__g.page, size = osmem__csize(c);
 	size_t *dirt = osmem__dirt_slot(c);
-	if (r->a->st.dirty <= r->down_to || *dirt == 0 ||
-	    (r->down_to && *dirt < size / 8 && *dirt < 64 * page))
-		return;
+	if (r->a->st.dirty <= r->down_to || (r->down_to && r->budget-- == 0))
+		return 1; /* enough: stop the walk */
+	if (*dirt == 0 || (r->down_to && *dirt < size / 8 && *dirt < 64 * page))
+		return 0;
 	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
 	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
 	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0) {
@@ -101,6 +103,7 @@ release_chunk(chunk_t *c, void *arg)
 		r->a->st.dirty -= *dirt;
 		*dirt = 0;
 	}
+	return 0;
 }
 
 /*
@@ -125,7 +128,7 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	} else if (a->st.backoff > 1) {
 		a->st.backoff /= 2;
 	}
-	struct release r = { a, 0, down_to };
+	struct release r = { a, 0, down_to, 256 };
 	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
 	                     release_chunk, &r);
 	a->st.released += r.done;
