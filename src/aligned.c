@@ -16,12 +16,25 @@ power_of_two(size_t x)
 }
 
 /* align: a power of two. */
+static void *aligned_now(size_t align, size_t n);
+
 void *
 osmem__aligned(size_t align, size_t n)
 {
 	if (align <= OSMEM_ALIGN)
 		return osmem_malloc(n);
 	osmem__ensure_init();
+	if (OSMEM_UNLIKELY(osmem__g.debug)) {
+		osmem__debug_tick();
+		void *p = aligned_now(align, osmem__debug_request(n));
+		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
+	}
+	return aligned_now(align, n);
+}
+
+static void *
+aligned_now(size_t align, size_t n)
+{
 	size_t size = osmem__request2size(n);
 	if (OSMEM_UNLIKELY(size == 0 || align > OSMEM_MAX_REQUEST)) {
 		errno = ENOMEM;

@@ -83,8 +83,8 @@ osmem_calloc(size_t count, size_t n)
 		return NULL;
 	}
 	void *p = osmem_malloc(total);
-	/* A fresh mapping is zero already. */
-	if (p && !(osmem__mem2chunk(p)->head & F_MMAP))
+	/* A fresh mapping is zero already (unless junk filled it). */
+	if (p && (!(osmem__mem2chunk(p)->head & F_MMAP) || osmem__g.debug))
 		memset(p, 0, total);
 	return p;
 }
@@ -100,6 +100,17 @@ osmem_realloc(void *p, size_t n)
 	}
 	chunk_t *c = owned(p, "realloc of invalid pointer",
 	                   "realloc of freed pointer");
+	if (OSMEM_UNLIKELY(osmem__g.debug)) {
+		/* With checks on, a resize always moves: the old block goes
+		 * through free's checks, the new one gets fresh canary/junk. */
+		size_t old = osmem__debug_usable(p, usable(c));
+		void *q = osmem_malloc(n);
+		if (!q)
+			return NULL;
+		memcpy(q, p, old < n ? old : n);
+		osmem_free(p);
+		return q;
+	}
 	size_t size = osmem__request2size(n);
 	if (OSMEM_UNLIKELY(size == 0)) {
 		errno = ENOMEM;
@@ -133,8 +144,9 @@ osmem_usable_size(const void *p)
 {
 	if (!p)
 		return 0;
-	return usable(owned(p, "usable_size of invalid pointer",
-	                    "usable_size of freed pointer"));
+	size_t u = usable(owned(p, "usable_size of invalid pointer",
+	                        "usable_size of freed pointer"));
+	return OSMEM_UNLIKELY(osmem__g.debug) ? osmem__debug_usable(p, u) : u;
 }
 
 void *

@@ -80,6 +80,13 @@ osmem__init(void)
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].st.release_at =
 			    osmem__g.cfg.release_threshold;
+		/* The opt-in checks live on the slow paths: no thread caches. */
+		const struct osmem__config *c = &osmem__g.cfg;
+		if (c->junk || c->canary || c->quarantine || c->guard ||
+		    c->check_every) {
+			osmem__g.debug = 1;
+			osmem__g.cfg.tc_cap = 0;
+		}
 		/* Enough arenas that busy threads rarely share one. */
 		unsigned n = 2 * osmem__os_ncpu();
 		if (osmem__os_ncpu() == 1)

@@ -102,7 +102,7 @@ _Static_assert(sizeof(struct osmem__seg) == OSMEM_SEG_HEAD, "segment head");
 struct osmem__large {
 	struct osmem__large *next, *prev;
 	struct osmem__chunk *chunk;
-	uint64_t pad;
+	uint64_t guard; /* bytes of guard page at the end of the mapping */
 };
 #define OSMEM_LARGE_HEAD 32u
 _Static_assert(sizeof(struct osmem__large) == OSMEM_LARGE_HEAD, "large head");
@@ -173,6 +173,7 @@ struct osmem__config {
 	size_t tc_cap;         /* most blocks in a thread-cache bin (0: none) */
 	size_t narenas;        /* arenas threads share (0: 2 per CPU) */
 	size_t stats;          /* print the figures at exit */
+	size_t junk, canary, quarantine, guard, check_every; /* opt-in checks */
 	size_t limit;          /* most bytes from the system (0: no limit) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
 	int fixed_thresholds;  /* set by the user: no dynamic mmap threshold */
@@ -183,6 +184,7 @@ struct osmem__global {
 	uint64_t secret_c; /* its tag bits, with F_CINUSE */
 	size_t page;
 	int ready;
+	int debug; /* an opt-in check is on: every call takes the slow path */
 	struct osmem__config cfg;
 	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
 	unsigned next_arena;       /* round-robin for new threads */
@@ -477,7 +479,27 @@ OSMEM_INTERNAL void osmem__stats_summary(int fd);
 /* aligned.c */
 OSMEM_INTERNAL void *osmem__aligned(size_t align, size_t n);
 
+/* debug.c: the opt-in checks (OSMEM_OPTIONS junk, canary, quarantine,
+ * check_every); osmem__g.debug says whether any is on. */
+OSMEM_INTERNAL size_t osmem__debug_request(size_t n);
+OSMEM_INTERNAL size_t osmem__debug_usable(const void *p, size_t usable);
+OSMEM_INTERNAL void *osmem__debug_new(void *p, size_t n, size_t usable);
+OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
+OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
+OSMEM_INTERNAL void osmem__debug_tick(void);
+
+/* Bytes usable in the block at p (headers and guard excluded). */
+static inline size_t
+osmem__usable(const void *p)
+{
+	const chunk_t *c = osmem__mem2chunk(p);
+	if (c->head & F_MMAP)
+		return osmem__large_usable(c);
+	return osmem__csize(c) - OSMEM_OVERHEAD;
+}
+
 /* tcache.c: the slow paths behind the thread caches. */
+OSMEM_INTERNAL void osmem__free_now(void *p);
 OSMEM_INTERNAL OSMEM_NOINLINE void *osmem__malloc_slow(size_t n);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_slow(void *p);
 OSMEM_INTERNAL void osmem__tc_flush(struct osmem__tcache *tc);

@@ -60,14 +60,16 @@ map_len(const chunk_t *c)
 	return (size_t)c->prev_foot + osmem__csize(c);
 }
 
-/* Lay out chunk c at offset off in the mapping m of len bytes. */
+/* Lay out chunk c at offset off in the mapping m of len bytes, whose last
+ * guard bytes are a guard page (or 0). */
 static void *
-place(char *m, size_t off, size_t len, int call)
+place(char *m, size_t off, size_t len, size_t guard, int call)
 {
 	chunk_t *c = osmem__at(m, off);
 	c->prev_foot = off;
 	osmem__set_head(c, len - off, F_MMAP | F_CINUSE);
 	((struct osmem__large *)m)->chunk = c;
+	((struct osmem__large *)m)->guard = guard;
 	link_large((struct osmem__large *)m, len, call);
 	return osmem__chunk2mem(c);
 }
@@ -82,12 +84,27 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 		errno = ENOMEM;
 		return NULL;
 	}
+	if (align <= OSMEM_ALIGN && osmem__g.cfg.guard) {
+		/* guard=1: the block ends where an inaccessible page starts, so
+		 * the first byte written past it (after rounding to 16) faults. */
+		size_t body = osmem__round_up(n ? n : 1, OSMEM_ALIGN);
+		size_t len = osmem__round_up(body + head, page) + page;
+		char *m = osmem__os_map(len);
+		if (!m)
+			return NULL;
+		if (osmem__os_guard(m + len - page, page) != 0) {
+			osmem__os_unmap(m, len);
+			return NULL;
+		}
+		return place(m, len - page - body - 2 * OSMEM_OVERHEAD, len, page,
+		             1);
+	}
 	if (align <= OSMEM_ALIGN) {
 		size_t len = osmem__round_up(n + head, page);
 		char *m = osmem__os_map(len);
 		if (!m)
 			return NULL;
-		return place(m, OSMEM_LARGE_HEAD, len, 1);
+		return place(m, OSMEM_LARGE_HEAD, len, 0, 1);
 	}
 	/* Map enough to align, then give back the pages before and after. */
 	size_t len = osmem__round_up(n + head + align, page);
@@ -102,7 +119,7 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 	if (end < m + len)
 		osmem__os_unmap(end, (size_t)(m + len - end));
 	return place(start, mem - 2 * OSMEM_OVERHEAD - (uintptr_t)start,
-	             (size_t)(end - start), 1);
+	             (size_t)(end - start), 0, 1);
 }
 
 void
@@ -131,7 +148,7 @@ osmem__large_free(chunk_t *c)
 size_t
 osmem__large_usable(const chunk_t *c)
 {
-	return osmem__csize(c) - 2 * OSMEM_OVERHEAD;
+	return osmem__csize(c) - 2 * OSMEM_OVERHEAD - large_of(c)->guard;
 }
 
 void *
@@ -139,14 +156,16 @@ osmem__large_resize(chunk_t *c, size_t n)
 {
 	size_t off = c->prev_foot, len = map_len(c);
 	size_t want = osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
+	struct osmem__large *l = large_of(c);
+	if (l->guard)
+		return NULL; /* a guarded block moves: the caller copies */
 	if (want == len)
 		return osmem__chunk2mem(c);
-	struct osmem__large *l = large_of(c);
 	unlink_large(l, len, 0);
 	char *m = osmem__os_remap(l, len, want);
 	if (!m) {
 		link_large(l, len, 0);
 		return NULL;
 	}
-	return place(m, off, want, 0);
+	return place(m, off, want, 0, 0);
 }

@@ -36,6 +36,13 @@ static const struct tunable {
 	{ "release_threshold", SIZE, 0, SIZE_MAX,
 	  offsetof(struct osmem__config, release_threshold) },
 	{ "stats", COUNT, 0, 1, offsetof(struct osmem__config, stats) },
+	{ "junk", COUNT, 0, 1, offsetof(struct osmem__config, junk) },
+	{ "canary", COUNT, 0, 1, offsetof(struct osmem__config, canary) },
+	{ "quarantine", SIZE, 0, SIZE_MAX,
+	  offsetof(struct osmem__config, quarantine) },
+	{ "guard", COUNT, 0, 1, offsetof(struct osmem__config, guard) },
+	{ "check_every", COUNT, 0, SIZE_MAX,
+	  offsetof(struct osmem__config, check_every) },
 };
 
 static void

@@ -167,6 +167,12 @@ osmem__os_remap(void *p, size_t old, size_t len)
 }
 
 int
+osmem__os_guard(void *p, size_t len)
+{
+	return mprotect(p, len, PROT_NONE);
+}
+
+int
 osmem__os_release(void *p, size_t len)
 {
 	if (should_fail(OSMEM_OS_MADVISE))

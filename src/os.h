@@ -23,6 +23,8 @@ OSMEM_INTERNAL void *osmem__os_map_aligned(size_t len, size_t align);
 OSMEM_INTERNAL unsigned osmem__os_ncpu(void);
 /* Grow or shrink a mapping, possibly moving it; NULL on failure. */
 OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
+/* Make pages inaccessible (a guard page). */
+OSMEM_INTERNAL int osmem__os_guard(void *p, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */
 OSMEM_INTERNAL int osmem__os_release(void *p, size_t len);
 OSMEM_INTERNAL size_t osmem__os_page_size(void);

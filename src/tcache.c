@@ -207,10 +207,23 @@ heap_alloc(struct osmem__arena *a, size_t size)
 	return p;
 }
 
+static void *alloc_now(size_t n);
+
 void *
 osmem__malloc_slow(size_t n)
 {
 	osmem__ensure_init();
+	if (OSMEM_UNLIKELY(osmem__g.debug)) {
+		osmem__debug_tick();
+		void *p = alloc_now(osmem__debug_request(n));
+		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
+	}
+	return alloc_now(n);
+}
+
+static void *
+alloc_now(size_t n)
+{
 	size_t size = osmem__request2size(n);
 	if (OSMEM_UNLIKELY(size == 0)) {
 		errno = ENOMEM;
@@ -246,6 +259,19 @@ osmem__free_slow(void *p)
 		osmem__fatal("free of invalid pointer", p, 0);
 	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal("double free of", p, osmem__csize(c));
+	if (OSMEM_UNLIKELY(osmem__g.debug)) {
+		osmem__debug_tick();
+		if (osmem__debug_free(p, osmem__usable(p)))
+			return; /* quarantined */
+	}
+	osmem__free_now(p);
+}
+
+/* Free a block that passed the checks. */
+void
+osmem__free_now(void *p)
+{
+	chunk_t *c = osmem__mem2chunk(p);
 	if (c->head & F_MMAP) {
 		int saved = errno;
 		osmem__large_free(c);

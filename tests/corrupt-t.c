@@ -126,7 +126,18 @@ int
 main(void)
 {
 	char msg[512];
+	const char *san = getenv("OSMEM_SANITIZED");
+	const char *vg = getenv("OSMEM_VALGRIND");
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		if (cases[i].fn == foreign &&
+		    ((san && *san == '1') || (vg && *vg == '1'))) {
+			/* glibc's malloc is the sanitizer's or memcheck's here,
+			 * and reading the header in front of its block is itself
+			 * reported. */
+			skip("free of a checker's memory is the checker's to "
+			     "report");
+			continue;
+		}
 		int sig = in_child(cases[i].fn, msg, sizeof msg);
 		size_t len = strlen(msg);
 		int one_line = len > 0 && msg[len - 1] == '\n' &&

@@ -41,13 +41,15 @@ lines(const char *s)
 }
 
 /* Run again as a fresh process (options are read once, at start-up). */
+static const char *self;
+
 static int
 run_self_with(const char *options)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
 		setenv("OSMEM_OPTIONS", options, 1);
-		execl("/proc/self/exe", "options-t", "child", (char *)NULL);
+		execl(self, self, "child", (char *)NULL);
 		_exit(127);
 	}
 	int status;
@@ -58,6 +60,7 @@ run_self_with(const char *options)
 int
 main(int argc, char **argv)
 {
+	self = argv[0];
 	if (argc > 1 && !strcmp(argv[1], "child")) {
 		osmem_free(osmem_malloc(1)); /* starts the allocator */
 		return osmem__g.cfg.mmap_threshold == 65536 &&

@@ -1,0 +1,145 @@
+/*
+ * debug.c: the opt-in checks (OSMEM_OPTIONS junk, canary, quarantine,
+ * check_every; guard pages are large.c's).  When any is on, the thread
+ * caches are off, so every call reaches the slow paths, which call here:
+ *
+ *   junk        new blocks are filled with 0xa5 (calloc's then zeroed),
+ *               freed blocks with 0x5a;
+ *   canary      8 bytes after the bytes asked for hold a value keyed by the
+ *               secret and the address, checked when the block is freed or
+ *               resized; the size asked for is kept at the block's end;
+ *   quarantine  freed blocks wait, junk-filled, until this many bytes
+ *               are waiting; when one leaves, its junk must be intact, or
+ *               something wrote to it after it was freed;
+ *   check_every the heap checker runs every N calls.
+ *
+ * Each finding ends the process with one line naming the block.
+ */
+#include "os.h"
+
+#include <string.h>
+
+#define JUNK_NEW 0xa5
+#define JUNK_FREE 0x5a
+#define TAIL 16u /* canary, then the size asked for */
+
+static struct {
+	osmem__lock_t lock;
+	void *head, *tail; /* oldest first; linked through the first word */
+	size_t bytes;
+	size_t calls;
+} q;
+
+static inline uint64_t
+canary_of(const void *p)
+{
+	return ((uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull) ^
+	       osmem__g.secret ^ 0x6f736d656d636e72ull;
+}
+
+size_t
+osmem__debug_request(size_t n)
+{
+	if (!osmem__g.cfg.canary)
+		return n;
+	return n > SIZE_MAX - TAIL ? SIZE_MAX : n + TAIL;
+}
+
+/* Bytes the program may use in block p of usable bytes: what it asked for
+ * when canaries are on. */
+size_t
+osmem__debug_usable(const void *p, size_t usable)
+{
+	if (!osmem__g.cfg.canary || usable < TAIL)
+		return usable;
+	size_t n;
+	memcpy(&n, (const char *)p + usable - sizeof n, sizeof n);
+	return n <= usable - TAIL ? n : usable;
+}
+
+void *
+osmem__debug_new(void *p, size_t n, size_t usable)
+{
+	if (!p)
+		return p;
+	if (osmem__g.cfg.junk)
+		memset(p, JUNK_NEW, n);
+	if (osmem__g.cfg.canary) {
+		uint64_t c = canary_of(p);
+		memcpy((char *)p + n, &c, sizeof c);
+		memcpy((char *)p + usable - sizeof n, &n, sizeof n);
+	}
+	return p;
+}
+
+static void
+check_junk(void *p, size_t usable)
+{
+	const unsigned char *b = p;
+	/* The first word links the quarantine. */
+	for (size_t i = sizeof(void *); i < usable; i++)
+		if (b[i] != JUNK_FREE)
+			osmem__fatal("write after free to", b + i, usable);
+}
+
+/* Checks before p (usable bytes) is freed; 1 if it went to quarantine
+ * instead, so the caller must leave it alone. */
+int
+osmem__debug_free(void *p, size_t usable)
+{
+	const struct osmem__config *cfg = &osmem__g.cfg;
+	if (cfg->canary) {
+		size_t n = osmem__debug_usable(p, usable);
+		uint64_t c;
+		memcpy(&c, (char *)p + n, sizeof c);
+		if (n + TAIL > usable || c != canary_of(p))
+			osmem__fatal("overflow past the end of", p, n);
+	}
+	if (cfg->junk || cfg->quarantine)
+		memset(p, JUNK_FREE, usable);
+	if (!cfg->quarantine)
+		return 0;
+	/* Into the quarantine; the oldest blocks leave once it is full. */
+	void *out = NULL;
+	osmem__lock(&q.lock);
+	*(void **)p = NULL;
+	if (q.tail)
+		*(void **)q.tail = p;
+	else
+		q.head = p;
+	q.tail = p;
+	q.bytes += usable;
+	if (q.bytes > cfg->quarantine) {
+		out = q.head;
+		q.head = *(void **)out;
+		if (!q.head)
+			q.tail = NULL;
+		q.bytes -= osmem__debug_leaving(out);
+	}
+	osmem__unlock(&q.lock);
+	if (out)
+		osmem__free_now(out);
+	return 1;
+}
+
+/* A block leaving the quarantine: its junk must be intact. */
+size_t
+osmem__debug_leaving(void *p)
+{
+	chunk_t *c = osmem__mem2chunk(p);
+	size_t usable = (c->head & F_MMAP) ? osmem__large_usable(c)
+	                                   : osmem__csize(c) - OSMEM_OVERHEAD;
+	check_junk(p, usable);
+	return usable;
+}
+
+void
+osmem__debug_tick(void)
+{
+	size_t every = osmem__g.cfg.check_every;
+	if (every &&
+	    __atomic_add_fetch(&q.calls, 1, __ATOMIC_RELAXED) % every == 0 &&
+	    osmem__heap_check() != 0)
+		osmem__fatal("heap check failed; first problem above, at call",
+		             NULL, q.calls);
+}

@@ -1,0 +1,140 @@
+/*
+ * debug-t: the opt-in checks of OSMEM_OPTIONS.  Each case runs as a fresh
+ * process with the options set (they are read once, at start-up): a
+ * canary catches a one-byte overflow, the quarantine catches a write to a
+ * freed block, a guard page stops a write past a mapped block, periodic
+ * heap checks catch a corrupted header, and with every check on a busy
+ * workload runs clean.
+ */
+#include "util.h"
+
+#include <stdlib.h>
+
+static void
+overflow_by_one(void)
+{
+	char *p = osmem_malloc(100);
+	if (osmem_usable_size(p) != 100)
+		_exit(3); /* canary=1 reports what was asked for */
+	p[100] = 'x';
+	osmem_free(p);
+}
+
+static void
+write_after_free(void)
+{
+	char *p = osmem_malloc(200);
+	osmem_free(p);
+	p[50] = 'x'; /* the bug */
+	for (int i = 0; i < 100; i++)
+		osmem_free(osmem_malloc(1000)); /* push p out of quarantine */
+}
+
+static void
+past_a_mapped_block(void)
+{
+	char *p = osmem_malloc(200000);
+	p[200000] = 'x';
+}
+
+static void
+corrupt_then_allocate(void)
+{
+	char *a = osmem_malloc(40);
+	char *b = osmem_malloc(40);
+	osmem_free(b);
+	memset(a, 0x41, 48 + 8); /* over b's header */
+	osmem_free(osmem_malloc(10));
+}
+
+static void
+clean_workload(void)
+{
+	void *p[64] = { 0 };
+	unsigned r = 1;
+	for (int i = 0; i < 20000; i++) {
+		r = r * 1103515245u + 12345u;
+		int k = (int)(r >> 16) % 64;
+		size_t n = (r >> 8) % 3 ? (r >> 4) % 700 : (r >> 4) % 300000;
+		switch ((r >> 24) % 3) {
+		case 0:
+			osmem_free(p[k]);
+			p[k] = osmem_malloc(n);
+			break;
+		case 1:
+			p[k] = osmem_realloc(p[k], n);
+			break;
+		default:
+			osmem_free(p[k]);
+			p[k] = osmem_calloc(1, n);
+			for (size_t j = 0; j < n; j++)
+				if (((char *)p[k])[j])
+					_exit(4);
+		}
+		if (p[k])
+			memset(p[k], 7, n);
+	}
+	for (int k = 0; k < 64; k++)
+		osmem_free(p[k]);
+	_exit(osmem_check() == 0 ? 0 : 5);
+}
+
+static const struct {
+	const char *options, *name;
+	void (*fn)(void);
+	int sig;
+	const char *msg;
+} cases[] = {
+	{ "canary=1", "a one-byte overflow", overflow_by_one, SIGABRT,
+	  "osmem: overflow past the end of 0x" },
+	{ "quarantine=64K", "a write after free", write_after_free, SIGABRT,
+	  "osmem: write after free to 0x" },
+	{ "guard=1", "a write past a mapped block", past_a_mapped_block,
+	  SIGSEGV, "" },
+	{ "check_every=1", "a corrupted header, checked every call",
+	  corrupt_then_allocate, SIGABRT, "heap check: " },
+	{ "junk=1,canary=1,quarantine=256K,guard=1,check_every=97",
+	  "every check on, a busy workload", clean_workload, 0, "" },
+};
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 2 && !strcmp(argv[1], "case")) {
+		cases[atoi(argv[2])].fn();
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int fds[2];
+		if (pipe(fds) != 0)
+			bail("pipe");
+		pid_t pid = fork();
+		if (pid == 0) {
+			char num[8];
+			snprintf(num, sizeof num, "%zu", i);
+			dup2(fds[1], 2);
+			close(fds[0]);
+			setenv("OSMEM_OPTIONS", cases[i].options, 1);
+			execl(argv[0], argv[0], "case", num, (char *)NULL);
+			_exit(127);
+		}
+		close(fds[1]);
+		char msg[512];
+		ssize_t n = read(fds[0], msg, sizeof msg - 1);
+		msg[n > 0 ? n : 0] = '\0';
+		close(fds[0]);
+		int status;
+		waitpid(pid, &status, 0);
+		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		ok(sig == cases[i].sig && (cases[i].sig || clean) &&
+		       strstr(msg, cases[i].msg) != NULL,
+		   "%s: %s ends %s", cases[i].options, cases[i].name,
+		   cases[i].sig == SIGABRT   ? "with the message"
+		   : cases[i].sig == SIGSEGV ? "with SIGSEGV"
+		                             : "cleanly");
+		if (n > 0)
+			diag("stderr: %.*s", (int)strcspn(msg, "\n"), msg);
+	}
+	return done_testing();
+}
