@@ -120,8 +120,12 @@ main(int argc, char **argv)
 		}
 		close(fds[1]);
 		char msg[512];
-		ssize_t n = read(fds[0], msg, sizeof msg - 1);
-		msg[n > 0 ? n : 0] = '\0';
+		size_t n = 0;
+		ssize_t r;
+		while (n + 1 < sizeof msg &&
+		       (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0)
+			n += (size_t)r;
+		msg[n] = '\0';
 		close(fds[0]);
 		int status;
 		waitpid(pid, &status, 0);
@@ -135,6 +139,9 @@ main(int argc, char **argv)
 		                             : "cleanly");
 		if (n > 0)
 			diag("stderr: %.*s", (int)strcspn(msg, "\n"), msg);
+		if (sig != cases[i].sig)
+			diag("ended by signal %d, exit status %d", sig,
+			     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 	}
 	return done_testing();
 }
