@@ -15,6 +15,7 @@ reset(void)
 {
 	osmem__os_fail(OSMEM_OS_SBRK, 0, 0);
 	osmem__os_fail(OSMEM_OS_MMAP, 0, 0);
+	osmem__os_fail(OSMEM_OS_MADVISE, 0, 0);
 }
 
 /* Allocate and free a mix of heap and mapped blocks; 1 if every failure
@@ -49,7 +50,35 @@ workload(const void *keep)
 		good &= filled(w[n], sz[n], (unsigned)n);
 		osmem_free(w[n]);
 	}
+	/* Give everything back, so the next run grows (and calls) again. */
+	osmem_trim(0);
 	return good && osmem__heap_check() == 0;
+}
+
+static void
+reset(void);
+
+static unsigned long
+calls(enum osmem__os_call kind)
+{
+	return osmem__os_calls(kind);
+}
+
+/* Fail, one run at a time, each call of one kind the workload makes; 1 if
+ * every run kept its promises.  *points counts the calls walked. */
+static int
+walk(enum osmem__os_call kind, const void *keep, long *points)
+{
+	unsigned long c0 = calls(kind);
+	int good = workload(keep);
+	long total = (long)(calls(kind) - c0);
+	for (long k = 0; k < total; k++) {
+		osmem__os_fail(kind, k, 1);
+		good &= workload(keep);
+		reset();
+	}
+	*points += total;
+	return good;
 }
 
 int
@@ -122,21 +151,20 @@ main(void)
 	osmem_free(l);
 	reset();
 
-	/* Walk a failure over every operating-system call of a workload. */
-	unsigned long calls0 = osmem__os_calls(OSMEM_OS_SBRK) +
-	                       osmem__os_calls(OSMEM_OS_MMAP);
-	int all_good = workload(keep);
-	long total = (long)(osmem__os_calls(OSMEM_OS_SBRK) +
-	                    osmem__os_calls(OSMEM_OS_MMAP) - calls0);
-	ok(all_good && total > 50, "the workload makes %ld system calls", total);
-	for (long k = 0; k < total; k++) {
-		osmem__os_fail(OSMEM_OS_SBRK, k, 1);
-		osmem__os_fail(OSMEM_OS_MMAP, k, 1);
-		all_good &= workload(keep);
-		reset();
-	}
-	ok(all_good, "a failure at each of the %ld calls gave ENOMEM, kept "
-	   "every block and left a sound heap", total);
+	/* Walk a failure over every sbrk, mmap and madvise call of a
+	 * workload; pages are released early so madvise is called too. */
+	osmem__g.cfg.release_threshold = 64 * 1024;
+	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 128 * 1024); /* no longer dynamic */
+	long sb = 0, mm = 0, ma = 0;
+	int all_good = walk(OSMEM_OS_SBRK, keep, &sb);
+	all_good &= walk(OSMEM_OS_MMAP, keep, &mm);
+	all_good &= walk(OSMEM_OS_MADVISE, keep, &ma);
+	ok(sb > 3 && mm > 50 && ma >= 2,
+	   "the workload makes %ld sbrk, %ld mmap and %ld madvise calls", sb,
+	   mm, ma);
+	ok(all_good, "a failure at each of those %ld calls gave ENOMEM (or, "
+	   "for madvise, nothing), kept every block and left a sound heap",
+	   sb + mm + ma);
 
 	for (int i = 0; i < 64; i++)
 		osmem_free(p[i]);
