@@ -51,12 +51,14 @@ after_fork_child(void)
 	osmem__tc_after_fork();
 }
 
-/* At exit (or when the library is unloaded): what stats=1 asks for. */
+/* At exit (or when the library is unloaded): what stats=1 asks for, on a
+ * copy of stderr taken at start-up (programs often close stderr in their
+ * own exit handlers, which run first). */
 __attribute__((destructor)) static void
 at_exit(void)
 {
 	if (osmem__g.ready && osmem__g.cfg.stats)
-		osmem__stats_summary(2);
+		osmem__stats_summary(osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2);
 }
 
 void
@@ -80,6 +82,7 @@ osmem__init(void)
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].st.release_at =
 			    osmem__g.cfg.release_threshold;
+		osmem__g.stats_fd = osmem__g.cfg.stats ? osmem__os_dup(2) : -1;
 		/* The opt-in checks live on the slow paths: no thread caches. */
 		const struct osmem__config *c = &osmem__g.cfg;
 		if (c->junk || c->canary || c->quarantine || c->guard ||

@@ -185,6 +185,7 @@ struct osmem__global {
 	size_t page;
 	int ready;
 	int debug; /* an opt-in check is on: every call takes the slow path */
+	int stats_fd; /* where stats=1 reports (stderr, kept from start-up) */
 	struct osmem__config cfg;
 	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
 	unsigned next_arena;       /* round-robin for new threads */

@@ -7,6 +7,7 @@
 #include "os.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -201,6 +202,12 @@ osmem__os_random(void)
 	}
 	/* Mix in an address so a missing AT_RANDOM still varies with ASLR. */
 	return v ^ ((uint64_t)(uintptr_t)&faults * 0x9e3779b97f4a7c15ull);
+}
+
+int
+osmem__os_dup(int fd)
+{
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
 }
 
 void
