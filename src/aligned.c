@@ -27,6 +27,8 @@ osmem__aligned(size_t align, size_t n)
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		void *p = aligned_now(align, osmem__debug_request(n));
+		if (osmem__g.tracing)
+			osmem__trace('a', 3, align, n, (uintptr_t)p);
 		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
 	}
 	return aligned_now(align, n);

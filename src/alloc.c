@@ -104,11 +104,15 @@ osmem_realloc(void *p, size_t n)
 		/* With checks on, a resize always moves: the old block goes
 		 * through free's checks, the new one gets fresh canary/junk. */
 		size_t old = osmem__debug_usable(p, usable(c));
+		osmem__trace_quiet(1);
 		void *q = osmem_malloc(n);
-		if (!q)
-			return NULL;
-		memcpy(q, p, old < n ? old : n);
-		osmem_free(p);
+		if (q) {
+			memcpy(q, p, old < n ? old : n);
+			osmem_free(p);
+		}
+		osmem__trace_quiet(0);
+		if (osmem__g.tracing)
+			osmem__trace('r', 3, (uintptr_t)p, n, (uintptr_t)q);
 		return q;
 	}
 	size_t size = osmem__request2size(n);

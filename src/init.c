@@ -23,6 +23,7 @@ static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
 static void
 before_fork(void)
 {
+	osmem__trace_flush(); /* or the child would write it again */
 	osmem__lock(&init_lock);
 	osmem__lock(&osmem__g.tc_lock);
 	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
@@ -59,6 +60,7 @@ at_exit(void)
 {
 	if (osmem__g.ready && osmem__g.cfg.stats)
 		osmem__stats_summary(osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2);
+	osmem__trace_flush();
 }
 
 void
@@ -83,10 +85,12 @@ osmem__init(void)
 			osmem__g.arena[i].st.release_at =
 			    osmem__g.cfg.release_threshold;
 		osmem__g.stats_fd = osmem__g.cfg.stats ? osmem__os_dup(2) : -1;
-		/* The opt-in checks live on the slow paths: no thread caches. */
+		osmem__trace_open();
+		/* The opt-in checks and the trace live on the slow paths: no
+		 * thread caches. */
 		const struct osmem__config *c = &osmem__g.cfg;
 		if (c->junk || c->canary || c->quarantine || c->guard ||
-		    c->check_every) {
+		    c->check_every || osmem__g.tracing) {
 			osmem__g.debug = 1;
 			osmem__g.cfg.tc_cap = 0;
 		}

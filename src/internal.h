@@ -186,6 +186,7 @@ struct osmem__global {
 	int ready;
 	int debug; /* an opt-in check is on: every call takes the slow path */
 	int stats_fd; /* where stats=1 reports (stderr, kept from start-up) */
+	int tracing;  /* OSMEM_TRACE: every call is recorded (trace.c) */
 	struct osmem__config cfg;
 	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
 	unsigned next_arena;       /* round-robin for new threads */
@@ -488,6 +489,13 @@ OSMEM_INTERNAL void *osmem__debug_new(void *p, size_t n, size_t usable);
 OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
 OSMEM_INTERNAL void osmem__debug_tick(void);
+
+/* trace.c: recording calls (OSMEM_TRACE). */
+OSMEM_INTERNAL void osmem__trace_open(void);
+OSMEM_INTERNAL void osmem__trace_flush(void);
+OSMEM_INTERNAL void osmem__trace(char op, int count, uintptr_t x,
+                                 uintptr_t y, uintptr_t z);
+OSMEM_INTERNAL void osmem__trace_quiet(int on);
 
 /* Bytes usable in the block at p (headers and guard excluded). */
 static inline size_t

@@ -205,6 +205,18 @@ osmem__os_random(void)
 }
 
 int
+osmem__os_open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int
+osmem__os_pid(void)
+{
+	return (int)getpid();
+}
+
+int
 osmem__os_dup(int fd)
 {
 	return fcntl(fd, F_DUPFD_CLOEXEC, 10);

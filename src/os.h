@@ -33,6 +33,9 @@ OSMEM_INTERNAL size_t osmem__os_held(void);
 /* 64 random bits from the kernel, without allocating. */
 OSMEM_INTERNAL uint64_t osmem__os_random(void);
 OSMEM_INTERNAL void osmem__os_write(int fd, const char *buf, size_t len);
+/* Open path for appending (created if need be), close-on-exec; or -1. */
+OSMEM_INTERNAL int osmem__os_open_append(const char *path);
+OSMEM_INTERNAL int osmem__os_pid(void);
 /* A private, close-on-exec copy of fd (or -1). */
 OSMEM_INTERNAL int osmem__os_dup(int fd);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_abort(void);

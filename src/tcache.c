@@ -216,6 +216,8 @@ osmem__malloc_slow(size_t n)
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		void *p = alloc_now(osmem__debug_request(n));
+		if (osmem__g.tracing)
+			osmem__trace('m', 2, n, (uintptr_t)p, 0);
 		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
 	}
 	return alloc_now(n);
@@ -261,6 +263,8 @@ osmem__free_slow(void *p)
 		osmem__fatal("double free of", p, osmem__csize(c));
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
+		if (osmem__g.tracing)
+			osmem__trace('f', 1, (uintptr_t)p, 0, 0);
 		if (osmem__debug_free(p, osmem__usable(p)))
 			return; /* quarantined */
 	}
