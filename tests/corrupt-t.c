@@ -92,6 +92,34 @@ usable_invalid(void)
 	(void)osmem_usable_size(p + 48);
 }
 
+/* A write after free that zeroes the links of a freed block (a common
+ * pattern: the secret has its low bit set, so zero never decodes to an
+ * aligned pointer). */
+static void
+zeroed_cache_link(void)
+{
+	char *p = osmem_malloc(40), *q = osmem_malloc(40);
+	osmem_free(q);
+	osmem_free(p); /* p's link now leads to q */
+	memset(p, 0, 8);
+	osmem_malloc(40); /* pops p */
+	osmem_malloc(40); /* follows the zeroed link */
+}
+
+static void
+zeroed_index_link(void)
+{
+	core_only();
+	char *a = osmem_malloc(200), *g = osmem_malloc(8);
+	char *b = osmem_malloc(200), *g2 = osmem_malloc(8);
+	osmem_free(a);
+	osmem_free(b); /* a and b share a bin: linked to each other */
+	memset(a, 0, 16);
+	memset(b, 0, 16);
+	osmem_malloc(200);
+	(void)g, (void)g2;
+}
+
 static void
 clean(void)
 {
@@ -123,6 +151,10 @@ static const struct {
 	  "osmem: realloc of invalid pointer 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
+	{ zeroed_cache_link, "a write after free over a cached block's link",
+	  "osmem: corrupted thread-cache link in freed block 0x" },
+	{ zeroed_index_link, "a write after free over a free block's links",
+	  "osmem: corrupted free-chunk link at 0x" },
 };
 
 int
