@@ -122,7 +122,13 @@ main(void)
 
 	double t0 = now();
 	int forks = 0, children_ok = 0;
-	for (unsigned i = 0; now() - t0 < 3.0; i++) {
+	/* At least 3 seconds and enough of each event; at most 40 (slower
+	 * under valgrind). */
+	for (unsigned i = 0;
+	     (now() - t0 < 3.0 || atomic_load(&made) <= 100 || forks <= 2 ||
+	      atomic_load(&handled) <= 10 || atomic_load(&ticks) <= 100) &&
+	     now() - t0 < 40.0;
+	     i++) {
 		pthread_t t;
 		if (pthread_create(&t, NULL, short_lived, (void *)(uintptr_t)i) == 0)
 			pthread_join(t, NULL);
