@@ -120,6 +120,13 @@ struct osmem_block {
 	int from_brk;      /* 1 if the segment was obtained with sbrk */
 };
 OSMEM_API int osmem_check(void) OSMEM_NOTHROW;
+
+/* The heap as a picture (osmem_heap_map(3)): segments as rows of cells
+ * (in use, cached, free), mapped blocks, a legend and the figures, written
+ * to fd as SVG or plain text.  0, or -1 on a bad format or heap. */
+#define OSMEM_MAP_TEXT 0
+#define OSMEM_MAP_SVG 1
+OSMEM_API int osmem_heap_map(int fd, int format);
 OSMEM_API int osmem_walk(int (*fn)(const struct osmem_block *, void *),
                          void *arg);
 

@@ -61,6 +61,8 @@ at_exit(void)
 	if (osmem__g.ready && osmem__g.cfg.stats)
 		osmem__stats_summary(osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2);
 	osmem__trace_flush();
+	if (osmem__g.ready)
+		osmem__heap_map_at_exit(getenv("OSMEM_HEAP_MAP"));
 }
 
 void

@@ -490,7 +490,12 @@ OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
 OSMEM_INTERNAL void osmem__debug_tick(void);
 
+/* heapmap.c: the map OSMEM_HEAP_MAP asks for at exit. */
+OSMEM_INTERNAL void osmem__heap_map_at_exit(const char *path);
+
 /* trace.c: recording calls (OSMEM_TRACE). */
+OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name,
+                                    size_t len);
 OSMEM_INTERNAL void osmem__trace_open(void);
 OSMEM_INTERNAL void osmem__trace_flush(void);
 OSMEM_INTERNAL void osmem__trace(char op, int count, uintptr_t x,

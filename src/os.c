@@ -211,6 +211,18 @@ osmem__os_open_append(const char *path)
 }
 
 int
+osmem__os_open_new(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+void
+osmem__os_close(int fd)
+{
+	close(fd);
+}
+
+int
 osmem__os_pid(void)
 {
 	return (int)getpid();

@@ -33,8 +33,11 @@ OSMEM_INTERNAL size_t osmem__os_held(void);
 /* 64 random bits from the kernel, without allocating. */
 OSMEM_INTERNAL uint64_t osmem__os_random(void);
 OSMEM_INTERNAL void osmem__os_write(int fd, const char *buf, size_t len);
-/* Open path for appending (created if need be), close-on-exec; or -1. */
+/* Open path for writing, created if need be and either appended to or
+ * emptied; close-on-exec; or -1. */
 OSMEM_INTERNAL int osmem__os_open_append(const char *path);
+OSMEM_INTERNAL int osmem__os_open_new(const char *path);
+OSMEM_INTERNAL void osmem__os_close(int fd);
 OSMEM_INTERNAL int osmem__os_pid(void);
 /* A private, close-on-exec copy of fd (or -1). */
 OSMEM_INTERNAL int osmem__os_dup(int fd);

@@ -28,15 +28,12 @@ static struct {
 /* The calling thread is inside realloc: its inner calls are not its own. */
 static __thread int quiet __attribute__((tls_model("initial-exec")));
 
+/* A file name from a template in which %p stands for the process id. */
 void
-osmem__trace_open(void)
+osmem__path_pid(const char *path, char *name, size_t len)
 {
-	const char *path = getenv("OSMEM_TRACE");
-	char name[512];
 	size_t n = 0;
-	if (!path || !*path)
-		return;
-	for (; *path && n + 24 < sizeof name; path++) {
+	for (; *path && n + 24 < len; path++) {
 		if (path[0] == '%' && path[1] == 'p') {
 			n += osmem__fmt_dec(name + n, (size_t)osmem__os_pid());
 			path++;
@@ -45,6 +42,16 @@ osmem__trace_open(void)
 		}
 	}
 	name[n] = '\0';
+}
+
+void
+osmem__trace_open(void)
+{
+	const char *path = getenv("OSMEM_TRACE");
+	char name[512];
+	if (!path || !*path)
+		return;
+	osmem__path_pid(path, name, sizeof name);
 	t.fd = osmem__os_open_append(name);
 	if (t.fd < 0)
 		return;
