@@ -29,7 +29,9 @@ osmem__aligned(size_t align, size_t n)
 		void *p = aligned_now(align, osmem__debug_request(n));
 		if (osmem__g.tracing)
 			osmem__trace('a', 3, align, n, (uintptr_t)p);
-		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
+		return p ? osmem__debug_new(p, n, osmem__usable(p),
+		                            __builtin_return_address(0))
+		         : NULL;
 	}
 	return aligned_now(align, n);
 }

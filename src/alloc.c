@@ -86,6 +86,8 @@ osmem_calloc(size_t count, size_t n)
 	/* A fresh mapping is zero already (unless junk filled it). */
 	if (p && (!(osmem__mem2chunk(p)->head & F_MMAP) || osmem__g.debug))
 		memset(p, 0, total);
+	if (p && OSMEM_UNLIKELY(osmem__g.debug))
+		osmem__debug_set_caller(p, __builtin_return_address(0));
 	return p;
 }
 
@@ -109,6 +111,7 @@ osmem_realloc(void *p, size_t n)
 		if (q) {
 			memcpy(q, p, old < n ? old : n);
 			osmem_free(p);
+			osmem__debug_set_caller(q, __builtin_return_address(0));
 		}
 		osmem__trace_quiet(0);
 		if (osmem__g.tracing)

@@ -11,9 +11,14 @@
  *   quarantine  freed blocks wait, junk-filled, until this many bytes
  *               are waiting; when one leaves, its junk must be intact, or
  *               something wrote to it after it was freed;
- *   check_every the heap checker runs every N calls.
+ *   check_every the heap checker runs every N calls;
+ *   leaks       each block records its caller; at exit the blocks still
+ *               allocated are reported by call site (leaks.c).
  *
- * Each finding ends the process with one line naming the block.
+ * With canary or leaks on, each block ends with a tail: the caller and the
+ * size asked for in its last 16 bytes, the canary (if on) right after the
+ * bytes asked for.  Each finding ends the process with one line naming
+ * the block.
  */
 #include "os.h"
 
@@ -21,7 +26,13 @@
 
 #define JUNK_NEW 0xa5
 #define JUNK_FREE 0x5a
-#define TAIL 16u /* canary, then the size asked for */
+#define TAIL 24u /* canary, caller, size asked for */
+
+static inline int
+tail_on(void)
+{
+	return osmem__g.cfg.canary || osmem__g.cfg.leaks;
+}
 
 static struct {
 	osmem__lock_t lock;
@@ -40,7 +51,7 @@ canary_of(const void *p)
 size_t
 osmem__debug_request(size_t n)
 {
-	if (!osmem__g.cfg.canary)
+	if (!tail_on())
 		return n;
 	return n > SIZE_MAX - TAIL ? SIZE_MAX : n + TAIL;
 }
@@ -50,24 +61,50 @@ osmem__debug_request(size_t n)
 size_t
 osmem__debug_usable(const void *p, size_t usable)
 {
-	if (!osmem__g.cfg.canary || usable < TAIL)
+	if (!tail_on() || usable < TAIL)
 		return usable;
 	size_t n;
 	memcpy(&n, (const char *)p + usable - sizeof n, sizeof n);
 	return n <= usable - TAIL ? n : usable;
 }
 
+/* The call site recorded in block p of usable bytes (leaks=1), or NULL. */
+const void *
+osmem__debug_caller(const void *p, size_t usable)
+{
+	const void *caller = NULL;
+	if (osmem__g.cfg.leaks && usable >= TAIL)
+		memcpy(&caller, (const char *)p + usable - 2 * sizeof caller,
+		       sizeof caller);
+	return caller;
+}
+
+/* Record a different call site for block p (calloc and realloc, which
+ * allocate through malloc and know their own caller). */
+void
+osmem__debug_set_caller(void *p, const void *caller)
+{
+	size_t usable = osmem__usable(p);
+	if (p && osmem__g.cfg.leaks && usable >= TAIL)
+		memcpy((char *)p + usable - 2 * sizeof caller, &caller,
+		       sizeof caller);
+}
+
 void *
-osmem__debug_new(void *p, size_t n, size_t usable)
+osmem__debug_new(void *p, size_t n, size_t usable, const void *caller)
 {
 	if (!p)
 		return p;
 	if (osmem__g.cfg.junk)
 		memset(p, JUNK_NEW, n);
+	if (tail_on()) {
+		memcpy((char *)p + usable - sizeof n, &n, sizeof n);
+		memcpy((char *)p + usable - 2 * sizeof caller, &caller,
+		       sizeof caller);
+	}
 	if (osmem__g.cfg.canary) {
 		uint64_t c = canary_of(p);
 		memcpy((char *)p + n, &c, sizeof c);
-		memcpy((char *)p + usable - sizeof n, &n, sizeof n);
 	}
 	return p;
 }

@@ -63,6 +63,11 @@ at_exit(void)
 	osmem__trace_flush();
 	if (osmem__g.ready)
 		osmem__heap_map_at_exit(getenv("OSMEM_HEAP_MAP"));
+	if (osmem__g.ready && osmem__g.cfg.leaks) {
+		int fd = osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2;
+		if (osmem__leak_report(fd) && osmem__g.cfg.leak_exitcode)
+			osmem__os_exit((int)osmem__g.cfg.leak_exitcode);
+	}
 }
 
 void
@@ -86,13 +91,15 @@ osmem__init(void)
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].st.release_at =
 			    osmem__g.cfg.release_threshold;
-		osmem__g.stats_fd = osmem__g.cfg.stats ? osmem__os_dup(2) : -1;
+		osmem__g.stats_fd = osmem__g.cfg.stats || osmem__g.cfg.leaks
+		                        ? osmem__os_dup(2)
+		                        : -1;
 		osmem__trace_open();
 		/* The opt-in checks and the trace live on the slow paths: no
 		 * thread caches. */
 		const struct osmem__config *c = &osmem__g.cfg;
 		if (c->junk || c->canary || c->quarantine || c->guard ||
-		    c->check_every || osmem__g.tracing) {
+		    c->check_every || c->leaks || osmem__g.tracing) {
 			osmem__g.debug = 1;
 			osmem__g.cfg.tc_cap = 0;
 		}

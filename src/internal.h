@@ -174,6 +174,7 @@ struct osmem__config {
 	size_t narenas;        /* arenas threads share (0: 2 per CPU) */
 	size_t stats;          /* print the figures at exit */
 	size_t junk, canary, quarantine, guard, check_every; /* opt-in checks */
+	size_t leaks, leak_exitcode; /* report blocks left at exit */
 	size_t limit;          /* most bytes from the system (0: no limit) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
 	int fixed_thresholds;  /* set by the user: no dynamic mmap threshold */
@@ -485,7 +486,12 @@ OSMEM_INTERNAL void *osmem__aligned(size_t align, size_t n);
  * check_every); osmem__g.debug says whether any is on. */
 OSMEM_INTERNAL size_t osmem__debug_request(size_t n);
 OSMEM_INTERNAL size_t osmem__debug_usable(const void *p, size_t usable);
-OSMEM_INTERNAL void *osmem__debug_new(void *p, size_t n, size_t usable);
+OSMEM_INTERNAL void *osmem__debug_new(void *p, size_t n, size_t usable,
+                                      const void *caller);
+OSMEM_INTERNAL const void *osmem__debug_caller(const void *p, size_t usable);
+OSMEM_INTERNAL void osmem__debug_set_caller(void *p, const void *caller);
+/* leaks.c: the report at exit; returns the number of leaked blocks. */
+OSMEM_INTERNAL size_t osmem__leak_report(int fd);
 OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
 OSMEM_INTERNAL void osmem__debug_tick(void);

@@ -43,6 +43,9 @@ static const struct tunable {
 	{ "guard", COUNT, 0, 1, offsetof(struct osmem__config, guard) },
 	{ "check_every", COUNT, 0, SIZE_MAX,
 	  offsetof(struct osmem__config, check_every) },
+	{ "leaks", COUNT, 0, 1, offsetof(struct osmem__config, leaks) },
+	{ "leak_exitcode", COUNT, 0, 255,
+	  offsetof(struct osmem__config, leak_exitcode) },
 };
 
 static void

@@ -6,6 +6,7 @@
  */
 #include "os.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -273,6 +274,25 @@ void
 osmem__lock_wake(int *v)
 {
 	syscall(SYS_futex, v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+void
+osmem__os_exit(int code)
+{
+	_exit(code);
+}
+
+int
+osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
+                 const char **object)
+{
+	Dl_info info;
+	if (!dladdr(addr, &info))
+		return 0;
+	*sym = info.dli_sname;
+	*sym_addr = info.dli_saddr;
+	*object = info.dli_fname;
+	return 1;
 }
 
 void

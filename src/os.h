@@ -42,6 +42,11 @@ OSMEM_INTERNAL int osmem__os_pid(void);
 /* A private, close-on-exec copy of fd (or -1). */
 OSMEM_INTERNAL int osmem__os_dup(int fd);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_abort(void);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_exit(int code);
+/* The symbol and object nearest an address (dladdr); 0 if none. */
+OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
+                                    const void **sym_addr,
+                                    const char **object);
 
 /*
  * Fault seam: make calls of one kind fail.  After osmem__os_fail(kind,

@@ -218,7 +218,11 @@ osmem__malloc_slow(size_t n)
 		void *p = alloc_now(osmem__debug_request(n));
 		if (osmem__g.tracing)
 			osmem__trace('m', 2, n, (uintptr_t)p, 0);
-		return p ? osmem__debug_new(p, n, osmem__usable(p)) : NULL;
+		/* Reached by a tail jump from osmem_malloc: the return address
+		 * is the program's call site. */
+		return p ? osmem__debug_new(p, n, osmem__usable(p),
+		                            __builtin_return_address(0))
+		         : NULL;
 	}
 	return alloc_now(n);
 }

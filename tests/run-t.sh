@@ -17,7 +17,7 @@ check() { # check DESCRIPTION COMMAND...
 	n=$((n + 1))
 	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
 }
-echo "1..6"
+echo "1..8"
 
 seq 1 50000 | sort -r >"$tmp/in"
 "$run" --lib="$so" --stats -- sort -n "$tmp/in" >"$tmp/out" 2>"$tmp/err"
@@ -34,12 +34,20 @@ check "--limit=64K makes sort fail for want of memory" [ $? -ne 0 ]
 
 "$run" --help >"$tmp/help"
 missing=
-for flag in stats limit mmap-threshold trim-threshold release-threshold \
-    tcache arenas junk canary quarantine guard check-every check lib help; do
+for flag in stats leaks leak-exitcode heap-map limit mmap-threshold \
+    trim-threshold release-threshold tcache arenas junk canary quarantine \
+    guard check-every check lib help; do
 	grep -q -- "--$flag" "$tmp/help" || missing="$missing $flag"
 done
 check "--help documents every flag${missing:+ (missing:$missing)}" \
 	[ -z "$missing" ]
+
+"$run" --lib="$so" --leaks --leak-exitcode=9 --heap-map="$tmp/map.svg" -- \
+	sort -n "$tmp/in" >/dev/null 2>"$tmp/err4"
+check "--leaks --leak-exitcode=9: sort's blocks left at exit, status 9" \
+	[ $? -eq 9 ] && grep -q "^osmem: leaks: " "$tmp/err4"
+check "--heap-map writes an SVG map at exit" \
+	grep -q "libosmem heap map" "$tmp/map.svg"
 
 "$run" --no-such-flag true 2>"$tmp/err3"
 check "an unknown flag is refused with status 2" \
