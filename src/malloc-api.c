@@ -2,7 +2,8 @@
  * malloc-api.c: the standard allocation names, for libosmem-malloc.so.  A
  * program that preloads or links that library gets libosmem behind malloc,
  * free and the rest, with glibc's semantics, including glibc's extras
- * (malloc_trim, mallinfo, mallinfo2, malloc_stats, mallopt).  Each name is
+ * (malloc_trim, mallinfo, mallinfo2, malloc_stats, malloc_info,
+ * mallopt).  Each name is
  * a thin call of the osmem_ function of the same meaning; malloc, free,
  * calloc and realloc are aliases defined in alloc.c.
  */
@@ -10,6 +11,7 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define EXPORT __attribute__((visibility("default")))
@@ -121,4 +123,46 @@ EXPORT void
 malloc_stats(void)
 {
 	osmem__stats_print(2);
+}
+
+/*
+ * malloc_info: glibc's XML report shape (version 1), from osmem_stats:
+ * one <heap> for the allocator as a whole (it keeps its own per-arena
+ * figures private), totals of free blocks, system bytes now and at most,
+ * and the mapped blocks.  options must be 0, as in glibc.
+ */
+EXPORT int
+malloc_info(int options, FILE *fp)
+{
+	if (options != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	struct osmem_stats s;
+	osmem_stats(&s);
+	fprintf(fp, "<malloc version=\"1\">\n");
+	fprintf(fp, "<heap nr=\"0\">\n<sizes>\n</sizes>\n");
+	fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
+	fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n",
+	        s.free_blocks, s.free);
+	fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n", s.heap);
+	fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n", s.heap_peak);
+	fprintf(fp, "<aspace type=\"total\" size=\"%zu\"/>\n", s.heap);
+	fprintf(fp, "<aspace type=\"mprotect\" size=\"%zu\"/>\n", s.heap);
+	fprintf(fp, "</heap>\n");
+	fprintf(fp, "<total type=\"fast\" count=\"0\" size=\"0\"/>\n");
+	fprintf(fp, "<total type=\"rest\" count=\"%zu\" size=\"%zu\"/>\n",
+	        s.free_blocks, s.free);
+	fprintf(fp, "<total type=\"mmap\" count=\"%zu\" size=\"%zu\"/>\n",
+	        s.mapped_blocks, s.mapped);
+	fprintf(fp, "<system type=\"current\" size=\"%zu\"/>\n",
+	        s.heap + s.mapped);
+	fprintf(fp, "<system type=\"max\" size=\"%zu\"/>\n",
+	        s.heap_peak + s.mapped_peak);
+	fprintf(fp, "<aspace type=\"total\" size=\"%zu\"/>\n",
+	        s.heap + s.mapped);
+	fprintf(fp, "<aspace type=\"mprotect\" size=\"%zu\"/>\n",
+	        s.heap + s.mapped);
+	fprintf(fp, "</malloc>\n");
+	return 0;
 }

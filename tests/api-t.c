@@ -298,6 +298,18 @@ extras(void)
 		buf[n > 0 ? n : 0] = '\0';
 		close(fds[0]);
 	}
+	char *xml = NULL;
+	size_t xlen = 0;
+	FILE *mf = open_memstream(&xml, &xlen);
+	int info_rc = malloc_info(0, mf);
+	fclose(mf);
+	ok(info_rc == 0 && xml && !strncmp(xml, "<malloc version=\"1\">\n", 21) &&
+	       strstr(xml, "<total type=\"mmap\"") && strstr(xml, "</malloc>\n"),
+	   "malloc_info writes glibc's XML shape");
+	free(xml);
+	errno = 0;
+	ok(malloc_info(1, stdout) == -1 && errno == EINVAL,
+	   "malloc_info with options other than 0: EINVAL");
 	ok(strstr(buf, "Arena 0:\nsystem bytes     =") &&
 	       strstr(buf, "in use bytes     =") &&
 	       strstr(buf, "max mmap regions ="),
