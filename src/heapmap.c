@@ -8,13 +8,17 @@
  * same size as a small one.  The walk fills static tables (no allocation
  * while the allocator's locks are held), so maps are drawn one at a time.
  *
- * With OSMEM_HEAP_MAP=FILE in the environment at start-up, the map is
- * written at exit (SVG if FILE ends in .svg, text otherwise).
+ * With OSMEM_HEAP_MAP=FILE in the environment, the map is written at exit
+ * (SVG if FILE ends in .svg, text otherwise); with OSMEM_HEAP_MAP_SIGNAL=N
+ * too, also when signal N arrives: the handler only raises a flag (drawing
+ * takes the allocator's locks, which the interrupted code may hold), and
+ * the next call that takes a slow path draws the map.
  */
 #include "os.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define ROWS 48   /* segments drawn; the rest are summed in the last */
@@ -275,14 +279,65 @@ osmem_heap_map(int fd, int format)
 	return r == 0 ? 0 : -1;
 }
 
+static volatile int map_wanted;
+
+static void
+want_map(int sig)
+{
+	(void)sig;
+	map_wanted = 1;
+}
+
+/* At start-up: the signal that asks for a map, if any. */
+void
+osmem__heap_map_signal(void)
+{
+	const char *s = getenv("OSMEM_HEAP_MAP_SIGNAL");
+	int sig = 0;
+	for (; s && *s >= '0' && *s <= '9' && sig < 1000; s++)
+		sig = sig * 10 + (*s - '0');
+	if (sig > 0 && getenv("OSMEM_HEAP_MAP") &&
+	    osmem__os_on_signal(sig, want_map) == 0)
+		osmem__g.map_signal = 1;
+}
+
+static void write_map(const char *path, unsigned number);
+
+/* On a slow path: draw the map a signal asked for, numbered (heap.svg:
+ * heap-1.svg, heap-2.svg, ...), so the map at exit does not replace it. */
+void
+osmem__heap_map_if_wanted(void)
+{
+	static unsigned maps;
+	if (!map_wanted)
+		return;
+	map_wanted = 0;
+	write_map(getenv("OSMEM_HEAP_MAP"), ++maps);
+}
+
 /* OSMEM_HEAP_MAP=FILE: the map at exit. */
 void
 osmem__heap_map_at_exit(const char *path)
+{
+	write_map(path, 0);
+}
+
+static void
+write_map(const char *path, unsigned number)
 {
 	char name[512];
 	if (!path || !*path)
 		return;
 	osmem__path_pid(path, name, sizeof name);
+	if (number) {
+		/* Insert -N before the extension. */
+		char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
+		size_t at = dot && (!slash || dot > slash) ? (size_t)(dot - name)
+		                                            : strlen(name);
+		char ext[64];
+		snprintf(ext, sizeof ext, "%s", name + at);
+		snprintf(name + at, sizeof name - at, "-%u%s", number, ext);
+	}
 	int fd = osmem__os_open_new(name);
 	if (fd < 0)
 		return;

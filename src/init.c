@@ -95,6 +95,7 @@ osmem__init(void)
 		                        ? osmem__os_dup(2)
 		                        : -1;
 		osmem__trace_open();
+		osmem__heap_map_signal();
 		/* The opt-in checks and the trace live on the slow paths: no
 		 * thread caches. */
 		const struct osmem__config *c = &osmem__g.cfg;

@@ -188,6 +188,7 @@ struct osmem__global {
 	int debug; /* an opt-in check is on: every call takes the slow path */
 	int stats_fd; /* where stats=1 reports (stderr, kept from start-up) */
 	int tracing;  /* OSMEM_TRACE: every call is recorded (trace.c) */
+	int map_signal; /* OSMEM_HEAP_MAP_SIGNAL: a map may be asked for */
 	struct osmem__config cfg;
 	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
 	unsigned next_arena;       /* round-robin for new threads */
@@ -496,8 +497,10 @@ OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
 OSMEM_INTERNAL void osmem__debug_tick(void);
 
-/* heapmap.c: the map OSMEM_HEAP_MAP asks for at exit. */
+/* heapmap.c: the map OSMEM_HEAP_MAP asks for at exit, or on a signal. */
 OSMEM_INTERNAL void osmem__heap_map_at_exit(const char *path);
+OSMEM_INTERNAL void osmem__heap_map_signal(void);
+OSMEM_INTERNAL void osmem__heap_map_if_wanted(void);
 
 /* trace.c: recording calls (OSMEM_TRACE). */
 OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name,

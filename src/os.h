@@ -43,6 +43,8 @@ OSMEM_INTERNAL int osmem__os_pid(void);
 OSMEM_INTERNAL int osmem__os_dup(int fd);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_abort(void);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_exit(int code);
+/* Call fn when signal sig arrives (SA_RESTART); 0 on success. */
+OSMEM_INTERNAL int osmem__os_on_signal(int sig, void (*fn)(int));
 /* The symbol and object nearest an address (dladdr); 0 if none. */
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
                                     const void **sym_addr,

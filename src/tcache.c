@@ -213,6 +213,8 @@ void *
 osmem__malloc_slow(size_t n)
 {
 	osmem__ensure_init();
+	if (OSMEM_UNLIKELY(osmem__g.map_signal))
+		osmem__heap_map_if_wanted();
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		void *p = alloc_now(osmem__debug_request(n));

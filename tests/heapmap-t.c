@@ -34,9 +34,34 @@ count(const char *s, const char *what)
 	return n;
 }
 
-int
-main(void)
+/* Run as a fresh process whose heap map is asked for by a signal. */
+static int
+signalled_map(const char *self, const char *dir)
 {
+	pid_t pid = fork();
+	if (pid == 0) {
+		char file[300];
+		snprintf(file, sizeof file, "%s/map.svg", dir);
+		setenv("OSMEM_HEAP_MAP", file, 1);
+		setenv("OSMEM_HEAP_MAP_SIGNAL", "12", 1); /* SIGUSR2 */
+		execl(self, self, "signalled", (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "signalled")) {
+		void *p = osmem_malloc(5000);
+		raise(SIGUSR2);
+		osmem_free(osmem_malloc(6000)); /* a slow path: draws the map */
+		osmem_free(p);
+		return 0;
+	}
 	static void *p[3000];
 	for (int i = 0; i < 3000; i++)
 		p[i] = osmem_malloc((size_t)(i % 40) * 24 + 8);
@@ -79,6 +104,20 @@ main(void)
 	   "the text map has a line per segment and the figures");
 	ok(osmem_heap_map(1, 7) == -1, "an unknown format is refused");
 	unlink(path);
+
+	char dir[] = "/tmp/osmem-heapmap-dir-XXXXXX";
+	if (!mkdtemp(dir))
+		bail("mkdtemp");
+	char one[300], last[300];
+	snprintf(one, sizeof one, "%s/map-1.svg", dir);
+	snprintf(last, sizeof last, "%s/map.svg", dir);
+	int st = signalled_map(argv[0], dir);
+	ok(st == 0 && access(one, R_OK) == 0 && access(last, R_OK) == 0,
+	   "OSMEM_HEAP_MAP_SIGNAL: a map on the signal (map-1.svg) and one at "
+	   "exit (map.svg)");
+	unlink(one);
+	unlink(last);
+	rmdir(dir);
 	for (int i = 1; i < 3000; i++)
 		if (i % 3)
 			osmem_free(p[i]);
