@@ -21,6 +21,7 @@
  * the block.
  */
 #include "os.h"
+#include "vg.h"
 
 #include <string.h>
 
@@ -31,7 +32,7 @@
 static inline int
 tail_on(void)
 {
-	return osmem__g.cfg.canary || osmem__g.cfg.leaks;
+	return osmem__g.cfg.canary || osmem__g.cfg.leaks || osmem__g.valgrind;
 }
 
 static struct {
@@ -58,13 +59,25 @@ osmem__debug_request(size_t n)
 
 /* Bytes the program may use in block p of usable bytes: what it asked for
  * when canaries are on. */
+/* The tail lies in memory memcheck is told the program may not touch;
+ * the allocator's own reads open it for a moment. */
+static void
+tail_read(const void *p, size_t usable, size_t off, void *out, size_t len)
+{
+	const char *at = (const char *)p + usable - off;
+	OSMEM_VG_DEFINED(at, len);
+	memcpy(out, at, len);
+	if (osmem__g.valgrind)
+		OSMEM_VG_NOACCESS(at, len);
+}
+
 size_t
 osmem__debug_usable(const void *p, size_t usable)
 {
 	if (!tail_on() || usable < TAIL)
 		return usable;
 	size_t n;
-	memcpy(&n, (const char *)p + usable - sizeof n, sizeof n);
+	tail_read(p, usable, sizeof n, &n, sizeof n);
 	return n <= usable - TAIL ? n : usable;
 }
 
@@ -74,8 +87,7 @@ osmem__debug_caller(const void *p, size_t usable)
 {
 	const void *caller = NULL;
 	if (osmem__g.cfg.leaks && usable >= TAIL)
-		memcpy(&caller, (const char *)p + usable - 2 * sizeof caller,
-		       sizeof caller);
+		tail_read(p, usable, 2 * sizeof caller, &caller, sizeof caller);
 	return caller;
 }
 
@@ -85,9 +97,13 @@ void
 osmem__debug_set_caller(void *p, const void *caller)
 {
 	size_t usable = osmem__usable(p);
-	if (p && osmem__g.cfg.leaks && usable >= TAIL)
-		memcpy((char *)p + usable - 2 * sizeof caller, &caller,
-		       sizeof caller);
+	if (p && osmem__g.cfg.leaks && usable >= TAIL) {
+		char *at = (char *)p + usable - 2 * sizeof caller;
+		OSMEM_VG_UNDEFINED(at, sizeof caller);
+		memcpy(at, &caller, sizeof caller);
+		if (osmem__g.valgrind)
+			OSMEM_VG_NOACCESS(at, sizeof caller);
+	}
 }
 
 void *
@@ -105,6 +121,12 @@ osmem__debug_new(void *p, size_t n, size_t usable, const void *caller)
 	if (osmem__g.cfg.canary) {
 		uint64_t c = canary_of(p);
 		memcpy((char *)p + n, &c, sizeof c);
+	}
+	if (osmem__g.valgrind) {
+		/* The n bytes are a block to memcheck; the rest is off limits,
+		 * so writing past the end is reported. */
+		OSMEM_VG_MALLOCLIKE(p, n);
+		OSMEM_VG_NOACCESS((char *)p + n, usable - n);
 	}
 	return p;
 }
@@ -125,8 +147,11 @@ int
 osmem__debug_free(void *p, size_t usable)
 {
 	const struct osmem__config *cfg = &osmem__g.cfg;
+	size_t asked = osmem__debug_usable(p, usable);
+	if (osmem__g.valgrind)
+		OSMEM_VG_UNDEFINED((char *)p + asked, usable - asked);
 	if (cfg->canary) {
-		size_t n = osmem__debug_usable(p, usable);
+		size_t n = asked;
 		uint64_t c;
 		memcpy(&c, (char *)p + n, sizeof c);
 		if (n + TAIL > usable || c != canary_of(p))
@@ -140,14 +165,21 @@ osmem__debug_free(void *p, size_t usable)
 	void *out = NULL;
 	osmem__lock(&q.lock);
 	*(void **)p = NULL;
-	if (q.tail)
+	if (osmem__g.valgrind)
+		OSMEM_VG_FREELIKE(p); /* memcheck: freed, and now off limits */
+	if (q.tail) {
+		OSMEM_VG_DEFINED(q.tail, sizeof(void *));
 		*(void **)q.tail = p;
+		if (osmem__g.valgrind)
+			OSMEM_VG_NOACCESS(q.tail, sizeof(void *));
+	}
 	else
 		q.head = p;
 	q.tail = p;
 	q.bytes += usable;
 	if (q.bytes > cfg->quarantine) {
 		out = q.head;
+		OSMEM_VG_DEFINED(out, sizeof(void *));
 		q.head = *(void **)out;
 		if (!q.head)
 			q.tail = NULL;
@@ -166,6 +198,9 @@ osmem__debug_leaving(void *p)
 	chunk_t *c = osmem__mem2chunk(p);
 	size_t usable = (c->head & F_MMAP) ? osmem__large_usable(c)
 	                                   : osmem__csize(c) - OSMEM_OVERHEAD;
+	/* Back in the allocator's hands: to memcheck, it holds the junk
+	 * written when it was freed. */
+	OSMEM_VG_DEFINED(p, usable);
 	check_junk(p, usable);
 	return usable;
 }

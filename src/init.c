@@ -4,6 +4,7 @@
  * libc).  Start-up allocates nothing and calls nothing that might.
  */
 #include "os.h"
+#include "vg.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -87,6 +88,7 @@ osmem__init(void)
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
 		osmem__g.cfg.release_threshold = 1024 * 1024;
+		osmem__g.cfg.valgrind = 2;
 		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
 		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 			osmem__g.arena[i].st.release_at =
@@ -96,11 +98,21 @@ osmem__init(void)
 		                        : -1;
 		osmem__trace_open();
 		osmem__heap_map_signal();
+		/* Under valgrind, blocks are told to memcheck (debug.c), and a
+		 * freed block stays out of use for a while so a use after free
+		 * lands on memory memcheck knows is freed. */
+		if (osmem__g.cfg.valgrind == 1 ||
+		    (osmem__g.cfg.valgrind == 2 && OSMEM_VG_RUNNING())) {
+			osmem__g.valgrind = 1;
+			if (!osmem__g.cfg.quarantine)
+				osmem__g.cfg.quarantine = (size_t)16 << 20;
+		}
 		/* The opt-in checks and the trace live on the slow paths: no
 		 * thread caches. */
 		const struct osmem__config *c = &osmem__g.cfg;
 		if (c->junk || c->canary || c->quarantine || c->guard ||
-		    c->check_every || c->leaks || osmem__g.tracing) {
+		    c->check_every || c->leaks || osmem__g.tracing ||
+		    osmem__g.valgrind) {
 			osmem__g.debug = 1;
 			osmem__g.cfg.tc_cap = 0;
 		}

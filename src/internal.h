@@ -175,6 +175,8 @@ struct osmem__config {
 	size_t stats;          /* print the figures at exit */
 	size_t junk, canary, quarantine, guard, check_every; /* opt-in checks */
 	size_t leaks, leak_exitcode; /* report blocks left at exit */
+	size_t valgrind;       /* tell memcheck of blocks: 0 no, 1 yes, 2 when
+	                          running under valgrind (default) */
 	size_t limit;          /* most bytes from the system (0: no limit) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
 	int fixed_thresholds;  /* set by the user: no dynamic mmap threshold */
@@ -189,6 +191,7 @@ struct osmem__global {
 	int stats_fd; /* where stats=1 reports (stderr, kept from start-up) */
 	int tracing;  /* OSMEM_TRACE: every call is recorded (trace.c) */
 	int map_signal; /* OSMEM_HEAP_MAP_SIGNAL: a map may be asked for */
+	int valgrind;   /* running under valgrind: blocks are annotated */
 	struct osmem__config cfg;
 	unsigned narenas;          /* arenas in use (1..OSMEM_MAX_ARENAS) */
 	unsigned next_arena;       /* round-robin for new threads */

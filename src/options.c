@@ -44,6 +44,7 @@ static const struct tunable {
 	{ "check_every", COUNT, 0, SIZE_MAX,
 	  offsetof(struct osmem__config, check_every) },
 	{ "leaks", COUNT, 0, 1, offsetof(struct osmem__config, leaks) },
+	{ "valgrind", COUNT, 0, 2, offsetof(struct osmem__config, valgrind) },
 	{ "leak_exitcode", COUNT, 0, 255,
 	  offsetof(struct osmem__config, leak_exitcode) },
 };
