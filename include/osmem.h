@@ -87,10 +87,10 @@ struct osmem_stats {
 	size_t largest_free;  /* largest free heap block */
 	size_t released;      /* bytes given back to the system, in all */
 	size_t segments;      /* heap segments */
-	size_t nmalloc;       /* allocations served by the heaps or by mmap
-	                         (not those served by a thread cache) */
-	size_t nfree;         /* blocks freed to the heaps or unmapped */
-	size_t nrealloc;      /* reallocations done in place */
+	size_t nmalloc;       /* blocks allocated, by any call (a realloc
+	                         that moves allocates one) */
+	size_t nfree;         /* blocks freed (likewise) */
+	size_t nrealloc;      /* calls to realloc with a block */
 	double fragmentation; /* 1 - largest_free / free; 0 if nothing free */
 	size_t cached;        /* bytes in blocks held by thread caches */
 	size_t reserved[7];   /* zero; room to grow */

@@ -24,6 +24,7 @@ osmem__aligned(size_t align, size_t n)
 	if (align <= OSMEM_ALIGN)
 		return osmem_malloc(n);
 	osmem__ensure_init();
+	osmem__count(CALL_MALLOC);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		void *p = aligned_now(align, osmem__debug_request(n));

@@ -25,6 +25,7 @@ osmem_malloc(size_t n)
 				osmem__tc_corrupt(p);
 			tc->head[i] = (void *)next;
 			tc->room[i]++;
+			tc->calls[CALL_MALLOC]++;
 			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
 		}
@@ -43,6 +44,7 @@ osmem_free(void *p)
 		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS &&
 		                 tc->room[i] != 0)) {
 			tc->room[i]--;
+			tc->calls[CALL_FREE]++;
 			osmem__clear_cinuse(c);
 			*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
 			tc->head[i] = p;
@@ -102,6 +104,7 @@ osmem_realloc(void *p, size_t n)
 	}
 	chunk_t *c = owned(p, "realloc of invalid pointer",
 	                   "realloc of freed pointer");
+	osmem__count(CALL_REALLOC);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		/* With checks on, a resize always moves: the old block goes
 		 * through free's checks, the new one gets fresh canary/junk. */

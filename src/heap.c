@@ -220,7 +220,6 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 	chunk_t *c = take(a, size, may_grow);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
-	a->st.nmalloc++;
 	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
 	if (dirt < have) /* some of it comes from released pages */
 		a->st.refault += size - (size_t)((double)size * dirt / have);
@@ -233,7 +232,6 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 	chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK, 1);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
-	a->st.nmalloc++;
 	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
 	uintptr_t mem = (uintptr_t)osmem__chunk2mem(c);
 	if (mem & (align - 1)) {
@@ -253,7 +251,6 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 {
 	size_t size = osmem__csize(c), dirt = size;
 	a->st.in_use -= size;
-	a->st.nfree++;
 	if (!(c->head & F_PINUSE)) {
 		chunk_t *p = checked(osmem__before(c, c->prev_foot));
 		if (OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
@@ -306,7 +303,6 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 		have = avail;
 	}
 	a->st.in_use -= osmem__csize(c);
-	a->st.nrealloc++;
 	carve(a, c, have, size, pflag, dirt);
 	return 1;
 }

@@ -146,7 +146,6 @@ struct osmem__counters {
 	size_t last_release; /* bytes the last pass gave back */
 	size_t nfree_chunks;
 	size_t released;    /* bytes given back to the system, in all */
-	size_t nmalloc, nfree, nrealloc;
 	size_t nlarge_alloc, nlarge_free; /* under the large lock */
 };
 
@@ -218,8 +217,11 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
 #define OSMEM_TC_CAP 16u
 #define OSMEM_TC_BIN_BYTES 4096u
 
+enum { CALL_MALLOC, CALL_FREE, CALL_REALLOC, NCALLS };
+
 struct osmem__tcache {
 	void *head[OSMEM_TC_BINS];
+	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
 	uint8_t room[OSMEM_TC_BINS];
 	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
 	uint8_t real;               /* 0 for the stand-ins below */
@@ -523,6 +525,10 @@ osmem__usable(const void *p)
 		return osmem__large_usable(c);
 	return osmem__csize(c) - OSMEM_OVERHEAD;
 }
+
+/* tcache.c: counting calls, for osmem_stats. */
+OSMEM_INTERNAL void osmem__count(int call);
+OSMEM_INTERNAL void osmem__calls(size_t out[NCALLS]);
 
 /* tcache.c: the slow paths behind the thread caches. */
 OSMEM_INTERNAL void osmem__free_now(void *p);

@@ -28,9 +28,6 @@ osmem_stats(struct osmem_stats *out)
 			out->largest_free = largest;
 		out->released += c->released;
 		out->segments += c->nsegs;
-		out->nmalloc += c->nmalloc;
-		out->nfree += c->nfree;
-		out->nrealloc += c->nrealloc;
 		osmem__unlock(&a->lock);
 	}
 	const struct osmem__counters *c = &osmem__g.arena[0].st;
@@ -38,10 +35,13 @@ osmem_stats(struct osmem_stats *out)
 	out->mapped = c->large;
 	out->mapped_peak = c->large_peak;
 	out->mapped_blocks = c->nlarge;
-	out->nmalloc += c->nlarge_alloc;
-	out->nfree += c->nlarge_free;
 	out->in_use += c->large;
 	osmem__unlock(&osmem__g.large_lock);
+	size_t calls[NCALLS];
+	osmem__calls(calls);
+	out->nmalloc = calls[CALL_MALLOC];
+	out->nfree = calls[CALL_FREE];
+	out->nrealloc = calls[CALL_REALLOC];
 	/* Blocks in thread caches are free to the program. */
 	out->cached = osmem__tc_bytes();
 	out->in_use -= out->cached < out->in_use ? out->cached : out->in_use;
@@ -120,8 +120,9 @@ osmem__stats_summary(int fd)
 		{ "  largest block     ", offsetof(struct osmem_stats, largest_free) },
 		{ "cached bytes        ", offsetof(struct osmem_stats, cached) },
 		{ "given back, bytes   ", offsetof(struct osmem_stats, released) },
-		{ "heap allocations    ", offsetof(struct osmem_stats, nmalloc) },
-		{ "heap frees          ", offsetof(struct osmem_stats, nfree) },
+		{ "allocations         ", offsetof(struct osmem_stats, nmalloc) },
+		{ "frees               ", offsetof(struct osmem_stats, nfree) },
+		{ "reallocations       ", offsetof(struct osmem_stats, nrealloc) },
 	};
 	struct osmem_stats s;
 	char buf[1024];

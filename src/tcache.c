@@ -19,6 +19,9 @@ struct osmem__tcache osmem__tc_none, osmem__tc_dead;
 static pthread_key_t tc_key;
 static int tc_key_ok;
 
+/* Calls of threads with no cache (yet, or any more), and of those gone. */
+static size_t calls_elsewhere[NCALLS];
+
 static inline void *
 pop(struct osmem__tcache *tc, unsigned i)
 {
@@ -122,6 +125,9 @@ tc_new(void)
 static void
 tc_release(struct osmem__tcache *tc)
 {
+	for (int i = 0; i < NCALLS; i++)
+		__atomic_add_fetch(&calls_elsewhere[i], tc->calls[i],
+		                   __ATOMIC_RELAXED);
 	if (tc->prev)
 		tc->prev->next = tc->next;
 	else
@@ -162,6 +168,8 @@ my_tcache(void)
 		return NULL;
 	for (unsigned i = 0; i < OSMEM_TC_BINS; i++)
 		tc->head[i] = NULL;
+	for (int i = 0; i < NCALLS; i++)
+		tc->calls[i] = 0;
 	size_bins(tc, (unsigned)g->cfg.tc_cap);
 	tc->real = 1;
 	osmem__lock(&g->tc_lock);
@@ -207,6 +215,30 @@ heap_alloc(struct osmem__arena *a, size_t size)
 	return p;
 }
 
+void
+osmem__count(int call)
+{
+	struct osmem__tcache *tc = osmem__tc;
+	if (tc->real)
+		tc->calls[call]++;
+	else
+		__atomic_add_fetch(&calls_elsewhere[call], 1, __ATOMIC_RELAXED);
+}
+
+/* The calls of all threads (read without their owners' consent: a
+ * figure, not an invariant). */
+void
+osmem__calls(size_t out[NCALLS])
+{
+	osmem__lock(&osmem__g.tc_lock);
+	for (int i = 0; i < NCALLS; i++)
+		out[i] = __atomic_load_n(&calls_elsewhere[i], __ATOMIC_RELAXED);
+	for (const struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
+		for (int i = 0; i < NCALLS; i++)
+			out[i] += __atomic_load_n(&tc->calls[i], __ATOMIC_RELAXED);
+	osmem__unlock(&osmem__g.tc_lock);
+}
+
 static void *alloc_now(size_t n);
 
 void *
@@ -215,6 +247,7 @@ osmem__malloc_slow(size_t n)
 	osmem__ensure_init();
 	if (OSMEM_UNLIKELY(osmem__g.map_signal))
 		osmem__heap_map_if_wanted();
+	osmem__count(CALL_MALLOC);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		void *p = alloc_now(osmem__debug_request(n));
@@ -267,6 +300,7 @@ osmem__free_slow(void *p)
 		osmem__fatal("free of invalid pointer", p, 0);
 	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal("double free of", p, osmem__csize(c));
+	osmem__count(CALL_FREE);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
 		osmem__debug_tick();
 		if (osmem__g.tracing)

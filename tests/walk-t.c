@@ -100,6 +100,26 @@ main(void)
 	       s.fragmentation < 1,
 	   "stats: largest free block and fragmentation in range");
 
+	/* Calls are counted exactly, the fast paths' too. */
+	struct osmem_stats c0, c1;
+	osmem_stats(&c0);
+	void *v[10];
+	for (int i = 0; i < 10; i++)
+		v[i] = osmem_malloc(64);
+	for (int i = 0; i < 4; i++)
+		osmem_free(v[i]);
+	v[4] = osmem_realloc(v[4], 32);  /* shrinks in place */
+	v[5] = osmem_realloc(v[5], 48);  /* shrinks in place */
+	v[6] = osmem_realloc(v[6], 9000); /* moves */
+	osmem_stats(&c1);
+	ok(c1.nmalloc - c0.nmalloc == 11 && c1.nfree - c0.nfree == 5 &&
+	       c1.nrealloc - c0.nrealloc == 3,
+	   "calls counted: %zu allocations, %zu frees, %zu reallocs (11, 5, 3)",
+	   c1.nmalloc - c0.nmalloc, c1.nfree - c0.nfree,
+	   c1.nrealloc - c0.nrealloc);
+	for (int i = 4; i < 10; i++)
+		osmem_free(v[i]);
+
 	int k = 0;
 	ok(osmem_walk(stop_at_third, &k) == 42 && k == 3,
 	   "a callback's non-zero result stops the walk and is returned");
