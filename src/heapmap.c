@@ -281,6 +281,14 @@ osmem_heap_map(int fd, int format)
 
 static volatile int map_wanted;
 
+/* Where maps go: heap_map= of OSMEM_OPTIONS, or OSMEM_HEAP_MAP. */
+const char *
+osmem__heap_map_path(void)
+{
+	return osmem__g.cfg.heap_map[0] ? osmem__g.cfg.heap_map
+	                                : getenv("OSMEM_HEAP_MAP");
+}
+
 static void
 want_map(int sig)
 {
@@ -296,7 +304,7 @@ osmem__heap_map_signal(void)
 	int sig = 0;
 	for (; s && *s >= '0' && *s <= '9' && sig < 1000; s++)
 		sig = sig * 10 + (*s - '0');
-	if (sig > 0 && getenv("OSMEM_HEAP_MAP") &&
+	if (sig > 0 && osmem__heap_map_path() &&
 	    osmem__os_on_signal(sig, want_map) == 0)
 		osmem__g.map_signal = 1;
 }
@@ -312,7 +320,7 @@ osmem__heap_map_if_wanted(void)
 	if (!map_wanted)
 		return;
 	map_wanted = 0;
-	write_map(getenv("OSMEM_HEAP_MAP"), ++maps);
+	write_map(osmem__heap_map_path(), ++maps);
 }
 
 /* OSMEM_HEAP_MAP=FILE: the map at exit. */

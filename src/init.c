@@ -63,7 +63,7 @@ at_exit(void)
 		osmem__stats_summary(osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2);
 	osmem__trace_flush();
 	if (osmem__g.ready)
-		osmem__heap_map_at_exit(getenv("OSMEM_HEAP_MAP"));
+		osmem__heap_map_at_exit(osmem__heap_map_path());
 	if (osmem__g.ready && osmem__g.cfg.leaks) {
 		int fd = osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2;
 		if (osmem__leak_report(fd) && osmem__g.cfg.leak_exitcode)

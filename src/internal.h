@@ -176,6 +176,9 @@ struct osmem__config {
 	size_t leaks, leak_exitcode; /* report blocks left at exit */
 	size_t valgrind;       /* tell memcheck of blocks: 0 no, 1 yes, 2 when
 	                          running under valgrind (default) */
+#define OSMEM_PATH_MAX 256
+	char heap_map[OSMEM_PATH_MAX]; /* map at exit (or OSMEM_HEAP_MAP) */
+	char trace[OSMEM_PATH_MAX];    /* record calls (or OSMEM_TRACE) */
 	size_t limit;          /* most bytes from the system (0: no limit) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
 	int fixed_thresholds;  /* set by the user: no dynamic mmap threshold */
@@ -505,6 +508,7 @@ OSMEM_INTERNAL void osmem__debug_tick(void);
 /* heapmap.c: the map OSMEM_HEAP_MAP asks for at exit, or on a signal. */
 OSMEM_INTERNAL void osmem__heap_map_at_exit(const char *path);
 OSMEM_INTERNAL void osmem__heap_map_signal(void);
+OSMEM_INTERNAL const char *osmem__heap_map_path(void);
 OSMEM_INTERNAL void osmem__heap_map_if_wanted(void);
 
 /* trace.c: recording calls (OSMEM_TRACE). */

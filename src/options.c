@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum kind { SIZE, COUNT };
+enum kind { SIZE, COUNT, PATH };
 
 /* The tunables: name, kind, range, and where the value goes. */
 static const struct tunable {
@@ -45,6 +45,8 @@ static const struct tunable {
 	  offsetof(struct osmem__config, check_every) },
 	{ "leaks", COUNT, 0, 1, offsetof(struct osmem__config, leaks) },
 	{ "valgrind", COUNT, 0, 2, offsetof(struct osmem__config, valgrind) },
+	{ "heap_map", PATH, 0, 0, offsetof(struct osmem__config, heap_map) },
+	{ "trace", PATH, 0, 0, offsetof(struct osmem__config, trace) },
 	{ "leak_exitcode", COUNT, 0, 255,
 	  offsetof(struct osmem__config, leak_exitcode) },
 };
@@ -118,6 +120,16 @@ osmem__parse_options(struct osmem__config *cfg, const char *s)
 			/* an empty item: nothing to do */
 		} else if (!t) {
 			warn("unknown option", s, nlen);
+		} else if (t->kind == PATH) {
+			/* A file name, up to the next comma, kept in place. */
+			char *dst = (char *)cfg + t->offset;
+			size_t vlen = eq ? len - nlen - 1 : 0;
+			if (!eq || vlen == 0 || vlen >= OSMEM_PATH_MAX)
+				warn("bad value in", s, len);
+			else {
+				memcpy(dst, eq + 1, vlen);
+				dst[vlen] = '\0';
+			}
 		} else if (!eq || !parse_number(eq + 1, len - nlen - 1, t->kind, &v) ||
 		           v < t->min || v > t->max) {
 			warn("bad value in", s, len);

@@ -47,7 +47,8 @@ osmem__path_pid(const char *path, char *name, size_t len)
 void
 osmem__trace_open(void)
 {
-	const char *path = getenv("OSMEM_TRACE");
+	const char *path = osmem__g.cfg.trace[0] ? osmem__g.cfg.trace
+	                                          : getenv("OSMEM_TRACE");
 	char name[512];
 	if (!path || !*path)
 		return;

@@ -105,6 +105,13 @@ main(int argc, char **argv)
 	parse("stats=99999999999999999999999");
 	ok(strstr(captured, "bad value") != NULL,
 	   "an overflowing number is refused");
+	parse("heap_map=/tmp/h.%p.svg,trace=/tmp/t");
+	ok(!strcmp(cfg.heap_map, "/tmp/h.%p.svg") && !strcmp(cfg.trace, "/tmp/t") &&
+	       captured[0] == '\0',
+	   "file names: heap_map and trace");
+	parse("heap_map=");
+	ok(strstr(captured, "bad value in 'heap_map='") != NULL,
+	   "an empty file name is refused");
 	parse("tcache=-1,bogus,mmap_threshold=256K");
 	ok(lines(captured) == 2 && cfg.mmap_threshold == 256 * 1024,
 	   "two warnings, and the good option after them still applies");
