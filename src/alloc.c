@@ -30,6 +30,8 @@ osmem_malloc(size_t n)
 			return p;
 		}
 	}
+	/* A tail jump: the slow path's return address is our caller's call
+	 * site, which the leak report records. */
 	return osmem__malloc_slow(n);
 }
 

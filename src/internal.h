@@ -320,13 +320,14 @@ osmem__owned_fast(const void *p, uint64_t h)
 	return ((uint32_t)v & 0x801fffe1u) == 0;
 }
 
-/* The one-byte writes of P and C (see the flags above). */
+/* The one-byte writes of P and C (see the flags above): a plain
+ * read-modify-write of one byte, which each byte's single writer may do
+ * (an orb or andb on x86). */
 static inline void
 osmem__head_byte(chunk_t *c, unsigned k, uint8_t set, uint8_t clear)
 {
 	uint8_t *b = (uint8_t *)&c->head + k;
-	uint8_t v = __atomic_load_n(b, __ATOMIC_RELAXED);
-	__atomic_store_n(b, (uint8_t)((v | set) & ~clear), __ATOMIC_RELAXED);
+	*b = (uint8_t)((*b | set) & ~clear);
 }
 #define CBYTE 5u
 #define CBIT ((uint8_t)(F_CINUSE >> 40))

@@ -253,8 +253,8 @@ osmem__malloc_slow(size_t n)
 		void *p = alloc_now(osmem__debug_request(n));
 		if (osmem__g.tracing)
 			osmem__trace('m', 2, n, (uintptr_t)p, 0);
-		/* Reached by a tail jump from osmem_malloc: the return address
-		 * is the program's call site. */
+		/* Reached by osmem_malloc's tail jump: the return address is
+		 * the program's call site (in builds that make tail calls). */
 		return p ? osmem__debug_new(p, n, osmem__usable(p),
 		                            __builtin_return_address(0))
 		         : NULL;
