@@ -15,6 +15,9 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 		return osmem__report("heap check: misaligned segment", s, 0);
 	if (s->arena != a)
 		return osmem__report("heap check: segment of another arena at", s, 0);
+	if (a != &osmem__g.arena[0] && !a->aflag)
+		return osmem__report("heap check: segment in an unused arena at", s,
+		                     0);
 	if (a->aflag && ((uintptr_t)s & (OSMEM_REGION - 1)))
 		return osmem__report("heap check: unaligned region at", s, 0);
 	if (s->kind != SEG_SBRK && s->kind != SEG_MMAP)

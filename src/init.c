@@ -85,14 +85,13 @@ osmem__init(void)
 		osmem__g.cfg.heap_initial = 128 * 1024;
 		osmem__g.cfg.mmap_seg = 1024 * 1024;
 		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
-		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
-			osmem__g.arena[i].aflag = i ? F_ARENA : 0;
+
 		osmem__g.cfg.release_threshold = 1024 * 1024;
 		osmem__g.cfg.valgrind = 2;
 		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
-		for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
-			osmem__g.arena[i].st.release_at =
-			    osmem__g.cfg.release_threshold;
+		/* The other arenas are set up when first handed out (writing
+		 * to all of them now would make ~80 KiB resident for nothing). */
+		osmem__g.arena[0].st.release_at = osmem__g.cfg.release_threshold;
 		osmem__g.stats_fd = osmem__g.cfg.stats || osmem__g.cfg.leaks
 		                        ? osmem__os_dup(2)
 		                        : -1;

@@ -176,9 +176,16 @@ my_tcache(void)
 	/* The first thread takes the main arena, the others share the rest
 	 * in turn. */
 	unsigned k = g->next_arena++;
-	tc->arena = &g->arena[k == 0 || g->narenas == 1
-	                          ? 0
-	                          : 1 + (k - 1) % (g->narenas - 1)];
+	struct osmem__arena *a = &g->arena[k == 0 || g->narenas == 1
+	                                       ? 0
+	                                       : 1 + (k - 1) % (g->narenas - 1)];
+	if (a != &g->arena[0] && !a->aflag) {
+		osmem__lock(&a->lock);
+		a->st.release_at = g->cfg.release_threshold;
+		a->aflag = F_ARENA; /* in use from now on */
+		osmem__unlock(&a->lock);
+	}
+	tc->arena = a;
 	tc->prev = NULL;
 	tc->next = g->tcaches;
 	if (g->tcaches)
