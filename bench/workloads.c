@@ -89,36 +89,36 @@ xmalloc(size_t n)
 	return p;
 }
 
-/* Peak resident set of this process, in KiB (VmHWM; exec starts it
- * afresh, so the parent's memory is not counted). */
+/* A figure of /proc/self/status in KiB: VmRSS, or VmHWM (the peak; exec
+ * starts it afresh, so the parent's memory is not counted). */
 static long
-peak_rss_kib(void)
+status_kib(const char *field)
 {
 	char line[256];
 	long kib = -1;
+	size_t len = strlen(field);
 	FILE *f = fopen("/proc/self/status", "r");
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+		if (!strncmp(line, field, len)) {
+			kib = atol(line + len);
 			break;
+		}
 	fclose(f);
 	return kib;
 }
 
 static long
+peak_rss_kib(void)
+{
+	return status_kib("VmHWM:");
+}
+
+static long
 rss_kib(void)
 {
-	char line[256];
-	long kib = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
-			break;
-	fclose(f);
-	return kib;
+	return status_kib("VmRSS:");
 }
 
 static size_t live, peak_live; /* requested bytes, where tracked */

@@ -182,21 +182,26 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	remove_at(a, bin, s, c);
 }
 
+/* Take the least chunk of a non-empty bin. */
+static chunk_t *
+take_least(struct osmem__arena *a, unsigned bin)
+{
+	slot_t *s = root_of(a, bin);
+	chunk_t *n = ld(s), *l;
+	while ((l = ld(&n->link[0])) != NULL) {
+		s = &n->link[0];
+		n = l;
+	}
+	remove_at(a, bin, s, n);
+	return n;
+}
+
 chunk_t *
 osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
-	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin)) {
-		/* An exact bin: its lowest address. */
-		slot_t *s = root_of(a, bin);
-		chunk_t *n = ld(s), *l;
-		while ((l = ld(&n->link[0])) != NULL) {
-			s = &n->link[0];
-			n = l;
-		}
-		remove_at(a, bin, s, n);
-		return n;
-	}
+	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin))
+		return take_least(a, bin); /* an exact bin: its lowest address */
 	if (bin_nonempty(a, bin)) {
 		/* Smallest key not below (size, 0) within this bin. */
 		slot_t *s = root_of(a, bin), *best_s = NULL;
@@ -218,15 +223,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	bin = next_bin(a, bin + 1);
 	if (bin >= OSMEM_NBINS)
 		return NULL;
-	/* Every chunk here fits: take the least. */
-	slot_t *s = root_of(a, bin);
-	chunk_t *n = ld(s), *l;
-	while ((l = ld(&n->link[0])) != NULL) {
-		s = &n->link[0];
-		n = l;
-	}
-	remove_at(a, bin, s, n);
-	return n;
+	return take_least(a, bin); /* every chunk here fits */
 }
 
 size_t

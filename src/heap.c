@@ -106,6 +106,17 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	a->st.nsegs++;
 }
 
+/* Count len more bytes of segments (brk: obtained with sbrk). */
+static void
+count_heap(struct osmem__arena *a, size_t len, int brk)
+{
+	a->st.heap += len;
+	if (brk)
+		a->st.heap_brk += len;
+	if (a->st.heap > a->st.heap_peak)
+		a->st.heap_peak = a->st.heap;
+}
+
 /* Extend the break segment s by len bytes that sbrk placed right after it,
  * merging the new space with a free last chunk. */
 static void
@@ -155,9 +166,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		char *r = osmem__os_map_aligned(OSMEM_REGION, OSMEM_REGION);
 		if (!r)
 			return 0;
-		a->st.heap += OSMEM_REGION;
-		if (a->st.heap > a->st.heap_peak)
-			a->st.heap_peak = a->st.heap;
+		count_heap(a, OSMEM_REGION, 0);
 		add_segment(a, r, OSMEM_REGION, SEG_MMAP);
 		return 1;
 	}
@@ -172,10 +181,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			len = cfg->heap_initial;
 		char *p = osmem__os_sbrk((intptr_t)len);
 		if (p) {
-			a->st.heap += len;
-			a->st.heap_brk += len;
-			if (a->st.heap > a->st.heap_peak)
-				a->st.heap_peak = a->st.heap;
+			count_heap(a, len, 1);
 			if (a->brk_seg && p == a->brk_seg->end)
 				extend_segment(a, a->brk_seg, len);
 			else if (len >= seg_cost + OSMEM_MIN_CHUNK)
@@ -190,9 +196,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	char *p = osmem__os_map(len);
 	if (!p)
 		return 0;
-	a->st.heap += len;
-	if (a->st.heap > a->st.heap_peak)
-		a->st.heap_peak = a->st.heap;
+	count_heap(a, len, 0);
 	add_segment(a, p, len, SEG_MMAP);
 	return 1;
 }

@@ -12,23 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 
-static long
-resident_kib(void)
-{
-	char buf[128];
-	int fd = open("/proc/self/statm", O_RDONLY);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof buf - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	long size, rss;
-	if (sscanf(buf, "%ld %ld", &size, &rss) != 2)
-		return -1;
-	return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 int
 main(void)

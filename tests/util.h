@@ -10,6 +10,7 @@
  * the allocation attributes of osmem.h would have the compiler warn about. */
 #define OSMEM_NO_ALLOC_ATTRIBUTES 1
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <sys/wait.h>
@@ -41,6 +42,25 @@ static int __attribute__((unused))
 heap_ok(const char *when)
 {
 	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
+}
+
+/* The resident set of this process in KiB, from /proc/self/statm. */
+static long __attribute__((unused))
+resident_kib(void)
+{
+	char buf[128];
+	int fd = open("/proc/self/statm", O_RDONLY);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	long size, rss;
+	if (sscanf(buf, "%ld %ld", &size, &rss) != 2)
+		return -1;
+	return rss * (sysconf(_SC_PAGESIZE) / 1024);
 }
 
 /* Bytes the program holds (thread-cached blocks excluded). */
