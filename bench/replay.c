@@ -20,6 +20,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "status.h"
+
 static size_t SLOTS; /* a power of two, at least twice the live blocks */
 
 struct slot {
@@ -88,20 +90,6 @@ take(uintptr_t key)
 	return s;
 }
 
-static long
-vm_kib(const char *field)
-{
-	char line[256];
-	long v = -1;
-	size_t len = strlen(field);
-	FILE *f = fopen("/proc/self/status", "r");
-	while (f && fgets(line, sizeof line, f))
-		if (!strncmp(line, field, len))
-			v = atol(line + len);
-	if (f)
-		fclose(f);
-	return v;
-}
 
 int
 main(int argc, char **argv)
@@ -134,7 +122,7 @@ main(int argc, char **argv)
 	if (table == MAP_FAILED)
 		return 1;
 	memset(table, 0, SLOTS * sizeof *table); /* resident before we start */
-	long base = vm_kib("VmRSS:");
+	long base = status_kib("VmRSS:");
 	long ops = 0;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -175,6 +163,6 @@ main(int argc, char **argv)
 	       "peak_live_kib=%zu\n",
 	       (double)(t1.tv_sec - t0.tv_sec) +
 	           (double)(t1.tv_nsec - t0.tv_nsec) * 1e-9,
-	       ops, vm_kib("VmHWM:") - base, peak_live / 1024);
+	       ops, status_kib("VmHWM:") - base, peak_live / 1024);
 	return 0;
 }

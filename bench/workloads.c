@@ -27,6 +27,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "status.h"
+
 static uint64_t
 rnd(uint64_t *s)
 {
@@ -89,25 +91,6 @@ xmalloc(size_t n)
 	return p;
 }
 
-/* A figure of /proc/self/status in KiB: VmRSS, or VmHWM (the peak; exec
- * starts it afresh, so the parent's memory is not counted). */
-static long
-status_kib(const char *field)
-{
-	char line[256];
-	long kib = -1;
-	size_t len = strlen(field);
-	FILE *f = fopen("/proc/self/status", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof line, f))
-		if (!strncmp(line, field, len)) {
-			kib = atol(line + len);
-			break;
-		}
-	fclose(f);
-	return kib;
-}
 
 static long
 peak_rss_kib(void)

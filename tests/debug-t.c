@@ -100,35 +100,17 @@ static const struct {
 int
 main(int argc, char **argv)
 {
-	if (argc > 2 && !strcmp(argv[1], "case")) {
-		cases[atoi(argv[2])].fn();
+	if (argc > 1 && !strcmp(argv[1], "case")) {
+		cases[atoi(getenv("OSMEM_TEST_CASE"))].fn();
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		int fds[2];
-		if (pipe(fds) != 0)
-			bail("pipe");
-		pid_t pid = fork();
-		if (pid == 0) {
-			char num[8];
-			snprintf(num, sizeof num, "%zu", i);
-			dup2(fds[1], 2);
-			close(fds[0]);
-			setenv("OSMEM_OPTIONS", cases[i].options, 1);
-			execl(argv[0], argv[0], "case", num, (char *)NULL);
-			_exit(127);
-		}
-		close(fds[1]);
-		char msg[512];
-		size_t n = 0;
-		ssize_t r;
-		while (n + 1 < sizeof msg &&
-		       (r = read(fds[0], msg + n, sizeof msg - 1 - n)) > 0)
-			n += (size_t)r;
-		msg[n] = '\0';
-		close(fds[0]);
-		int status;
-		waitpid(pid, &status, 0);
+		char num[8], msg[512];
+		snprintf(num, sizeof num, "%zu", i);
+		int status = run_self(argv[0], "case", "OSMEM_OPTIONS",
+		                      cases[i].options, "OSMEM_TEST_CASE", num,
+		                      msg, sizeof msg);
+		size_t n = strlen(msg);
 		int sig = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 		int clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		/* Under AddressSanitizer its own handler catches the fault at

@@ -38,18 +38,11 @@ count(const char *s, const char *what)
 static int
 signalled_map(const char *self, const char *dir)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		char file[300];
-		snprintf(file, sizeof file, "%s/map.svg", dir);
-		setenv("OSMEM_HEAP_MAP", file, 1);
-		setenv("OSMEM_HEAP_MAP_SIGNAL", "12", 1); /* SIGUSR2 */
-		execl(self, self, "signalled", (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	char file[300];
+	snprintf(file, sizeof file, "%s/map.svg", dir);
+	return exit_code(run_self(self, "signalled", "OSMEM_HEAP_MAP", file,
+	                          "OSMEM_HEAP_MAP_SIGNAL", "12" /* SIGUSR2 */,
+	                          NULL, 0));
 }
 
 int

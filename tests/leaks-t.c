@@ -47,27 +47,8 @@ static const char *self_path;
 static int
 run(const char *options, const char *what, char *msg, size_t len)
 {
-	int fds[2];
-	if (pipe(fds) != 0)
-		bail("pipe");
-	pid_t pid = fork();
-	if (pid == 0) {
-		dup2(fds[1], 2);
-		close(fds[0]);
-		setenv("OSMEM_OPTIONS", options, 1);
-		execl(self_path, self_path, what, (char *)NULL);
-		_exit(127);
-	}
-	close(fds[1]);
-	size_t n = 0;
-	ssize_t r;
-	while (n + 1 < len && (r = read(fds[0], msg + n, len - 1 - n)) > 0)
-		n += (size_t)r;
-	msg[n] = '\0';
-	close(fds[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return exit_code(run_self(self_path, what, "OSMEM_OPTIONS", options, NULL,
+	                          NULL, msg, len));
 }
 
 int

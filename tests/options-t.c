@@ -40,21 +40,13 @@ lines(const char *s)
 	return n;
 }
 
-/* Run again as a fresh process (options are read once, at start-up). */
 static const char *self;
 
 static int
 run_self_with(const char *options)
 {
-	pid_t pid = fork();
-	if (pid == 0) {
-		setenv("OSMEM_OPTIONS", options, 1);
-		execl(self, self, "child", (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	waitpid(pid, &status, 0);
-	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return exit_code(run_self(self, "child", "OSMEM_OPTIONS", options, NULL,
+	                          NULL, NULL, 0));
 }
 
 int

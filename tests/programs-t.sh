@@ -12,11 +12,7 @@ fi
 so=${OSMEM_MALLOC_SO:?set OSMEM_MALLOC_SO to the built libosmem-malloc.so}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
-
-ok() { n=$((n + 1)); echo "ok $n - $*"; }
-not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
-skip() { n=$((n + 1)); echo "ok $n # SKIP $*"; }
+. "$(dirname "$0")/tap.sh"
 
 # same NAME CMD...: run CMD plainly and preloaded; compare stdout+status.
 # The preloaded run must also really have libosmem mapped.

@@ -11,12 +11,7 @@ run=${OSMEM_RUN:-./src/osmem-run}
 so=${OSMEM_MALLOC_SO:?}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0
-check() { # check DESCRIPTION COMMAND...
-	d=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "1..8"
 
 seq 1 50000 | sort -r >"$tmp/in"

@@ -11,12 +11,7 @@ so=${OSMEM_MALLOC_SO:?}
 replay=${OSMEM_REPLAY:-./bench/replay}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0
-check() {
-	d=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
+. "$(dirname "$0")/tap.sh"
 echo "1..6"
 
 seq 1 20000 | sort -R --random-source=/dev/zero >"$tmp/in"
@@ -40,6 +35,6 @@ if [ -x "$replay" ]; then
 	check "same peak of live bytes under glibc ($live_b KiB)" \
 		[ "$live_a" = "$live_b" ]
 else
-	echo "ok 5 # SKIP bench/replay is not built"
-	echo "ok 6 # SKIP bench/replay is not built"
+	skip "bench/replay is not built"
+	skip "bench/replay is not built"
 fi

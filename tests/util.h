@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <sys/wait.h>
 
 #include "internal.h"
@@ -95,6 +96,19 @@ dist(const void *a, const void *b)
 	return (const char *)b - (const char *)a;
 }
 
+/* Read fd to its end into msg (len bytes at most, NUL-terminated), and
+ * close it. */
+static void __attribute__((unused))
+read_all(int fd, char *msg, size_t len)
+{
+	size_t got = 0;
+	ssize_t r;
+	while (got + 1 < len && (r = read(fd, msg + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	msg[got] = '\0';
+	close(fd);
+}
+
 /*
  * Run fn in a child with stderr captured; returns the signal that ended it
  * (0 if it exited) and copies what it wrote to stderr into msg.
@@ -114,16 +128,52 @@ in_child(void (*fn)(void), char *msg, size_t msglen)
 		_exit(0);
 	}
 	close(fds[1]);
-	size_t got = 0;
-	ssize_t r;
-	while (got + 1 < msglen &&
-	       (r = read(fds[0], msg + got, msglen - 1 - got)) > 0)
-		got += (size_t)r;
-	msg[got] = '\0';
-	close(fds[0]);
+	read_all(fds[0], msg, msglen);
 	int status;
 	waitpid(pid, &status, 0);
 	return WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+}
+
+/*
+ * Run this test program again as a fresh process (options are read once,
+ * at start-up): self with the one argument arg, environment variable name
+ * set to value (and name2 to value2 when name2 is not NULL), its stderr
+ * captured into msg when msg is not NULL.  Returns the wait status.
+ */
+static int __attribute__((unused))
+run_self(const char *self, const char *arg, const char *name,
+         const char *value, const char *name2, const char *value2, char *msg,
+         size_t msglen)
+{
+	int fds[2];
+	if (msg && pipe(fds) != 0)
+		bail("pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (msg) {
+			dup2(fds[1], 2);
+			close(fds[0]);
+		}
+		setenv(name, value, 1);
+		if (name2)
+			setenv(name2, value2, 1);
+		execl(self, self, arg, (char *)NULL);
+		_exit(127);
+	}
+	if (msg) {
+		close(fds[1]);
+		read_all(fds[0], msg, msglen);
+	}
+	int status = 0;
+	waitpid(pid, &status, 0);
+	return status;
+}
+
+/* The exit status of a wait status, or -1 if the process was killed. */
+static int __attribute__((unused))
+exit_code(int status)
+{
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 #endif /* OSMEM_TEST_UTIL_H */

@@ -19,12 +19,7 @@ pre=${OSMEM_VGPROG:-./tests/vgprog}
 api=${OSMEM_VGPROG_API:-./tests/vgprog-api}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
-n=0
-check() {
-	d=$1; shift
-	n=$((n + 1))
-	if "$@"; then echo "ok $n - $d"; else echo "not ok $n - $d"; fi
-}
+. "$(dirname "$0")/tap.sh"
 vg() { # vg LOG PROGRAM ARG [LD_PRELOAD]
 	log=$1 prog=$2 arg=$3 lib=${4:-}
 	OSMEM_OPTIONS= LD_PRELOAD=$lib valgrind --leak-check=full \
