@@ -20,8 +20,8 @@ osmem_malloc(size_t n)
 		struct osmem__tcache *tc = osmem__tc;
 		char *p = tc->head[i];
 		if (OSMEM_LIKELY(p != NULL)) {
-			uintptr_t next = *(uintptr_t *)p ^ osmem__g.secret;
-			if (OSMEM_UNLIKELY(next & (OSMEM_ALIGN - 1)))
+			uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
+			if (OSMEM_UNLIKELY(osmem__link_bad(next)))
 				osmem__tc_corrupt(p);
 			tc->head[i] = (void *)next;
 			tc->room[i]++;
@@ -41,14 +41,14 @@ osmem_free(void *p)
 	if (OSMEM_LIKELY(p != NULL)) {
 		chunk_t *c = osmem__mem2chunk(p);
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
-		size_t i = (uint32_t)h >> 4;
+		size_t i = osmem__head_bin(h);
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS &&
 		                 tc->room[i] != 0)) {
 			tc->room[i]--;
 			tc->calls[CALL_FREE]++;
 			osmem__clear_cinuse(c);
-			*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
+			*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
 			tc->head[i] = p;
 			return;
 		}
@@ -62,10 +62,10 @@ static inline chunk_t *
 owned(const void *p, const char *invalid, const char *freed)
 {
 	chunk_t *c = osmem__mem2chunk(p);
-	if (OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                   !osmem__head_ok(c)))
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
+	                                   !osmem__head_ok(c)))
 		osmem__fatal(invalid, p, 0);
-	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal(freed, p, osmem__csize(c));
 	return c;
 }

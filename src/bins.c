@@ -23,8 +23,8 @@ typedef uintptr_t slot_t;
 static inline chunk_t *
 ld(const slot_t *s)
 {
-	uintptr_t v = *s ^ (uintptr_t)osmem__g.secret;
-	if (OSMEM_UNLIKELY(v & (OSMEM_ALIGN - 1)))
+	uintptr_t v = osmem__link_dec(*s);
+	if (OSMEM_UNLIKELY(osmem__link_bad(v)))
 		osmem__fatal("corrupted free-chunk link at", s, 0);
 	return (chunk_t *)v;
 }
@@ -32,7 +32,7 @@ ld(const slot_t *s)
 static inline void
 st(slot_t *s, const chunk_t *c)
 {
-	*s = (uintptr_t)c ^ (uintptr_t)osmem__g.secret;
+	*s = osmem__link_enc(c);
 }
 
 static inline uint64_t

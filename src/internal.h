@@ -42,6 +42,13 @@
 #define OSMEM_INTERNAL __attribute__((visibility("hidden")))
 #define OSMEM_NORETURN __attribute__((noreturn))
 
+/* The always-on checks (header tags, encoded links, their tests).  Only
+ * make bench builds without them (-DOSMEM_HARDEN=0), to measure what they
+ * cost; every installed library has them. */
+#ifndef OSMEM_HARDEN
+#define OSMEM_HARDEN 1
+#endif
+
 /* ---------------------------------------------------------------------
  * Geometry. */
 #define OSMEM_ALIGN 16u     /* every user pointer */
@@ -290,8 +297,18 @@ osmem__next(const chunk_t *c)
 static inline uint64_t
 osmem__tag(const chunk_t *c, uint64_t w)
 {
+	if (!OSMEM_HARDEN)
+		return 0;
 	uint64_t mem = (uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD;
 	return (((mem ^ w) << 44) ^ osmem__g.secret) & TAG_MASK;
+}
+
+/* The thread-cache bin of a head word: its whole size field / 16 (a
+ * heap chunk may pass 4 GiB, so no truncation to 32 bits). */
+static inline size_t
+osmem__head_bin(uint64_t h)
+{
+	return (size_t)(h << 21 >> 25);
 }
 
 /* Write a head word, tagging it. */
@@ -305,19 +322,45 @@ osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
 static inline int
 osmem__head_ok(const chunk_t *c)
 {
+	if (!OSMEM_HARDEN)
+		return 1;
 	return (c->head & TAG_MASK) == osmem__tag(c, c->head);
 }
 
 /* Whether head word h at user pointer p is ours, in use (C) and not
  * mapped (M): secret_c is the secret's tag bits with F_CINUSE set.  After
- * the rotation, bit 0 is C's, bits 5..20 the tag's, bit 23 M's. */
+ * the rotation, bit 0 is C's, bits 5..20 the tag's, bit 23 M's (mask
+ * 0x009fffe1: bits 0, 5..20 and 23). */
 static inline int
 osmem__owned_fast(const void *p, uint64_t h)
 {
+	if (!OSMEM_HARDEN)
+		return (h & (F_CINUSE | F_MMAP)) == F_CINUSE;
 	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
 	             osmem__g.secret_c;
 	v = v << 21 | v >> 43;
-	return ((uint32_t)v & 0x801fffe1u) == 0;
+	return ((uint32_t)v & 0x009fffe1u) == 0;
+}
+
+/* Free-list links (the thread caches' and the bins'), stored encoded with
+ * the secret as glibc's safe-linking does: an overwritten link decodes to a
+ * misaligned value (15 times in 16), which the reader rejects. */
+static inline uintptr_t
+osmem__link_enc(const void *p)
+{
+	return (uintptr_t)p ^ (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
+}
+
+static inline uintptr_t
+osmem__link_dec(uintptr_t v)
+{
+	return v ^ (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
+}
+
+static inline int
+osmem__link_bad(uintptr_t v)
+{
+	return OSMEM_HARDEN && (v & (OSMEM_ALIGN - 1));
 }
 
 /* The one-byte writes of P and C (see the flags above): a plain

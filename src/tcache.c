@@ -26,8 +26,8 @@ static inline void *
 pop(struct osmem__tcache *tc, unsigned i)
 {
 	char *p = tc->head[i];
-	uintptr_t next = *(uintptr_t *)p ^ osmem__g.secret;
-	if (OSMEM_UNLIKELY(next & (OSMEM_ALIGN - 1)))
+	uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
+	if (OSMEM_UNLIKELY(osmem__link_bad(next)))
 		osmem__tc_corrupt(p);
 	tc->head[i] = (void *)next;
 	tc->room[i]++;
@@ -302,10 +302,10 @@ osmem__free_slow(void *p)
 	if (!p)
 		return;
 	chunk_t *c = osmem__mem2chunk(p);
-	if (OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                   !osmem__head_ok(c)))
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
+	                                   !osmem__head_ok(c)))
 		osmem__fatal("free of invalid pointer", p, 0);
-	if (OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal("double free of", p, osmem__csize(c));
 	osmem__count(CALL_FREE);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
@@ -343,7 +343,7 @@ osmem__free_now(void *p)
 		unsigned i = (unsigned)(size >> 4);
 		tc->room[i]--;
 		osmem__clear_cinuse(c);
-		*(uintptr_t *)p = (uintptr_t)tc->head[i] ^ osmem__g.secret;
+		*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
 		tc->head[i] = p;
 		return;
 	}

@@ -86,6 +86,22 @@ main(void)
 	ok(osmem__g.cfg.mmap_threshold == t,
 	   "and once set by the user it no longer moves");
 
+	/* A mapped block past 4 GiB whose size is small modulo 2^32 must not
+	 * pass for a cacheable heap block when freed (the fast path once
+	 * truncated the size and skipped the mapped flag). */
+	char *huge = osmem_malloc((size_t)1 << 32);
+	if (huge) {
+		osmem_free(huge);
+		char *q = osmem_malloc(4000);
+		ok(q != huge && !(osmem__mem2chunk(q)->head & F_MMAP),
+		   "a freed 4 GiB mapping is unmapped, not cached as 4 KiB");
+		osmem_free(q);
+		heap_ok("after the 4 GiB block");
+	} else {
+		skip("no 4 GiB mapping here");
+		skip("no 4 GiB mapping here");
+	}
+
 	/* Growth on demand: 40 blocks of 60 KiB exceed the first 128 KiB. */
 	void *p[40];
 	size_t heap0 = osmem__g.arena[0].st.heap;

@@ -1,5 +1,6 @@
 /*
- * pairs: N malloc/free pairs of one cached size through the plain names,
+ * pairs [N [SIZE]]: N malloc/free pairs of SIZE bytes (64 unless told),
+ * one cached size, through the plain names,
  * for fastpath-t to count instructions with callgrind.  Built normally;
  * the allocator is whatever LD_PRELOAD names.
  */
@@ -9,9 +10,10 @@ int
 main(int argc, char **argv)
 {
 	long n = argc > 1 ? atol(argv[1]) : 1000;
+	size_t size = argc > 2 ? (size_t)atol(argv[2]) : 64;
 	void *volatile sink;
 	for (long i = 0; i < n; i++) {
-		void *p = malloc(64);
+		void *p = malloc(size);
 		sink = p;
 		free(p);
 	}
