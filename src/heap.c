@@ -278,6 +278,18 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 		osmem__arena_release(a, osmem__g.cfg.release_threshold / 2);
 }
 
+/* Shrink in-use chunk c to size bytes and make the rest a chunk of its own,
+ * in use, for the caller to free (have - size >= OSMEM_MIN_CHUNK). */
+chunk_t *
+osmem__heap_cut(struct osmem__arena *a, chunk_t *c, size_t size)
+{
+	size_t have = osmem__csize(c);
+	chunk_t *t = osmem__at(c, size);
+	osmem__set_head(c, size, (c->head & F_PINUSE) | F_CINUSE | a->aflag);
+	osmem__set_head(t, have - size, F_PINUSE | F_CINUSE | a->aflag);
+	return t;
+}
+
 int
 osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 {

@@ -86,9 +86,20 @@ main(void)
 	ok(osmem__g.cfg.mmap_threshold == t,
 	   "and once set by the user it no longer moves");
 
-	/* A mapped block past 4 GiB whose size is small modulo 2^32 must not
-	 * pass for a cacheable heap block when freed (the fast path once
-	 * truncated the size and skipped the mapped flag). */
+	/* The fast free's test (osmem__owned_fast) must refuse a mapped
+	 * chunk, and the cache bin must come from the whole size: it once
+	 * skipped the mapped flag and truncated the size to 32 bits. */
+	static chunk_t fake[4] __attribute__((aligned(16)));
+	osmem__set_head(&fake[0], 64, F_MMAP | F_CINUSE);
+	ok(!osmem__owned_fast(osmem__chunk2mem(&fake[0]), fake[0].head),
+	   "the fast free refuses a mapped chunk");
+	osmem__set_head(&fake[0], 64, F_CINUSE | F_PINUSE);
+	ok(osmem__owned_fast(osmem__chunk2mem(&fake[0]), fake[0].head),
+	   "and takes a heap chunk in use");
+	uint64_t hw = ((uint64_t)1 << 32) + 64;
+	ok(osmem__head_bin(hw | F_CINUSE | TAG_MASK) == hw >> 4,
+	   "the cache bin of a 4 GiB chunk is not that of a 64-byte one");
+	/* And the real thing, where the system lends 4 GiB of address space. */
 	char *huge = osmem_malloc((size_t)1 << 32);
 	if (huge) {
 		osmem_free(huge);

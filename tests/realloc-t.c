@@ -111,5 +111,25 @@ main(void)
 		osmem_free(filler[--nfill]);
 	ok(live_bytes() == 0, "all freed: nothing in use");
 	heap_ok("at the end");
+	/* With the thread caches on, a shrink's tail goes to the cache, as a
+	 * freed block would, rather than straight back to the arena. */
+	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, 16) == 1, "thread caches on");
+	void *t1 = osmem_malloc(1000), *tg = osmem_malloc(1);
+	struct osmem_stats st0, st1;
+	osmem_stats(&st0);
+	void *t2 = osmem_realloc(t1, 100);
+	osmem_stats(&st1);
+	ok(t2 == t1 && st1.cached == st0.cached + 1008 - 112,
+	   "a shrink stays in place and caches its 896-byte tail (%zu -> %zu)",
+	   st0.cached, st1.cached);
+	void *below = osmem_malloc(500);
+	ok(below != (char *)t1 + 112, "a smaller request is not packed into it");
+	void *same = osmem_malloc(896 - OSMEM_OVERHEAD);
+	ok(same == (char *)t1 + 112, "a request of its size takes it");
+	osmem_free(same);
+	osmem_free(below);
+	osmem_free(t2);
+	osmem_free(tg);
+	heap_ok("after the cached tail");
 	return done_testing();
 }
