@@ -10,6 +10,17 @@
  * chunks in that one bin.  The smallest key not below (request, 0) is
  * exactly best fit: the smallest chunk that fits, lowest address on ties.
  *
+ * One free chunk waits outside the bins: the victim, the chunk indexed
+ * last.  Indexing a chunk makes it the victim and sends the old one into
+ * its bin; a search weighs the victim against the best chunk of the bins,
+ * by the same (size, address) key, so placement stays exact best fit.
+ * What it saves is the tree work of the common cases where the next
+ * operation undoes the last: a split's remainder split again by the next
+ * request (carving a run of blocks out of a large free block costs no tree
+ * work at all), a freed block merged with the one freed just before.  The
+ * victim's pointer lives in the arena, out of reach of writes to freed
+ * memory, so it is stored plain.
+ *
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
  * links does not hand an attacker or a bug a chosen pointer: it decodes to
@@ -119,26 +130,47 @@ unlink_at(slot_t *s, chunk_t *c)
 static void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *c)
 {
-	size_t size = osmem__csize(c);
-	a->st.free_bytes -= size;
-	a->st.nfree_chunks--;
-	if (osmem__releasable(size))
-		a->st.dirty -= *osmem__dirt_slot(c);
 	unlink_at(s, c);
 	if (ld(root_of(a, bin)) == NULL)
 		unmark(a, bin);
 }
 
-void
-osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
+/* The figures of the index, for a chunk coming in (+1) or going out (-1). */
+static inline void
+count(struct osmem__arena *a, const chunk_t *c, int dir)
+{
+	size_t size = osmem__csize(c);
+	size_t dirt = osmem__releasable(size) ? *osmem__dirt_slot((chunk_t *)c)
+	                                      : 0;
+	if (dir > 0) {
+		a->st.free_bytes += size;
+		a->st.nfree_chunks++;
+		a->st.dirty += dirt;
+	} else {
+		a->st.free_bytes -= size;
+		a->st.nfree_chunks--;
+		a->st.dirty -= dirt;
+	}
+}
+
+static inline chunk_t *
+victim(const struct osmem__arena *a)
+{
+	return a->victim;
+}
+
+static inline void
+set_victim(struct osmem__arena *a, chunk_t *c)
+{
+	a->victim = c;
+}
+
+/* Put c into its bin's tree. */
+static void
+tree_insert(struct osmem__arena *a, chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
-	size_t size = osmem__csize(c);
-	a->st.free_bytes += size;
-	a->st.nfree_chunks++;
-	if (osmem__releasable(size))
-		a->st.dirty += *osmem__dirt_slot(c);
 	if (!bin_nonempty(a, bin)) {
 		st(s, NULL);
 		mark(a, bin);
@@ -166,8 +198,23 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 }
 
 void
+osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
+{
+	count(a, c, +1);
+	chunk_t *old = victim(a);
+	set_victim(a, c);
+	if (old)
+		tree_insert(a, old);
+}
+
+void
 osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 {
+	count(a, c, -1);
+	if (c == victim(a)) {
+		set_victim(a, NULL);
+		return;
+	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
 	chunk_t *n;
@@ -182,9 +229,9 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	remove_at(a, bin, s, c);
 }
 
-/* Take the least chunk of a non-empty bin. */
+/* The least chunk of a non-empty bin, and the slot that holds it. */
 static chunk_t *
-take_least(struct osmem__arena *a, unsigned bin)
+least(struct osmem__arena *a, unsigned bin, slot_t **where)
 {
 	slot_t *s = root_of(a, bin);
 	chunk_t *n = ld(s), *l;
@@ -192,38 +239,70 @@ take_least(struct osmem__arena *a, unsigned bin)
 		s = &n->link[0];
 		n = l;
 	}
-	remove_at(a, bin, s, n);
+	*where = s;
 	return n;
+}
+
+static inline int
+key_below(const chunk_t *x, const chunk_t *y)
+{
+	size_t sx = osmem__csize(x), sy = osmem__csize(y);
+	return sx < sy || (sx == sy && (uintptr_t)x < (uintptr_t)y);
+}
+
+/* The chunk of least key not below (size, 0) in non-empty bin, or NULL. */
+static chunk_t *
+search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where)
+{
+	slot_t *s = root_of(a, bin);
+	chunk_t *n, *best = NULL;
+	while ((n = ld(s)) != NULL) {
+		if (osmem__csize(n) >= size) {
+			best = n;
+			*where = s;
+			s = &n->link[0];
+		} else {
+			s = &n->link[1];
+		}
+	}
+	return best;
 }
 
 chunk_t *
 osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
-	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin))
-		return take_least(a, bin); /* an exact bin: its lowest address */
-	if (bin_nonempty(a, bin)) {
-		/* Smallest key not below (size, 0) within this bin. */
-		slot_t *s = root_of(a, bin), *best_s = NULL;
-		chunk_t *n, *best = NULL;
-		while ((n = ld(s)) != NULL) {
-			if (osmem__csize(n) >= size) {
-				best = n;
-				best_s = s;
-				s = &n->link[0];
-			} else {
-				s = &n->link[1];
+	chunk_t *v = victim(a), *c = NULL;
+	slot_t *s = NULL;
+	if (v && osmem__csize(v) < size)
+		v = NULL; /* it does not fit: out of the running */
+	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin)) {
+		c = least(a, bin, &s); /* an exact bin: its lowest address */
+	} else {
+		if (bin_nonempty(a, bin))
+			c = search(a, bin, size, &s);
+		if (!c) {
+			/* Every chunk of a higher bin fits; the least of the
+			 * first non-empty one is the best, unless that bin lies
+			 * above the victim's. */
+			unsigned b = next_bin(a, bin + 1);
+			if (b < OSMEM_NBINS &&
+			    !(v && b > osmem__bin_index(osmem__csize(v)))) {
+				bin = b;
+				c = least(a, b, &s);
 			}
 		}
-		if (best) {
-			remove_at(a, bin, best_s, best);
-			return best;
-		}
 	}
-	bin = next_bin(a, bin + 1);
-	if (bin >= OSMEM_NBINS)
-		return NULL;
-	return take_least(a, bin); /* every chunk here fits */
+	if (v && (!c || key_below(v, c))) {
+		count(a, v, -1);
+		set_victim(a, NULL);
+		return v;
+	}
+	if (c) {
+		count(a, c, -1);
+		remove_at(a, bin, s, c);
+	}
+	return c;
 }
 
 size_t
@@ -235,12 +314,13 @@ osmem__bin_largest(struct osmem__arena *a)
 			bin = w * 64 + 63 - (unsigned)__builtin_clzll(a->map[w]);
 			break;
 		}
+	size_t v = victim(a) ? osmem__csize(victim(a)) : 0;
 	if (bin == OSMEM_NBINS)
-		return 0;
+		return v;
 	chunk_t *n = ld(root_of(a, bin)), *r;
 	while ((r = ld(&n->link[1])) != NULL)
 		n = r;
-	return osmem__csize(n);
+	return osmem__csize(n) > v ? osmem__csize(n) : v;
 }
 
 /* Call fn on indexed free chunks in bins from the highest down to lowest
@@ -261,6 +341,9 @@ void
 osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
                      int (*fn)(chunk_t *, void *), void *arg)
 {
+	chunk_t *v = victim(a);
+	if (v && osmem__bin_index(osmem__csize(v)) >= lowest && fn(v, arg))
+		return;
 	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
 		if (bin_nonempty(a, bin) && visit(ld(root_of(a, bin)), fn, arg))
 			return;
@@ -270,6 +353,8 @@ int
 osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
+	if (c == victim(a))
+		return 1;
 	if (!bin_nonempty(a, bin))
 		return 0;
 	chunk_t *n = ld(root_of(a, bin));
@@ -319,6 +404,24 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 			summary |= (uint64_t)1 << w;
 	if (summary != a->summary)
 		return osmem__report("heap check: bin summary bitmap wrong in", a, 0);
+	chunk_t *v = victim(a);
+	if (v) {
+		unsigned bin = osmem__bin_index(osmem__csize(v));
+		if (!osmem__head_ok(v) || (v->head & (F_CINUSE | F_MMAP)))
+			return osmem__report("heap check: bad victim chunk", v, 0);
+		if (bin_nonempty(a, bin)) {
+			chunk_t *n = ld(root_of(a, bin));
+			while (n && n != v)
+				n = ld(&n->link[key_less(bin, n, v)]);
+			if (n)
+				return osmem__report("heap check: victim also in a bin",
+				                     v, bin);
+		}
+		if (osmem__next(v)->prev_foot != osmem__csize(v))
+			return osmem__report("heap check: free chunk footer mismatch",
+			                     v, osmem__csize(v));
+		++*nfree;
+	}
 	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
 		if (!bin_nonempty(a, bin))
 			continue;

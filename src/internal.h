@@ -164,6 +164,8 @@ struct osmem__arena {
 	uint64_t summary;                      /* bit w: map[w] != 0 */
 	uint64_t map[OSMEM_BITMAP_WORDS];      /* bit i: bin i not empty */
 	uintptr_t root[OSMEM_NBINS];           /* treap of each bin (encoded) */
+	struct osmem__chunk *victim;           /* the one free chunk outside the
+	                                          bins (bins.c) */
 	struct osmem__seg *segs;               /* newest first */
 	struct osmem__seg *brk_seg;            /* the one sbrk extends */
 	struct osmem__counters st;
