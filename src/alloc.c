@@ -43,13 +43,16 @@ osmem_free(void *p)
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 		size_t i = osmem__head_bin(h);
 		struct osmem__tcache *tc = osmem__tc;
-		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS &&
-		                 tc->room[i] != 0)) {
-			tc->room[i]--;
-			tc->calls[CALL_FREE]++;
-			osmem__clear_cinuse(c);
-			*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
-			tc->head[i] = p;
+		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS)) {
+			if (OSMEM_LIKELY(tc->room[i] != 0)) {
+				tc->room[i]--;
+				tc->calls[CALL_FREE]++;
+				osmem__clear_cinuse(c);
+				*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
+				tc->head[i] = p;
+				return;
+			}
+			osmem__free_full(p); /* checked: the bin is full */
 			return;
 		}
 		osmem__free_slow(p);

@@ -62,15 +62,20 @@ release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 
 /* Hand out the first `size` bytes of c (which is `have` bytes long, dirt
  * of them resident, and not indexed), returning the rest.  pflag: the
- * chunk before c is in use. */
+ * chunk before c is in use.  merge: the chunk after c may be free (when
+ * c was a free chunk, it cannot be: free chunks never touch). */
 static void *
 carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
-      uint64_t pflag, size_t dirt)
+      uint64_t pflag, size_t dirt, int merge)
 {
 	if (have - size >= OSMEM_MIN_CHUNK) {
 		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
-		release_tail(a, osmem__at(c, size), have - size,
-		             min_size(dirt, have - size));
+		if (merge)
+			release_tail(a, osmem__at(c, size), have - size,
+			             min_size(dirt, have - size));
+		else
+			put_free(a, osmem__at(c, size), have - size,
+			         min_size(dirt, have - size));
 	} else {
 		size = have;
 		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
@@ -227,7 +232,7 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
 	if (dirt < have) /* some of it comes from released pages */
 		a->st.refault += size - (size_t)((double)size * dirt / have);
-	return carve(a, c, have, size, F_PINUSE, dirt);
+	return carve(a, c, have, size, F_PINUSE, dirt, 0);
 }
 
 void *
@@ -245,9 +250,9 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 		osmem__set_head(n, have - lead, F_CINUSE | a->aflag);
 		put_free(a, c, lead, min_size(dirt, lead));
 		return carve(a, n, have - lead, size, 0,
-		             min_size(dirt, have - lead));
+		             min_size(dirt, have - lead), 0);
 	}
-	return carve(a, c, have, size, F_PINUSE, dirt);
+	return carve(a, c, have, size, F_PINUSE, dirt, 0);
 }
 
 void
@@ -319,6 +324,6 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 		have = avail;
 	}
 	a->st.in_use -= osmem__csize(c);
-	carve(a, c, have, size, pflag, dirt);
+	carve(a, c, have, size, pflag, dirt, 1);
 	return 1;
 }

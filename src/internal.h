@@ -590,6 +590,7 @@ OSMEM_INTERNAL void osmem__calls(size_t out[NCALLS]);
 OSMEM_INTERNAL void osmem__free_now(void *p);
 OSMEM_INTERNAL OSMEM_NOINLINE void *osmem__malloc_slow(size_t n);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_slow(void *p);
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_full(void *p);
 OSMEM_INTERNAL void osmem__tc_flush(struct osmem__tcache *tc);
 OSMEM_INTERNAL struct osmem__arena *osmem__my_arena(void);
 OSMEM_INTERNAL size_t osmem__tc_bytes(void);

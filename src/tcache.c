@@ -251,6 +251,18 @@ static void *alloc_now(size_t n);
 void *
 osmem__malloc_slow(size_t n)
 {
+	/* The common miss: a cached size whose bin is empty, in a thread with
+	 * a cache and no opt-in check on, served by the arena. */
+	struct osmem__tcache *tc = osmem__tc;
+	if (OSMEM_LIKELY(tc->real && n <= OSMEM_TC_MAX_REQUEST &&
+	                 n < osmem__g.cfg.mmap_threshold &&
+	                 !osmem__g.debug && !osmem__g.map_signal)) {
+		tc->calls[CALL_MALLOC]++;
+		void *p = heap_alloc(tc->arena, osmem__request2size(n));
+		if (OSMEM_UNLIKELY(!p))
+			errno = ENOMEM;
+		return p;
+	}
 	osmem__ensure_init();
 	if (OSMEM_UNLIKELY(osmem__g.map_signal))
 		osmem__heap_map_if_wanted();
@@ -315,6 +327,19 @@ osmem__free_slow(void *p)
 		if (osmem__debug_free(p, osmem__usable(p)))
 			return; /* quarantined */
 	}
+	osmem__free_now(p);
+}
+
+/* Free a block of a cached size that passed the fast path's checks, when
+ * its bin is full. */
+void
+osmem__free_full(void *p)
+{
+	if (!osmem__tc->real || osmem__g.debug || osmem__g.map_signal) {
+		osmem__free_slow(p); /* no cache, checks on, or a map to write */
+		return;
+	}
+	osmem__tc->calls[CALL_FREE]++;
 	osmem__free_now(p);
 }
 
