@@ -515,6 +515,17 @@ osmem__releasable(size_t size)
 	return size >= 2 * osmem__g.page;
 }
 
+/* The resident free bytes an arena keeps before a release pass: the
+ * tunable, or 1/64 of the arena's heap when that is more (0 stays 0).
+ * Small heaps give pages back early, where a fixed megabyte would be half
+ * their size; large ones are not walked for a few pages. */
+static inline size_t
+osmem__release_threshold(const struct osmem__arena *a)
+{
+	size_t t = osmem__g.cfg.release_threshold, h = a->st.heap / 64;
+	return t && h > t ? h : t;
+}
+
 /* A free chunk of two pages or more keeps, past its index links, an
  * estimate of how many of its bytes are resident ("dirty"): merging adds
  * estimates, splitting caps them, releasing its pages zeroes it.  Smaller

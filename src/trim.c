@@ -76,6 +76,9 @@ unmap_free_segments(struct osmem__arena *a)
 	return done;
 }
 
+/* The unit of the wait between release passes, at most (see below). */
+#define RELEASE_STEP ((size_t)512 << 10)
+
 struct release {
 	struct osmem__arena *a;
 	size_t done, down_to;
@@ -110,7 +113,8 @@ release_chunk(chunk_t *c, void *arg)
  * Give back the pages of free chunks, largest first, until no more than
  * down_to resident bytes are left in them (0: all there are).
  *
- * The next pass waits for backoff more half thresholds of frees.  When the
+ * The next pass waits for backoff more steps (half a threshold, at most
+ * 512 KiB) of frees.  When the
  * pages released last time mostly came back into use (refaults: the
  * program's working set swings over them), releasing them again would
  * only cost faults and system calls, so the wait doubles (up to 64 half
@@ -119,7 +123,7 @@ release_chunk(chunk_t *c, void *arg)
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
 {
-	size_t threshold = osmem__g.cfg.release_threshold;
+	size_t threshold = osmem__release_threshold(a);
 	if (a->st.backoff == 0)
 		a->st.backoff = 1;
 	if (a->st.refault > a->st.last_release / 2) {
@@ -134,7 +138,12 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	a->st.released += r.done;
 	a->st.last_release = r.done;
 	a->st.refault = 0;
-	size_t next = a->st.dirty + a->st.backoff * (threshold / 2);
+	/* The wait grows in steps of half a threshold, at most RELEASE_STEP:
+	 * long enough that churn over large blocks does not give pages back
+	 * only to fault them in again, short enough that a heap being freed
+	 * is released as it goes. */
+	size_t step = threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
+	size_t next = a->st.dirty + a->st.backoff * step;
 	a->st.release_at = next > threshold ? next : threshold;
 }
 

@@ -152,8 +152,9 @@ main(void)
 	reset();
 
 	/* Walk a failure over every sbrk, mmap and madvise call of a
-	 * workload; pages are released early so madvise is called too. */
-	osmem__g.cfg.release_threshold = 64 * 1024;
+	 * workload; pages are released at every free so madvise is called
+	 * too. */
+	osmem__g.cfg.release_threshold = 0; /* at every free: many calls */
 	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 128 * 1024); /* no longer dynamic */
 	long sb = 0, mm = 0, ma = 0;
 	int all_good = walk(OSMEM_OS_SBRK, keep, &sb);
