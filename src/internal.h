@@ -166,6 +166,9 @@ struct osmem__arena {
 	uintptr_t root[OSMEM_NBINS];           /* treap of each bin (encoded) */
 	struct osmem__chunk *victim;           /* the one free chunk outside the
 	                                          bins (bins.c) */
+	uintptr_t remote;                      /* blocks that threads of other
+	                                          arenas freed (tcache.c) */
+	size_t remote_bytes;                   /* and their chunk bytes */
 	struct osmem__seg *segs;               /* newest first */
 	struct osmem__seg *brk_seg;            /* the one sbrk extends */
 	struct osmem__counters st;
@@ -603,6 +606,8 @@ OSMEM_INTERNAL OSMEM_NOINLINE void *osmem__malloc_slow(size_t n);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_slow(void *p);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_full(void *p);
 OSMEM_INTERNAL void osmem__tc_flush(struct osmem__tcache *tc);
+OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,
+                                        struct osmem__tcache *tc);
 OSMEM_INTERNAL struct osmem__arena *osmem__my_arena(void);
 OSMEM_INTERNAL size_t osmem__tc_bytes(void);
 OSMEM_INTERNAL void osmem__tc_after_fork(void);

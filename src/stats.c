@@ -57,6 +57,7 @@ osmem_trim(size_t pad)
 	int r = 0;
 	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
 		struct osmem__arena *a = &osmem__g.arena[i];
+		osmem__remote_drain(a, NULL);
 		osmem__lock(&a->lock);
 		r |= osmem__arena_trim(a, pad, 1);
 		osmem__unlock(&a->lock);

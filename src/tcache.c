@@ -34,21 +34,90 @@ pop(struct osmem__tcache *tc, unsigned i)
 	return p;
 }
 
+/* A cached block of chunk size size (its bin is not empty), in use. */
+static chunk_t *
+take_cached(struct osmem__tcache *tc, size_t size)
+{
+	chunk_t *c = osmem__mem2chunk(pop(tc, (unsigned)(size >> 4)));
+	osmem__set_cinuse(c);
+	return c;
+}
+
 void
 osmem__tc_corrupt(const void *p)
 {
 	osmem__fatal("corrupted thread-cache link in freed block", p, 0);
 }
 
-/* Give back every cached block of bin i beyond keep, to its own arena. */
+/*
+ * Blocks freed by a thread of another arena wait on their arena's remote
+ * stack (a lock-free stack, links encoded as in the caches, still cached
+ * to the heap: C clear, the next chunk's P set) until a thread of that
+ * arena misses its cache: it takes the whole stack into its cache bins, so
+ * a block made by one thread and freed by another (a producer and a
+ * consumer) is used again without either going through the arena's index
+ * and lock; what does not fit the bins goes back to the arena.  The stack
+ * is also emptied before the arena grows and by osmem_trim.
+ */
+static void
+remote_push(struct osmem__arena *a, char *p)
+{
+	__atomic_add_fetch(&a->remote_bytes, osmem__csize(osmem__mem2chunk(p)),
+	                   __ATOMIC_RELAXED);
+	uintptr_t old = __atomic_load_n(&a->remote, __ATOMIC_RELAXED);
+	do
+		*(uintptr_t *)p = osmem__link_enc((void *)old);
+	while (!__atomic_compare_exchange_n(&a->remote, &old, (uintptr_t)p, 1,
+	                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void
+osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
+{
+	if (!__atomic_load_n(&a->remote, __ATOMIC_RELAXED))
+		return;
+	char *p = (char *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
+	int locked = 0;
+	while (p) {
+		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
+		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
+			osmem__tc_corrupt(p);
+		chunk_t *c = osmem__mem2chunk(p);
+		unsigned i = (unsigned)(osmem__csize(c) >> 4);
+		__atomic_sub_fetch(&a->remote_bytes, osmem__csize(c),
+		                   __ATOMIC_RELAXED);
+		if (tc && tc->real && i < OSMEM_TC_BINS && tc->room[i]) {
+			*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
+			tc->head[i] = p;
+			tc->room[i]--;
+		} else {
+			osmem__set_cinuse(c);
+			if (!locked)
+				osmem__lock(&a->lock);
+			locked = 1;
+			osmem__heap_free(a, c);
+		}
+		p = (char *)next;
+	}
+	if (locked)
+		osmem__unlock(&a->lock);
+}
+
+/* Give back every cached block of bin i beyond keep: to the calling
+ * thread's arena, or to another arena's remote stack. */
 static void
 flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 {
 	struct osmem__arena *locked = NULL;
 	while (tc->head[i] && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
-		chunk_t *c = osmem__mem2chunk(pop(tc, i));
-		osmem__set_cinuse(c);
+		char *p = pop(tc, i);
+		chunk_t *c = osmem__mem2chunk(p);
 		struct osmem__arena *a = osmem__arena_of(c);
+		if (a != tc->arena) {
+			remote_push(a, p);
+			continue;
+		}
+		osmem__set_cinuse(c);
 		if (a != locked) {
 			if (locked)
 				osmem__unlock(&locked->lock);
@@ -216,6 +285,7 @@ heap_alloc(struct osmem__arena *a, size_t size)
 	if (p)
 		return p;
 	osmem__tc_flush(osmem__tc);
+	osmem__remote_drain(a, NULL);
 	osmem__lock(&a->lock);
 	p = osmem__heap_alloc(a, size, 1);
 	osmem__unlock(&a->lock);
@@ -258,7 +328,13 @@ osmem__malloc_slow(size_t n)
 	                 n < osmem__g.cfg.mmap_threshold &&
 	                 !osmem__g.debug && !osmem__g.map_signal)) {
 		tc->calls[CALL_MALLOC]++;
-		void *p = heap_alloc(tc->arena, osmem__request2size(n));
+		size_t size = osmem__request2size(n);
+		if (tc->arena->remote) {
+			osmem__remote_drain(tc->arena, tc);
+			if (tc->head[size >> 4])
+				return osmem__chunk2mem(take_cached(tc, size));
+		}
+		void *p = heap_alloc(tc->arena, size);
 		if (OSMEM_UNLIKELY(!p))
 			errno = ENOMEM;
 		return p;
@@ -290,11 +366,8 @@ alloc_now(size_t n)
 		return NULL;
 	}
 	struct osmem__tcache *tc = my_tcache();
-	if (size <= OSMEM_TC_MAX_CHUNK && tc && tc->head[size >> 4]) {
-		chunk_t *c = osmem__mem2chunk(pop(tc, (unsigned)(size >> 4)));
-		osmem__set_cinuse(c);
-		return osmem__chunk2mem(c);
-	}
+	if (size <= OSMEM_TC_MAX_CHUNK && tc && tc->head[size >> 4])
+		return osmem__chunk2mem(take_cached(tc, size));
 	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
 	if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
 		void *p = osmem__large_alloc(n, OSMEM_ALIGN, 0);
@@ -378,8 +451,8 @@ osmem__free_now(void *p)
 	osmem__unlock(&a->lock);
 }
 
-/* Bytes held in all thread caches (read without their owners' consent:
- * a figure, not an invariant). */
+/* Bytes held in all thread caches and remote stacks (read without their
+ * owners' consent: a figure, not an invariant). */
 size_t
 osmem__tc_bytes(void)
 {
@@ -392,6 +465,9 @@ osmem__tc_bytes(void)
 			                                  __ATOMIC_RELAXED)) *
 			         i * 16;
 	osmem__unlock(&osmem__g.tc_lock);
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+		bytes += __atomic_load_n(&osmem__g.arena[i].remote_bytes,
+		                         __ATOMIC_RELAXED);
 	return bytes;
 }
 
