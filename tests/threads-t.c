@@ -194,5 +194,18 @@ main(void)
 	heap_ok("after all threads");
 	ok(live_bytes() == 0 && osmem__g.arena[0].st.nlarge == 0,
 	   "nothing left in use");
+	size_t before = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+		before += osmem__g.arena[i].remote_bytes;
+	diag("%zu bytes waiting on remote stacks before the trim", before);
+	/* Cross-thread frees waited on their arenas' remote stacks; a trim
+	 * empties them all back into the arenas. */
+	osmem_trim(0);
+	size_t waiting = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
+		waiting += osmem__g.arena[i].remote_bytes +
+		           (osmem__g.arena[i].remote != 0);
+	ok(waiting == 0, "osmem_trim empties every arena's remote stack");
+	heap_ok("after the trim");
 	return done_testing();
 }
