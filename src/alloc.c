@@ -45,11 +45,9 @@ osmem_free(void *p)
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS)) {
 			if (OSMEM_LIKELY(tc->room[i] != 0)) {
-				tc->room[i]--;
 				tc->calls[CALL_FREE]++;
 				osmem__clear_cinuse(c);
-				*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
-				tc->head[i] = p;
+				osmem__tc_push(tc, i, p);
 				return;
 			}
 			osmem__free_full(p); /* checked: the bin is full */

@@ -262,7 +262,8 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 	a->st.in_use -= size;
 	if (!(c->head & F_PINUSE)) {
 		chunk_t *p = checked(osmem__before(c, c->prev_foot));
-		if (OSMEM_HARDEN && OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
+		if (OSMEM_HARDEN &&
+		    OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
 		                   (p->head & F_CINUSE)))
 			osmem__fatal("corrupted free chunk before", c, size);
 		dirt += osmem__dirt(p);

@@ -372,6 +372,16 @@ osmem__link_bad(uintptr_t v)
 	return OSMEM_HARDEN && (v & (OSMEM_ALIGN - 1));
 }
 
+/* Put block p, its C bit already clear, into bin i of tc (which has
+ * room): the fast free, the slow one and the remote drain all cache so. */
+static inline void
+osmem__tc_push(struct osmem__tcache *tc, size_t i, void *p)
+{
+	*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
+	tc->head[i] = p;
+	tc->room[i]--;
+}
+
 /* The one-byte writes of P and C (see the flags above): a plain
  * read-modify-write of one byte, which each byte's single writer may do
  * (an orb or andb on x86). */

@@ -34,15 +34,6 @@ pop(struct osmem__tcache *tc, unsigned i)
 	return p;
 }
 
-/* Put block p, whose C bit is clear, into bin i (which has room). */
-static inline void
-push(struct osmem__tcache *tc, unsigned i, char *p)
-{
-	*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
-	tc->head[i] = p;
-	tc->room[i]--;
-}
-
 /* A cached block of chunk size size (its bin is not empty), in use. */
 static chunk_t *
 take_cached(struct osmem__tcache *tc, size_t size)
@@ -96,7 +87,7 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 		__atomic_sub_fetch(&a->remote_bytes, osmem__csize(c),
 		                   __ATOMIC_RELAXED);
 		if (tc && tc->real && i < OSMEM_TC_BINS && tc->room[i]) {
-			push(tc, i, p);
+			osmem__tc_push(tc, i, p);
 		} else {
 			osmem__set_cinuse(c);
 			if (!locked)
@@ -446,7 +437,7 @@ osmem__free_now(void *p)
 	}
 	if (tc) {
 		osmem__clear_cinuse(c);
-		push(tc, (unsigned)(size >> 4), p);
+		osmem__tc_push(tc, size >> 4, p);
 		return;
 	}
 	struct osmem__arena *a = osmem__arena_of(c);

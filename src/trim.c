@@ -76,7 +76,7 @@ unmap_free_segments(struct osmem__arena *a)
 	return done;
 }
 
-/* The unit of the wait between release passes, at most (see below). */
+/* The largest step of the wait between release passes (see below). */
 #define RELEASE_STEP ((size_t)512 << 10)
 
 struct release {
@@ -117,8 +117,8 @@ release_chunk(chunk_t *c, void *arg)
  * 512 KiB) of frees.  When the
  * pages released last time mostly came back into use (refaults: the
  * program's working set swings over them), releasing them again would
- * only cost faults and system calls, so the wait doubles (up to 64 half
- * thresholds); when they stayed unused, it halves back.
+ * only cost faults and system calls, so the wait doubles (up to 64
+ * steps); when they stayed unused, it halves back.
  */
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
