@@ -102,30 +102,55 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 }
 
 /* Give back every cached block of bin i beyond keep: to the calling
- * thread's arena, or to another arena's remote stack. */
+ * thread's arena, or to another arena's remote stack.  Blocks that come
+ * off the bin as a run of neighbours (carved in a run, see miss, and
+ * freed in order or in reverse, as a program's structure is torn down)
+ * go back as one chunk: merged once, not one by one. */
 static void
 flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 {
-	struct osmem__arena *locked = NULL;
-	while (tc->head[i] && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
-		char *p = pop(tc, i);
-		chunk_t *c = osmem__mem2chunk(p);
-		struct osmem__arena *a = osmem__arena_of(c);
-		if (a != tc->arena) {
-			remote_push(a, p);
-			continue;
+	struct osmem__arena *a = tc->arena;
+	size_t size = (size_t)i * 16, len = 0;
+	char *lo = NULL; /* the run so far: [lo, lo + len) */
+	int locked = 0;
+	for (;;) {
+		char *p = NULL;
+		if (tc->head[i] && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
+			p = pop(tc, i);
+			if (osmem__arena_of(osmem__mem2chunk(p)) != a) {
+				remote_push(osmem__arena_of(osmem__mem2chunk(p)), p);
+				continue;
+			}
+			if (p == lo + len) {
+				len += size;
+				continue;
+			}
+			if (p + size == lo) {
+				lo = p;
+				len += size;
+				continue;
+			}
 		}
-		osmem__set_cinuse(c);
-		if (a != locked) {
-			if (locked)
-				osmem__unlock(&locked->lock);
-			osmem__lock(&a->lock);
-			locked = a;
+		if (lo) {
+			chunk_t *c = osmem__mem2chunk(lo);
+			if (!locked)
+				osmem__lock(&a->lock);
+			locked = 1;
+			if (len == size)
+				osmem__set_cinuse(c);
+			else
+				osmem__set_head(c, len, F_CINUSE |
+				                            (c->head & F_PINUSE) |
+				                            a->aflag);
+			osmem__heap_free(a, c);
 		}
-		osmem__heap_free(a, c);
+		if (!p)
+			break;
+		lo = p;
+		len = size;
 	}
 	if (locked)
-		osmem__unlock(&locked->lock);
+		osmem__unlock(&a->lock);
 }
 
 void

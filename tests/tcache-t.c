@@ -4,8 +4,8 @@
  * full bin sends half back; a bin that keeps missing is refilled with a
  * run of neighbours carved off the victim (the rest of the split that
  * served the miss), one more each miss in doubling steps up to half the
- * bin, and none once the bin fills up.  The heap check runs after each
- * step.
+ * bin, and none once the bin fills up; blocks flushed as a run of
+ * neighbours go back as one chunk.  The heap check runs after each step.
  */
 #include "util.h"
 
@@ -65,16 +65,25 @@ main(void)
 	ok(consecutive, "the blocks are neighbours, in address order");
 	heap_ok("after the run");
 
-	/* Freeing them fills the bin: half goes back, and the run stops. */
+	/* Freeing them fills the bin: half goes back (in runs of neighbours,
+	 * the first half freed in order, the second in reverse), and the
+	 * refill stops. */
+	int intact = 1;
 	for (int i = 0; i < 64; i++) {
-		if (!filled(p[i], N, (unsigned)i))
-			break;
-		osmem_free(p[i]);
+		int k = i < 32 ? i : 95 - i;
+		intact &= filled(p[k], N, (unsigned)k);
+		osmem_free(p[k]);
 	}
+	ok(intact, "every block kept its contents");
 	ok(osmem__tc->refill[BIN] == 0, "a bin that filled up refills no more");
 	heap_ok("after freeing the run");
 	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, 16) == 1, "caches emptied");
 	ok(cached() == 0, "nothing cached after the reset");
+	chunk_t *first = osmem__mem2chunk(p[0]);
+	ok(osmem__is_free(first) && osmem__csize(first) >= 64 * CHUNK,
+	   "the run's space is one free chunk again (%zu bytes)",
+	   osmem__csize(first));
+	heap_ok("after the reset");
 
 	/* A size asked for once brings nothing extra; its second miss
 	 * brings one. */
