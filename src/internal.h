@@ -157,8 +157,11 @@ struct osmem__counters {
 };
 
 /* An arena: a heap with its own lock and index.  Arena 0 ("main") grows
- * with sbrk; the others with aligned mapped regions. */
-struct osmem__arena {
+ * with sbrk; the others with aligned mapped regions.  Each starts on a
+ * line pair of its own: with arenas side by side, one thread's figures
+ * shared a cache line with the next arena's lock, and two threads on two
+ * arenas ran no faster than one. */
+struct __attribute__((aligned(128))) osmem__arena {
 	osmem__lock_t lock;
 	uint64_t aflag; /* F_ARENA, or 0 for main */
 	uint64_t summary;                      /* bit w: map[w] != 0 */
