@@ -299,15 +299,19 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 	size_t size = osmem__csize(c), dirt = size;
 	a->st.in_use -= size;
 	if (!(c->head & F_PINUSE)) {
-		chunk_t *p = checked(osmem__before(c, c->prev_foot));
+		/* The chunk before must be free and as long as its footer says
+		 * (and bin_remove finds it in its bin): a checked header would
+		 * add nothing. */
+		chunk_t *p = osmem__before(c, c->prev_foot);
 		if (OSMEM_HARDEN &&
 		    OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
 		                   (p->head & F_CINUSE)))
 			osmem__fatal("corrupted free chunk before", c, size);
 		dirt += osmem__dirt(p);
 		osmem__bin_remove(a, p);
-		/* Leave a freed mark so a second free is named as such. */
-		osmem__set_head(c, size, F_PINUSE | a->aflag);
+		/* Leave a freed mark so a second free is named as such (the
+		 * tag does not cover C, so it stays valid). */
+		osmem__clear_cinuse(c);
 		size += osmem__csize(p);
 		c = p;
 	}
