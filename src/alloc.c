@@ -2,7 +2,8 @@
  * alloc.c: the public osmem_ entry points.  osmem_malloc and osmem_free
  * are the fast paths: a request of a cached size pops a block from the
  * thread's cache, and a free of a block that passes the header check is
- * pushed onto it, with no lock and no call.  Everything else goes to the
+ * pushed onto it, with no lock and no call.  A popped block's link is
+ * checked when it reaches the head of its list (see OSMEM_NIL).  Everything else goes to the
  * slow paths in tcache.c.  The semantics follow glibc's wherever C and
  * POSIX leave a choice (see osmem_malloc(3)).
  */
@@ -19,11 +20,9 @@ osmem_malloc(size_t n)
 		size_t i = ((n + OSMEM_OVERHEAD + 15) >> 4) + (n < 9);
 		struct osmem__tcache *tc = osmem__tc;
 		char *p = tc->head[i];
-		if (OSMEM_LIKELY(p != NULL)) {
-			uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
-			if (OSMEM_UNLIKELY(osmem__link_bad(next)))
-				osmem__tc_corrupt(p);
-			tc->head[i] = (void *)next;
+		/* Empty, or a corrupted link: the slow path tells which. */
+		if (OSMEM_LIKELY(!osmem__link_stop((uintptr_t)p))) {
+			tc->head[i] = (void *)osmem__link_dec(*(uintptr_t *)p);
 			tc->room[i]++;
 			tc->calls[CALL_MALLOC]++;
 			osmem__set_cinuse(osmem__mem2chunk(p));

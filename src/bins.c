@@ -24,26 +24,62 @@
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
  * links does not hand an attacker or a bug a chosen pointer: it decodes to
- * a misaligned value and the allocator aborts.  A bin's root is read only
- * while its bitmap bit is set.
+ * a misaligned value and the allocator aborts.  The end of a tree is the
+ * misaligned OSMEM_NIL, so the walks' one test for the end catches a
+ * corrupted link too.  A bin's root is read only while its bitmap bit is
+ * set.
  */
 #include "os.h"
 
-typedef uintptr_t slot_t;
+typedef void *slot_t; /* an encoded link */
 
+/* A link that stops a walk: the end of the tree, or corrupted. */
+static inline void
+check_end(const slot_t *s, uintptr_t v)
+{
+	if (OSMEM_UNLIKELY(v != OSMEM_NIL))
+		osmem__fatal("corrupted free-chunk link at", s, 0);
+}
+
+/* The chunk the link at s leads to, or NULL at the end of the tree. */
 static inline chunk_t *
 ld(const slot_t *s)
 {
-	uintptr_t v = osmem__link_dec(*s);
-	if (OSMEM_UNLIKELY(osmem__link_bad(v)))
-		osmem__fatal("corrupted free-chunk link at", s, 0);
+	uintptr_t v = osmem__link_dec((uintptr_t)*s);
+	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
+		check_end(s, v);
+		return NULL;
+	}
 	return (chunk_t *)v;
 }
 
+/* The walks' form of ld: whether the link at s leads to a chunk (into
+ * *n), with the end and the check in one test. */
+static inline int
+step(const slot_t *s, chunk_t **n)
+{
+	uintptr_t v = osmem__link_dec((uintptr_t)*s);
+	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
+		check_end(s, v);
+		return 0;
+	}
+	*n = (chunk_t *)v;
+	return 1;
+}
+
+/* Store a link to c (not NULL) at s. */
 static inline void
 st(slot_t *s, const chunk_t *c)
 {
-	*s = osmem__link_enc(c);
+	*s = (void *)osmem__link_enc(c);
+}
+
+/* Store a link to c, or the end if c is NULL, at s. */
+static inline void
+st_or_end(slot_t *s, const chunk_t *c)
+{
+	*s = (void *)osmem__link_enc(c ? (const void *)c
+	                               : (const void *)OSMEM_NIL);
 }
 
 static inline uint64_t
@@ -67,7 +103,7 @@ key_less(unsigned bin, const chunk_t *a, const chunk_t *b)
 static inline slot_t *
 root_of(struct osmem__arena *a, unsigned bin)
 {
-	return (slot_t *)&a->root[bin];
+	return &a->root[bin];
 }
 
 static inline int
@@ -112,19 +148,20 @@ next_bin(const struct osmem__arena *a, unsigned bin)
 static void
 unlink_at(slot_t *s, chunk_t *c)
 {
-	chunk_t *l = ld(&c->link[0]), *r = ld(&c->link[1]);
-	while (l && r) {
+	chunk_t *l, *r;
+	int hl = step(&c->link[0], &l), hr = step(&c->link[1], &r);
+	while (hl && hr) {
 		if (prio(l) > prio(r)) {
 			st(s, l);
 			s = &l->link[1];
-			l = ld(s);
+			hl = step(s, &l);
 		} else {
 			st(s, r);
 			s = &r->link[0];
-			r = ld(s);
+			hr = step(s, &r);
 		}
 	}
-	st(s, l ? l : r);
+	st_or_end(s, hl ? l : hr ? r : NULL);
 }
 
 static void
@@ -172,28 +209,29 @@ tree_insert(struct osmem__arena *a, chunk_t *c)
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
 	if (!bin_nonempty(a, bin)) {
-		st(s, NULL);
+		st_or_end(s, NULL);
 		mark(a, bin);
 	}
 	uint64_t p = prio(c);
 	chunk_t *n;
-	while ((n = ld(s)) != NULL && prio(n) > p)
+	int more;
+	while ((more = step(s, &n)) && prio(n) > p)
 		s = &n->link[key_less(bin, n, c)];
 	/* Split the subtree at n around c's key. */
 	slot_t *ls = &c->link[0], *rs = &c->link[1];
-	while (n) {
+	while (more) {
 		if (key_less(bin, n, c)) {
 			st(ls, n);
 			ls = &n->link[1];
-			n = ld(ls);
+			more = step(ls, &n);
 		} else {
 			st(rs, n);
 			rs = &n->link[0];
-			n = ld(rs);
+			more = step(rs, &n);
 		}
 	}
-	st(ls, NULL);
-	st(rs, NULL);
+	st_or_end(ls, NULL);
+	st_or_end(rs, NULL);
 	st(s, c);
 }
 
@@ -217,15 +255,12 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin);
-	chunk_t *n;
-	if (!bin_nonempty(a, bin))
+	chunk_t *n = NULL;
+	if (bin_nonempty(a, bin))
+		while (step(s, &n) && n != c)
+			s = &n->link[key_less(bin, n, c)];
+	if (OSMEM_UNLIKELY(n != c))
 		osmem__fatal("free chunk missing from its bin:", c, osmem__csize(c));
-	while ((n = ld(s)) != c) {
-		if (OSMEM_UNLIKELY(n == NULL))
-			osmem__fatal("free chunk missing from its bin:", c,
-			             osmem__csize(c));
-		s = &n->link[key_less(bin, n, c)];
-	}
 	remove_at(a, bin, s, c);
 }
 
@@ -235,7 +270,7 @@ least(struct osmem__arena *a, unsigned bin, slot_t **where)
 {
 	slot_t *s = root_of(a, bin);
 	chunk_t *n = ld(s), *l;
-	while ((l = ld(&n->link[0])) != NULL) {
+	while (step(&n->link[0], &l)) {
 		s = &n->link[0];
 		n = l;
 	}
@@ -256,7 +291,7 @@ search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where)
 {
 	slot_t *s = root_of(a, bin);
 	chunk_t *n, *best = NULL;
-	while ((n = ld(s)) != NULL) {
+	while (step(s, &n)) {
 		if (osmem__csize(n) >= size) {
 			best = n;
 			*where = s;

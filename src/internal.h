@@ -77,7 +77,9 @@
 struct osmem__chunk {
 	uint64_t prev_foot;
 	uint64_t head;
-	uintptr_t link[2]; /* free chunks only: encoded index links */
+	void *link[2]; /* free chunks only: encoded index links (as
+	                  pointers, not integers: a store to one cannot
+	                  change the secret, so walks keep it in a register) */
 };
 
 _Static_assert(sizeof(struct osmem__chunk) == OSMEM_MIN_CHUNK,
@@ -166,7 +168,7 @@ struct __attribute__((aligned(128))) osmem__arena {
 	uint64_t aflag; /* F_ARENA, or 0 for main */
 	uint64_t summary;                      /* bit w: map[w] != 0 */
 	uint64_t map[OSMEM_BITMAP_WORDS];      /* bit i: bin i not empty */
-	uintptr_t root[OSMEM_NBINS];           /* treap of each bin (encoded) */
+	void *root[OSMEM_NBINS];               /* treap of each bin (encoded) */
 	struct osmem__chunk *victim;           /* the one free chunk outside the
 	                                          bins (bins.c) */
 	uintptr_t remote;                      /* blocks that threads of other
@@ -376,8 +378,24 @@ osmem__link_bad(uintptr_t v)
 	return OSMEM_HARDEN && (v & (OSMEM_ALIGN - 1));
 }
 
+/* The end of a thread-cache list or of a bin's tree, as a decoded link:
+ * misaligned (with the checks), so that one test of the low bits stops a
+ * walk at the end and at a corrupted link alike, and only then is the
+ * value looked at again.  The check then costs no instruction the walk
+ * does not make anyway; a zero link never occurs.  Without the checks,
+ * plain NULL. */
+#define OSMEM_NIL ((uintptr_t)(OSMEM_HARDEN ? 8 : 0))
+
+/* Whether decoded link v ends a walk: the end, or corrupted. */
+static inline int
+osmem__link_stop(uintptr_t v)
+{
+	return OSMEM_HARDEN ? (v & (OSMEM_ALIGN - 1)) != 0 : v == 0;
+}
+
 /* Put block p, its C bit already clear, into bin i of tc (which has
- * room): the fast free, the slow one and the remote drain all cache so. */
+ * room): the fast free, the slow one and the remote drain all cache so.
+ * An empty bin's head is OSMEM_NIL. */
 static inline void
 osmem__tc_push(struct osmem__tcache *tc, size_t i, void *p)
 {
@@ -627,7 +645,8 @@ OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,
 OSMEM_INTERNAL struct osmem__arena *osmem__my_arena(void);
 OSMEM_INTERNAL size_t osmem__tc_bytes(void);
 OSMEM_INTERNAL void osmem__tc_after_fork(void);
-OSMEM_INTERNAL OSMEM_NORETURN void osmem__tc_corrupt(const void *p);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__tc_corrupt(uintptr_t link,
+                                                     size_t size);
 OSMEM_INTERNAL void osmem__tc_init(void);
 OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
 

@@ -14,7 +14,8 @@
 
 __thread struct osmem__tcache *osmem__tc
     __attribute__((tls_model("initial-exec"))) = &osmem__tc_none;
-struct osmem__tcache osmem__tc_none, osmem__tc_dead;
+#define NO_BLOCKS { .head = { [0 ... OSMEM_TC_BINS - 1] = (void *)OSMEM_NIL } }
+struct osmem__tcache osmem__tc_none = NO_BLOCKS, osmem__tc_dead = NO_BLOCKS;
 
 static pthread_key_t tc_key;
 static int tc_key_ok;
@@ -22,14 +23,25 @@ static int tc_key_ok;
 /* Calls of threads with no cache (yet, or any more), and of those gone. */
 static size_t calls_elsewhere[NCALLS];
 
+/* Whether bin i of tc holds a block; aborts if its head is a corrupted
+ * link (written over in the block popped before). */
+static inline int
+has(const struct osmem__tcache *tc, unsigned i)
+{
+	uintptr_t h = (uintptr_t)tc->head[i];
+	if (OSMEM_LIKELY(!osmem__link_stop(h)))
+		return 1;
+	if (OSMEM_UNLIKELY(h != OSMEM_NIL))
+		osmem__tc_corrupt(h, (size_t)i * 16);
+	return 0;
+}
+
+/* The first block of bin i, which has one. */
 static inline void *
 pop(struct osmem__tcache *tc, unsigned i)
 {
 	char *p = tc->head[i];
-	uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
-	if (OSMEM_UNLIKELY(osmem__link_bad(next)))
-		osmem__tc_corrupt(p);
-	tc->head[i] = (void *)next;
+	tc->head[i] = (void *)osmem__link_dec(*(uintptr_t *)p);
 	tc->room[i]++;
 	return p;
 }
@@ -44,9 +56,9 @@ take_cached(struct osmem__tcache *tc, size_t size)
 }
 
 void
-osmem__tc_corrupt(const void *p)
+osmem__tc_corrupt(uintptr_t link, size_t size)
 {
-	osmem__fatal("corrupted thread-cache link in freed block", p, 0);
+	osmem__fatal("corrupted thread-cache link", (const void *)link, size);
 }
 
 /*
@@ -80,9 +92,9 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 	int locked = 0;
 	while (p) {
 		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
-		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
-			osmem__tc_corrupt(p);
 		chunk_t *c = osmem__mem2chunk(p);
+		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
+			osmem__tc_corrupt(next, osmem__csize(c));
 		unsigned i = (unsigned)(osmem__csize(c) >> 4);
 		__atomic_sub_fetch(&a->remote_bytes, osmem__csize(c),
 		                   __ATOMIC_RELAXED);
@@ -115,7 +127,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	int locked = 0;
 	for (;;) {
 		char *p = NULL;
-		if (tc->head[i] && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
+		if (has(tc, i) && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
 			p = pop(tc, i);
 			if (osmem__arena_of(osmem__mem2chunk(p)) != a) {
 				remote_push(osmem__arena_of(osmem__mem2chunk(p)), p);
@@ -260,7 +272,7 @@ my_tcache(void)
 	if (!tc)
 		return NULL;
 	for (unsigned i = 0; i < OSMEM_TC_BINS; i++)
-		tc->head[i] = NULL;
+		tc->head[i] = (void *)OSMEM_NIL;
 	for (int i = 0; i < NCALLS; i++)
 		tc->calls[i] = 0;
 	size_bins(tc, (unsigned)g->cfg.tc_cap);
@@ -388,9 +400,13 @@ osmem__malloc_slow(size_t n)
 	                 !osmem__g.debug && !osmem__g.map_signal)) {
 		tc->calls[CALL_MALLOC]++;
 		size_t size = osmem__request2size(n);
+		/* The fast path stopped at the bin's head: it is empty, or a
+		 * corrupted link, which has() reports. */
+		if (OSMEM_UNLIKELY(has(tc, (unsigned)(size >> 4))))
+			return osmem__chunk2mem(take_cached(tc, size));
 		if (tc->arena->remote) {
 			osmem__remote_drain(tc->arena, tc);
-			if (tc->head[size >> 4])
+			if (has(tc, (unsigned)(size >> 4)))
 				return osmem__chunk2mem(take_cached(tc, size));
 		}
 		void *p = miss(tc, size);
@@ -425,7 +441,7 @@ alloc_now(size_t n)
 		return NULL;
 	}
 	struct osmem__tcache *tc = my_tcache();
-	if (size <= OSMEM_TC_MAX_CHUNK && tc && tc->head[size >> 4])
+	if (size <= OSMEM_TC_MAX_CHUNK && tc && has(tc, (unsigned)(size >> 4)))
 		return osmem__chunk2mem(take_cached(tc, size));
 	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
 	if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {

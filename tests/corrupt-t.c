@@ -107,6 +107,16 @@ zeroed_cache_link(void)
 }
 
 static void
+zeroed_cache_link_flushed(void)
+{
+	char *p = osmem_malloc(40), *q = osmem_malloc(40);
+	osmem_free(q);
+	osmem_free(p);
+	memset(p, 0xab, 8);
+	osmem_trim(0); /* empties the cache: pops p, then meets its link */
+}
+
+static void
 zeroed_index_link(void)
 {
 	core_only();
@@ -152,7 +162,10 @@ static const struct {
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
 	{ zeroed_cache_link, "a write after free over a cached block's link",
-	  "osmem: corrupted thread-cache link in freed block 0x" },
+	  "osmem: corrupted thread-cache link 0x" },
+	{ zeroed_cache_link_flushed,
+	  "a written-over cached link met while the cache is emptied",
+	  "osmem: corrupted thread-cache link 0x" },
 	{ zeroed_index_link, "a write after free over a free block's links",
 	  "osmem: corrupted free-chunk link at 0x" },
 };
