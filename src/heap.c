@@ -235,44 +235,6 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
 	return carve(a, c, have, size, F_PINUSE, dirt, 0);
 }
 
-/*
- * Carve up to k more chunks of size bytes off the front of the victim (the
- * free chunk indexed last, see bins.c) when it starts at c: the rest of a
- * split that just served a request of this size.  For the thread caches'
- * refill: a thread that keeps missing one bin (a program building up a
- * structure) gets a run of neighbours in one visit, instead of one lock,
- * search and split per block.  They come out as cached blocks (C clear,
- * in use to the arena).  Writes their user pointers to out, in address
- * order, and returns how many.  Leaves at least a minimum chunk
- * free behind them, so the victim stays where it was.
- */
-unsigned
-osmem__heap_more(struct osmem__arena *a, chunk_t *c, size_t size,
-                 unsigned k, void **out)
-{
-	if (a->victim != c)
-		return 0;
-	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
-	if (have < OSMEM_MIN_CHUNK + size)
-		return 0;
-	if (k > (have - OSMEM_MIN_CHUNK) / size)
-		k = (unsigned)((have - OSMEM_MIN_CHUNK) / size);
-	size_t len = (size_t)k * size;
-	osmem__bin_remove(a, c);
-	for (unsigned i = 0; i < k; i++) {
-		chunk_t *b = osmem__at(c, (size_t)i * size);
-		osmem__set_head(b, size, F_PINUSE | a->aflag);
-		out[i] = osmem__chunk2mem(b);
-	}
-	if (dirt < have) /* some of it comes from released pages */
-		a->st.refault += len - (size_t)((double)len * dirt / have);
-	put_free(a, osmem__at(c, len), have - len, min_size(dirt, have - len));
-	a->st.in_use += len;
-	if (a->st.in_use > a->st.in_use_peak)
-		a->st.in_use_peak = a->st.in_use;
-	return k;
-}
-
 void *
 osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 {

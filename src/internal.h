@@ -248,7 +248,6 @@ struct osmem__tcache {
 	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
 	uint8_t room[OSMEM_TC_BINS];
 	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
-	uint8_t refill[OSMEM_TC_BINS]; /* blocks the bin's next miss brings */
 	uint8_t real;               /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
 	struct osmem__tcache *next, *prev;
@@ -524,8 +523,6 @@ OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size,
                                        int grow);
 OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
                                                size_t size, size_t align);
-OSMEM_INTERNAL unsigned osmem__heap_more(struct osmem__arena *a, chunk_t *c,
-                                         size_t size, unsigned k, void **out);
 OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, chunk_t *c);
 OSMEM_INTERNAL chunk_t *osmem__heap_cut(struct osmem__arena *a, chunk_t *c,
                                         size_t size);

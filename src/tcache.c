@@ -115,7 +115,7 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 
 /* Give back every cached block of bin i beyond keep: to the calling
  * thread's arena, or to another arena's remote stack.  Blocks that come
- * off the bin as a run of neighbours (carved in a run, see miss, and
+ * off the bin as a run of neighbours (allocated one after another and
  * freed in order or in reverse, as a program's structure is torn down)
  * go back as one chunk: merged once, not one by one. */
 static void
@@ -185,7 +185,6 @@ size_bins(struct osmem__tcache *tc, unsigned max)
 		if (cap > max)
 			cap = max;
 		tc->cap[i] = tc->room[i] = (uint8_t)cap;
-		tc->refill[i] = 0;
 	}
 }
 
@@ -328,41 +327,6 @@ heap_alloc(struct osmem__arena *a, size_t size)
 	return p;
 }
 
-/*
- * A miss of a cache bin, in a thread with a cache: the arena serves the
- * request as any other, and when the block came off a larger free chunk
- * (the victim), the next refill[i] chunks of the same size are carved off
- * it too and cached.  Each miss doubles the count, up to half the bin;
- * a bin that fills up (freeing outpaces allocating) drops it to none.  A
- * program building a structure, which misses every time, so takes the
- * arena's lock, index search and split once per run of blocks rather than
- * once per block; one that allocates a size once caches nothing extra.
- */
-static void *
-miss(struct osmem__tcache *tc, size_t size)
-{
-	struct osmem__arena *a = tc->arena;
-	unsigned i = (unsigned)(size >> 4), k = tc->refill[i];
-	void *more[OSMEM_TC_CAP];
-	if (k > tc->room[i])
-		k = tc->room[i];
-	osmem__lock(&a->lock);
-	void *p = osmem__heap_alloc(a, size, 0);
-	chunk_t *after = p ? osmem__next(osmem__mem2chunk(p)) : NULL;
-	if (k && after == a->victim && after)
-		k = osmem__heap_more(a, after, size, k, more);
-	else
-		k = 0;
-	osmem__unlock(&a->lock);
-	if (!p)
-		return heap_alloc(a, size);
-	while (k) /* the lowest address comes out first */
-		osmem__tc_push(tc, i, more[--k]);
-	unsigned next = tc->refill[i] ? 2u * tc->refill[i] : 1u;
-	tc->refill[i] = (uint8_t)(next < tc->cap[i] / 2u ? next : tc->cap[i] / 2u);
-	return p;
-}
-
 void
 osmem__count(int call)
 {
@@ -409,7 +373,7 @@ osmem__malloc_slow(size_t n)
 			if (has(tc, (unsigned)(size >> 4)))
 				return osmem__chunk2mem(take_cached(tc, size));
 		}
-		void *p = miss(tc, size);
+		void *p = heap_alloc(tc->arena, size);
 		if (OSMEM_UNLIKELY(!p))
 			errno = ENOMEM;
 		return p;
@@ -507,10 +471,8 @@ osmem__free_now(void *p)
 	if (tc) {
 		/* The bin is full: send half of it back, keep this block. */
 		unsigned i = (unsigned)(size >> 4);
-		if (tc->room[i] == 0) {
+		if (tc->room[i] == 0)
 			flush_bin(tc, i, tc->cap[i] / 2u);
-			tc->refill[i] = 0;
-		}
 		if (tc->room[i] == 0)
 			tc = NULL; /* caching is off */
 	}
