@@ -133,11 +133,11 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 				remote_push(osmem__arena_of(osmem__mem2chunk(p)), p);
 				continue;
 			}
-			if (p == lo + len) {
+			if (lo && p == lo + len) {
 				len += size;
 				continue;
 			}
-			if (p + size == lo) {
+			if (lo && p + size == lo) {
 				lo = p;
 				len += size;
 				continue;
