@@ -560,14 +560,15 @@ osmem__release_threshold(const struct osmem__arena *a)
 	return t && h > t ? h : t;
 }
 
-/* A free chunk of two pages or more keeps, past its index links, an
- * estimate of how many of its bytes are resident ("dirty"): merging adds
- * estimates, splitting caps them, releasing its pages zeroes it.  Smaller
- * free chunks count as wholly resident. */
+/* A free chunk of two pages or more keeps, past its index links (and
+ * the parent link at c+32, see bins.c), an estimate of how many of its
+ * bytes are resident ("dirty"): merging adds estimates, splitting caps
+ * them, releasing its pages zeroes it.  Smaller free chunks count as
+ * wholly resident. */
 static inline size_t *
 osmem__dirt_slot(chunk_t *c)
 {
-	return (size_t *)((char *)c + OSMEM_MIN_CHUNK);
+	return (size_t *)((char *)c + OSMEM_MIN_CHUNK + 8);
 }
 
 static inline size_t

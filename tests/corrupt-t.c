@@ -139,6 +139,19 @@ clean(void)
 		abort();
 }
 
+static void
+zeroed_parent_link(void)
+{
+	core_only();
+	char *a = osmem_malloc(200), *g = osmem_malloc(8);
+	char *b = osmem_malloc(200), *g2 = osmem_malloc(8);
+	osmem_free(a);
+	osmem_free(b); /* a goes into its bin's tree, b waits as the victim */
+	memset(a + 16, 0x41, 8); /* a's parent link */
+	osmem_free(g); /* merging with a looks a up by that link */
+	(void)g2;
+}
+
 static const struct {
 	void (*fn)(void);
 	const char *name, *msg;
@@ -166,6 +179,8 @@ static const struct {
 	{ zeroed_cache_link_flushed,
 	  "a written-over cached link met while the cache is emptied",
 	  "osmem: corrupted thread-cache link 0x" },
+	{ zeroed_parent_link, "a write after free over a free block's parent link",
+	  "osmem: corrupted free-chunk link at 0x" },
 	{ zeroed_index_link, "a write after free over a free block's links",
 	  "osmem: corrupted free-chunk link at 0x" },
 };
