@@ -147,7 +147,7 @@ zeroed_parent_link(void)
 	char *b = osmem_malloc(200), *g2 = osmem_malloc(8);
 	osmem_free(a);
 	osmem_free(b); /* a goes into its bin's tree, b waits as the victim */
-	memset(a + 16, 0x41, 8); /* a's parent link */
+	memset(a + 16, 0, 8); /* a's parent link */
 	osmem_free(g); /* merging with a looks a up by that link */
 	(void)g2;
 }
