@@ -237,9 +237,12 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
 #define OSMEM_TC_MAX_CHUNK ((OSMEM_TC_BINS - 1) * 16u)
 #define OSMEM_TC_MAX_REQUEST (OSMEM_TC_MAX_CHUNK - OSMEM_OVERHEAD)
 /* A bin holds up to OSMEM_TC_CAP blocks and about OSMEM_TC_BIN_BYTES:
- * 16 blocks up to 256 bytes, then fewer, down to two 2 KiB blocks. */
+ * 16 blocks up to 512 bytes, then fewer, down to four 2 KiB blocks.  With
+ * half that (two 2 KiB blocks), a random churn of 8..2047-byte blocks
+ * missed the cache on 23% of its calls; with 8 KiB it takes 28% fewer
+ * instructions, for 1% more peak RSS on the gcc trace. */
 #define OSMEM_TC_CAP 16u
-#define OSMEM_TC_BIN_BYTES 4096u
+#define OSMEM_TC_BIN_BYTES 8192u
 
 enum { CALL_MALLOC, CALL_FREE, CALL_REALLOC, NCALLS };
 
