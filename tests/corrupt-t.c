@@ -112,7 +112,7 @@ zeroed_cache_link_flushed(void)
 	char *p = osmem_malloc(40), *q = osmem_malloc(40);
 	osmem_free(q);
 	osmem_free(p);
-	memset(p, 0xab, 8);
+	memset(p, 0, 8); /* decodes to the secret: odd, never the end */
 	osmem_trim(0); /* empties the cache: pops p, then meets its link */
 }
 
