@@ -48,20 +48,8 @@ check_end(const slot_t *s, uintptr_t v)
 		osmem__fatal("corrupted free-chunk link at", s, 0);
 }
 
-/* The chunk the link at s leads to, or NULL at the end of the tree. */
-static inline chunk_t *
-ld(const slot_t *s)
-{
-	uintptr_t v = osmem__link_dec((uintptr_t)*s);
-	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
-		check_end(s, v);
-		return NULL;
-	}
-	return (chunk_t *)v;
-}
-
-/* The walks' form of ld: whether the link at s leads to a chunk (into
- * *n), with the end and the check in one test. */
+/* Whether the link at s leads to a chunk (into *n): the end and the
+ * check are one test. */
 static inline int
 step(const slot_t *s, chunk_t **n)
 {
@@ -72,6 +60,14 @@ step(const slot_t *s, chunk_t **n)
 	}
 	*n = (chunk_t *)v;
 	return 1;
+}
+
+/* The chunk the link at s leads to, or NULL at the end of the tree. */
+static inline chunk_t *
+ld(const slot_t *s)
+{
+	chunk_t *n;
+	return step(s, &n) ? n : NULL;
 }
 
 /* Store a link to c (not NULL) at s. */
