@@ -3,9 +3,9 @@
  * are the fast paths: a request of a cached size pops a block from the
  * thread's cache, and a free of a block that passes the header check is
  * pushed onto it, with no lock and no call.  A popped block's link is
- * checked when it reaches the head of its list (see OSMEM_NIL).  Everything else goes to the
- * slow paths in tcache.c.  The semantics follow glibc's wherever C and
- * POSIX leave a choice (see osmem_malloc(3)).
+ * checked when it reaches the head of its list (see OSMEM_NIL).
+ * Everything else goes to the slow paths in tcache.c.  The semantics
+ * follow glibc's wherever C and POSIX leave a choice (see osmem_malloc(3)).
  */
 #include "os.h"
 
