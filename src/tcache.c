@@ -63,8 +63,9 @@ osmem__tc_corrupt(uintptr_t link, size_t size)
 
 /*
  * Blocks freed by a thread of another arena wait on their arena's remote
- * stack (a lock-free stack, links encoded as in the caches, still cached
- * to the heap: C clear, the next chunk's P set) until a thread of that
+ * stack (a lock-free stack, links encoded as in the caches but ending in
+ * 0, the empty head its exchange leaves; still cached to the heap: C
+ * clear, the next chunk's P set) until a thread of that
  * arena misses its cache: it takes the whole stack into its cache bins, so
  * a block made by one thread and freed by another (a producer and a
  * consumer) is used again without either going through the arena's index
@@ -129,8 +130,9 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 		char *p = NULL;
 		if (has(tc, i) && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
 			p = pop(tc, i);
-			if (osmem__arena_of(osmem__mem2chunk(p)) != a) {
-				remote_push(osmem__arena_of(osmem__mem2chunk(p)), p);
+			struct osmem__arena *own = osmem__arena_of(osmem__mem2chunk(p));
+			if (own != a) {
+				remote_push(own, p);
 				continue;
 			}
 			if (lo && p == lo + len) {
