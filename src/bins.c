@@ -38,7 +38,7 @@
  */
 #include "os.h"
 
-typedef void *slot_t; /* an encoded link */
+typedef void *slot_t; /* an encoded link, as stored */
 
 /* A link that stops a walk: the end of the tree, or corrupted. */
 static inline void
@@ -48,18 +48,25 @@ check_end(const slot_t *s, uintptr_t v)
 		osmem__fatal("corrupted free-chunk link at", s, 0);
 }
 
-/* Whether the link at s leads to a chunk (into *n): the end and the
- * check are one test. */
+/* Whether link value e, read from slot s, leads to a chunk (into *n): the
+ * end and the check are one test. */
 static inline int
-step(const slot_t *s, chunk_t **n)
+open_link(const slot_t *s, slot_t e, chunk_t **n)
 {
-	uintptr_t v = osmem__link_dec((uintptr_t)*s);
+	uintptr_t v = osmem__link_dec((uintptr_t)e);
 	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
 		check_end(s, v);
 		return 0;
 	}
 	*n = (chunk_t *)v;
 	return 1;
+}
+
+/* Whether the link at s leads to a chunk (into *n). */
+static inline int
+step(const slot_t *s, chunk_t **n)
+{
+	return open_link(s, *s, n);
 }
 
 /* The chunk the link at s leads to, or NULL at the end of the tree. */
@@ -70,19 +77,14 @@ ld(const slot_t *s)
 	return step(s, &n) ? n : NULL;
 }
 
-/* Store a link to c (not NULL) at s. */
-static inline void
-st(slot_t *s, const chunk_t *c)
+/* The stored form of a link to c, or of the end if c is NULL.  A link
+ * read from one slot is stored into another as it is: moving a subtree
+ * costs no encoding, only following a link costs its decoding. */
+static inline slot_t
+enc(const chunk_t *c)
 {
-	*s = (void *)osmem__link_enc(c);
-}
-
-/* Store a link to c, or the end if c is NULL, at s. */
-static inline void
-st_or_end(slot_t *s, const chunk_t *c)
-{
-	*s = (void *)osmem__link_enc(c ? (const void *)c
-	                               : (const void *)OSMEM_NIL);
+	return (slot_t)osmem__link_enc(c ? (const void *)c
+	                                 : (const void *)OSMEM_NIL);
 }
 
 static inline uint64_t
@@ -91,13 +93,20 @@ prio(const chunk_t *c)
 	return ((uint64_t)(uintptr_t)c >> 4) * 0x9e3779b97f4a7c15ull;
 }
 
-/* Treap order: by size, then by address.  In the exact bins below
- * OSMEM_SMALL_LIMIT every chunk has the same size, so the address alone
- * decides and no header need be read. */
+/* The exact bins, below OSMEM_SMALL_LIMIT: every chunk in one has the
+ * same size. */
 static inline int
-key_less(unsigned bin, const chunk_t *a, const chunk_t *b)
+is_exact(unsigned bin)
 {
-	if (bin < OSMEM_SMALL_LIMIT / 16)
+	return bin < OSMEM_SMALL_LIMIT / 16;
+}
+
+/* Treap order: by size, then by address.  In an exact bin the address
+ * alone decides and no header need be read. */
+static inline int
+key_less(int exact, const chunk_t *a, const chunk_t *b)
+{
+	if (exact)
 		return (uintptr_t)a < (uintptr_t)b;
 	size_t sa = osmem__csize(a), sb = osmem__csize(b);
 	return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
@@ -126,12 +135,13 @@ up(chunk_t *c)
 	return (slot_t *)((char *)c + OSMEM_MIN_CHUNK);
 }
 
-/* Record owner (NULL: the bin's root slot) as n's parent. */
+/* Record n's parent: e is the stored link to it (or the end, for the
+ * root). */
 static inline void
-set_up(unsigned bin, chunk_t *n, const chunk_t *owner)
+set_up(unsigned bin, chunk_t *n, slot_t e)
 {
 	if (parented(bin))
-		st_or_end(up(n), owner);
+		*up(n) = e;
 }
 
 static inline int
@@ -172,40 +182,44 @@ next_bin(const struct osmem__arena *a, unsigned bin)
 	return w * 64 + (unsigned)__builtin_ctzll(a->map[w]);
 }
 
-/* Replace c, at slot s of owner (NULL: the root), by the join of its
- * two subtrees. */
+/* Replace c, at slot s, by the join of its two subtrees; eo is the
+ * stored link to the slot's owner (the end: s is the root). */
 static void
-unlink_at(unsigned bin, slot_t *s, chunk_t *owner, chunk_t *c)
+unlink_at(unsigned bin, slot_t *s, slot_t eo, chunk_t *c)
 {
 	chunk_t *l, *r;
-	int hl = step(&c->link[0], &l), hr = step(&c->link[1], &r);
+	slot_t el = c->link[0], er = c->link[1];
+	int hl = open_link(&c->link[0], el, &l);
+	int hr = open_link(&c->link[1], er, &r);
 	while (hl && hr) {
 		if (prio(l) > prio(r)) {
-			st(s, l);
-			set_up(bin, l, owner);
-			owner = l;
+			*s = el;
+			set_up(bin, l, eo);
+			eo = el;
 			s = &l->link[1];
-			hl = step(s, &l);
+			el = *s;
+			hl = open_link(s, el, &l);
 		} else {
-			st(s, r);
-			set_up(bin, r, owner);
-			owner = r;
+			*s = er;
+			set_up(bin, r, eo);
+			eo = er;
 			s = &r->link[0];
-			hr = step(s, &r);
+			er = *s;
+			hr = open_link(s, er, &r);
 		}
 	}
-	chunk_t *rest = hl ? l : hr ? r : NULL;
-	st_or_end(s, rest);
-	if (rest)
-		set_up(bin, rest, owner);
+	/* What is left: one subtree, or the end (er is then the end). */
+	*s = hl ? el : er;
+	if (hl || hr)
+		set_up(bin, hl ? l : r, eo);
 }
 
 static void
-remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, chunk_t *owner,
+remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
           chunk_t *c)
 {
-	unlink_at(bin, s, owner, c);
-	if (ld(root_of(a, bin)) == NULL)
+	unlink_at(bin, s, eo, c);
+	if (*root_of(a, bin) == enc(NULL))
 		unmark(a, bin);
 }
 
@@ -239,45 +253,56 @@ set_victim(struct osmem__arena *a, chunk_t *c)
 	a->victim = c;
 }
 
-/* Put c into its bin's tree. */
+/* Put c into the tree of its bin.  Written once, instantiated for the
+ * exact bins (ordered by address alone) and for the others, so that the
+ * loops do not test which kind of bin they walk at each level. */
+static OSMEM_ALWAYS_INLINE void
+tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
+{
+	slot_t *s = root_of(a, bin), end = enc(NULL);
+	if (!bin_nonempty(a, bin)) {
+		*s = end;
+		mark(a, bin);
+	}
+	uint64_t p = prio(c);
+	chunk_t *n;
+	slot_t e, eo = end, ec = enc(c);
+	int more;
+	while ((more = open_link(s, e = *s, &n)) && prio(n) > p) {
+		eo = e;
+		s = key_less(exact, n, c) ? &n->link[1] : &n->link[0];
+	}
+	*s = ec;
+	set_up(bin, c, eo);
+	/* Split the subtree at n (stored link e) around c's key. */
+	slot_t *ls = &c->link[0], *rs = &c->link[1];
+	slot_t lo = ec, ro = ec;
+	while (more) {
+		if (key_less(exact, n, c)) {
+			*ls = e;
+			set_up(bin, n, lo);
+			lo = e;
+			s = ls = &n->link[1];
+		} else {
+			*rs = e;
+			set_up(bin, n, ro);
+			ro = e;
+			s = rs = &n->link[0];
+		}
+		more = open_link(s, e = *s, &n);
+	}
+	*ls = end;
+	*rs = end;
+}
+
 static void
 tree_insert(struct osmem__arena *a, chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	slot_t *s = root_of(a, bin);
-	if (!bin_nonempty(a, bin)) {
-		st_or_end(s, NULL);
-		mark(a, bin);
-	}
-	uint64_t p = prio(c);
-	chunk_t *n, *owner = NULL;
-	int more;
-	while ((more = step(s, &n)) && prio(n) > p) {
-		owner = n;
-		s = &n->link[key_less(bin, n, c)];
-	}
-	st(s, c);
-	set_up(bin, c, owner);
-	/* Split the subtree at n around c's key. */
-	slot_t *ls = &c->link[0], *rs = &c->link[1];
-	chunk_t *lo = c, *ro = c;
-	while (more) {
-		if (key_less(bin, n, c)) {
-			st(ls, n);
-			set_up(bin, n, lo);
-			lo = n;
-			ls = &n->link[1];
-			more = step(ls, &n);
-		} else {
-			st(rs, n);
-			set_up(bin, n, ro);
-			ro = n;
-			rs = &n->link[0];
-			more = step(rs, &n);
-		}
-	}
-	st_or_end(ls, NULL);
-	st_or_end(rs, NULL);
+	if (is_exact(bin))
+		tree_insert_in(a, c, bin, 1);
+	else
+		tree_insert_in(a, c, bin, 0);
 }
 
 void
@@ -299,41 +324,41 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 		return;
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	slot_t *s = root_of(a, bin);
-	chunk_t *n = NULL, *owner = NULL;
+	slot_t *s = root_of(a, bin), eo = enc(NULL);
+	chunk_t *n = NULL, *owner;
 	if (!bin_nonempty(a, bin)) {
 		/* not indexed at all: n stays NULL */
 	} else if (parented(bin)) {
 		/* The slot that holds c: its parent's, or the root. */
-		owner = ld(up(c));
-		if (owner)
-			s = &owner->link[ld(&owner->link[0]) != c];
+		eo = *up(c);
+		if (open_link(up(c), eo, &owner))
+			s = &owner->link[owner->link[0] != enc(c)];
 		n = ld(s);
 	} else {
-		while (step(s, &n) && n != c) {
-			owner = n;
-			s = &n->link[key_less(bin, n, c)];
-		}
+		/* no parent links to keep: eo is not used */
+		while (step(s, &n) && n != c)
+			s = &n->link[key_less(is_exact(bin), n, c)];
 	}
 	if (OSMEM_UNLIKELY(n != c))
 		osmem__fatal("free chunk missing from its bin:", c, osmem__csize(c));
-	remove_at(a, bin, s, owner, c);
+	remove_at(a, bin, s, eo, c);
 }
 
-/* The least chunk of a non-empty bin, the slot that holds it and that
- * slot's owner. */
-static chunk_t *
-least(struct osmem__arena *a, unsigned bin, slot_t **where, chunk_t **owner)
+/* The least chunk of a non-empty bin, the slot that holds it and the
+ * stored link to that slot's owner. */
+static OSMEM_ALWAYS_INLINE chunk_t *
+least(struct osmem__arena *a, unsigned bin, slot_t **where, slot_t *eo)
 {
-	slot_t *s = root_of(a, bin);
-	chunk_t *n = ld(s), *l, *o = NULL;
+	slot_t *s = root_of(a, bin), e = *s, o = enc(NULL);
+	chunk_t *n = ld(s), *l;
 	while (step(&n->link[0], &l)) {
+		o = e;
 		s = &n->link[0];
-		o = n;
+		e = *s;
 		n = l;
 	}
 	*where = s;
-	*owner = o;
+	*eo = o;
 	return n;
 }
 
@@ -347,20 +372,20 @@ key_below(const chunk_t *x, const chunk_t *y)
 /* The chunk of least key not below (size, 0) in non-empty bin, or NULL. */
 static chunk_t *
 search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where,
-       chunk_t **owner)
+       slot_t *eo)
 {
-	slot_t *s = root_of(a, bin);
-	chunk_t *n, *best = NULL, *o = NULL;
-	while (step(s, &n)) {
+	slot_t *s = root_of(a, bin), e, o = enc(NULL);
+	chunk_t *n, *best = NULL;
+	while (open_link(s, e = *s, &n)) {
 		if (osmem__csize(n) >= size) {
 			best = n;
 			*where = s;
-			*owner = o;
+			*eo = o;
 			s = &n->link[0];
 		} else {
 			s = &n->link[1];
 		}
-		o = n;
+		o = e;
 	}
 	return best;
 }
@@ -369,11 +394,11 @@ chunk_t *
 osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
-	chunk_t *v = victim(a), *c = NULL, *owner = NULL;
-	slot_t *s = NULL;
+	chunk_t *v = victim(a), *c = NULL;
+	slot_t *s = NULL, owner = NULL;
 	if (v && osmem__csize(v) < size)
 		v = NULL; /* it does not fit: out of the running */
-	if (bin < OSMEM_SMALL_LIMIT / 16 && bin_nonempty(a, bin)) {
+	if (is_exact(bin) && bin_nonempty(a, bin)) {
 		/* an exact bin: its lowest address */
 		c = least(a, bin, &s, &owner);
 	} else {
@@ -457,7 +482,7 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 		return 0;
 	chunk_t *n = ld(root_of(a, bin));
 	while (n && n != c)
-		n = ld(&n->link[key_less(bin, n, c)]);
+		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
 	return n == c;
 }
 
@@ -482,7 +507,8 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 		return osmem__report("heap check: in-use chunk in a bin", n, sz);
 	if (osmem__bin_index(sz) != bin)
 		return osmem__report("heap check: chunk in the wrong bin", n, sz);
-	if ((lo && !key_less(bin, lo, n)) || (hi && !key_less(bin, n, hi)))
+	int exact = is_exact(bin);
+	if ((lo && !key_less(exact, lo, n)) || (hi && !key_less(exact, n, hi)))
 		return osmem__report("heap check: bin tree out of order at", n, sz);
 	if (prio(n) > maxprio)
 		return osmem__report("heap check: bin tree heap order at", n, sz);
@@ -514,7 +540,7 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 		if (bin_nonempty(a, bin)) {
 			chunk_t *n = ld(root_of(a, bin));
 			while (n && n != v)
-				n = ld(&n->link[key_less(bin, n, v)]);
+				n = ld(&n->link[key_less(is_exact(bin), n, v)]);
 			if (n)
 				return osmem__report("heap check: victim also in a bin",
 				                     v, bin);

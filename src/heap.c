@@ -33,8 +33,10 @@ min_size(size_t x, size_t y)
 }
 
 /* Make [c, c+size) a free chunk and index it, dirt bytes of it resident.
- * The chunk before c is in use and the chunk after it is in use. */
-static void
+ * The chunk before c is in use and the chunk after it is in use.  Inlined
+ * into its callers: a call of its own was a tenth of python3's
+ * instructions in the core. */
+static OSMEM_ALWAYS_INLINE void
 put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
 	chunk_t *n = osmem__at(c, size);

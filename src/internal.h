@@ -39,6 +39,7 @@
 #define OSMEM_LIKELY(x) __builtin_expect(!!(x), 1)
 #define OSMEM_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define OSMEM_NOINLINE __attribute__((noinline))
+#define OSMEM_ALWAYS_INLINE inline __attribute__((always_inline))
 #define OSMEM_INTERNAL __attribute__((visibility("hidden")))
 #define OSMEM_NORETURN __attribute__((noreturn))
 
