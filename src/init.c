@@ -77,7 +77,8 @@ osmem__init(void)
 	osmem__lock(&init_lock);
 	if (!osmem__g.ready) {
 		osmem__g.secret = osmem__os_random() | 1;
-		osmem__g.secret_c = (osmem__g.secret & TAG_MASK) | F_CINUSE;
+		osmem__g.secret_t = osmem__g.secret & TAG_MASK;
+		osmem__g.secret_c = osmem__g.secret_t | F_CINUSE;
 		osmem__g.page = osmem__os_page_size();
 		osmem__g.cfg.mmap_threshold = 128 * 1024;
 		osmem__g.cfg.trim_threshold = 128 * 1024;

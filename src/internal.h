@@ -8,14 +8,15 @@
  *                    (its footer); otherwise the last 8 bytes of the
  *                    previous chunk's payload.  For an mmapped chunk, the
  *                    offset of c from the start of its mapping.
- *   c+8   head       [63..48 tag][47..44 0][43 C][42..4 size][3 A][2 M][0 P]
+ *   c+8   head       [63..48 tag][47..44 x][43 C][42..4 size][3 A][2 M][0 P]
  *   c+16  payload    the user's pointer; it runs to c+size+8, into the next
  *                    chunk's prev_foot.  A free chunk keeps its two index
  *                    links here (see bins.c).
  *
  * So a heap chunk costs 8 bytes of header, sizes are multiples of 16, and the
  * smallest chunk is 32 bytes (24 usable).  The tag is a keyed hash of the
- * chunk's address and the rest of its head word: a stray write over a header
+ * chunk's address and its size (x: the flags as they were when the head
+ * was last written, read by nothing): a stray write over a header
  * or a pointer that never came from us fails the check with probability
  * 1 - 2^-16, and the allocator aborts rather than use it.
  *
@@ -204,6 +205,7 @@ struct osmem__config {
 
 struct osmem__global {
 	uint64_t secret;   /* keys header tags and link encoding */
+	uint64_t secret_t; /* its tag bits */
 	uint64_t secret_c; /* its tag bits, with F_CINUSE */
 	size_t page;
 	int ready;
@@ -308,7 +310,9 @@ osmem__next(const chunk_t *c)
  * bits 4..19 of (user pointer ^ head word).  So it depends on the address
  * and on the size (fully for chunks under 1 MiB), costs a shift and two
  * exclusive-ors, and a free can check it together with the C and M flags
- * in one test (osmem__owned_fast).
+ * in one test (osmem__owned_fast).  The shift also carries the flag bits
+ * into bits 44..47, which nothing reads: masking them off cost one more
+ * instruction per head written.
  */
 #define TAG_MASK ((uint64_t)0xffff << 48)
 
@@ -318,7 +322,7 @@ osmem__tag(const chunk_t *c, uint64_t w)
 	if (!OSMEM_HARDEN)
 		return 0;
 	uint64_t mem = (uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD;
-	return (((mem ^ w) << 44) ^ osmem__g.secret) & TAG_MASK;
+	return ((mem ^ w) << 44) ^ osmem__g.secret_t;
 }
 
 /* The thread-cache bin of a head word: its whole size field / 16 (a
@@ -334,7 +338,7 @@ static inline void
 osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
 {
 	uint64_t w = (uint64_t)size | flags;
-	c->head = w | osmem__tag(c, w);
+	c->head = w ^ osmem__tag(c, w);
 }
 
 static inline int
@@ -342,7 +346,7 @@ osmem__head_ok(const chunk_t *c)
 {
 	if (!OSMEM_HARDEN)
 		return 1;
-	return (c->head & TAG_MASK) == osmem__tag(c, c->head);
+	return ((c->head ^ osmem__tag(c, c->head)) & TAG_MASK) == 0;
 }
 
 /* Whether head word h at user pointer p is ours, in use (C) and not
