@@ -42,7 +42,7 @@ osmem_free(void *p)
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 		size_t i = osmem__head_bin(h);
 		struct osmem__tcache *tc = osmem__tc;
-		if (OSMEM_LIKELY(osmem__owned_fast(p, h) && i < OSMEM_TC_BINS)) {
+		if (OSMEM_LIKELY(osmem__fast_free_ok(p, h))) {
 			if (OSMEM_LIKELY(tc->room[i] != 0)) {
 				tc->calls[CALL_FREE]++;
 				osmem__clear_cinuse(c);

@@ -233,11 +233,16 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
  * C bit clear, like a free one, but the next chunk's P bit set: to the
  * arena it is still in use.
  *
- * Cached sizes stop at 2 KiB: caching chunks up to 4 KiB made the gcc
- * trace's heap 12% larger (held blocks keep their neighbours from merging)
- * and saved nothing on the random churn of 8..2047-byte blocks. */
+ * Cached sizes stop at 2 KiB: caching chunks up to 4 KiB made the gcc trace's heap 12% larger (held blocks keep their
+ * neighbours from merging) and saved nothing on the random churn of
+ * 8..2047-byte blocks. */
 #define OSMEM_TC_BINS 129u
 #define OSMEM_TC_MAX_CHUNK ((OSMEM_TC_BINS - 1) * 16u)
+/* The bins the fast free may index: every chunk size below 4 KiB, which it
+ * tests as "no size bit from bit 12 up".  Those above OSMEM_TC_BINS never
+ * have room, so their blocks take the slow path. */
+#define OSMEM_TC_SLOTS 256u
+_Static_assert(OSMEM_TC_SLOTS * 16u == 4096u, "the fast free's size test");
 #define OSMEM_TC_MAX_REQUEST (OSMEM_TC_MAX_CHUNK - OSMEM_OVERHEAD)
 /* A bin holds up to OSMEM_TC_CAP blocks and about OSMEM_TC_BIN_BYTES:
  * 16 blocks up to 512 bytes, then fewer, down to four 2 KiB blocks.  With
@@ -252,7 +257,7 @@ enum { CALL_MALLOC, CALL_FREE, CALL_REALLOC, NCALLS };
 struct osmem__tcache {
 	void *head[OSMEM_TC_BINS];
 	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
-	uint8_t room[OSMEM_TC_BINS];
+	uint8_t room[OSMEM_TC_SLOTS]; /* 0 from OSMEM_TC_BINS up */
 	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
 	uint8_t real;               /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
@@ -349,19 +354,23 @@ osmem__head_ok(const chunk_t *c)
 	return ((c->head ^ osmem__tag(c, c->head)) & TAG_MASK) == 0;
 }
 
-/* Whether head word h at user pointer p is ours, in use (C) and not
- * mapped (M): secret_c is the secret's tag bits with F_CINUSE set.  After
- * the rotation, bit 0 is C's, bits 5..20 the tag's, bit 23 M's (mask
- * 0x009fffe1: bits 0, 5..20 and 23). */
+/* Whether the fast free may take the block at user pointer p, head word
+ * h: ours (the tag), in use (C), not mapped (M) and under 4 KiB (so its
+ * bin is one of OSMEM_TC_SLOTS), in one test.  secret_c is the secret's
+ * tag bits with F_CINUSE set.  After the rotation, bit 0 is C's, bits
+ * 5..20 the tag's, bit 23 M's and bits 33..63 the size's from 4 KiB up. */
+#define OSMEM_FAST_MASK 0xfffffffe009fffe1ull
 static inline int
-osmem__owned_fast(const void *p, uint64_t h)
+osmem__fast_free_ok(const void *p, uint64_t h)
 {
 	if (!OSMEM_HARDEN)
-		return (h & (F_CINUSE | F_MMAP)) == F_CINUSE;
+		return (h & (F_CINUSE | F_MMAP |
+		             (SIZE_MASK & ~(uint64_t)(OSMEM_TC_SLOTS * 16 - 1)))) ==
+		       F_CINUSE;
 	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
 	             osmem__g.secret_c;
 	v = v << 21 | v >> 43;
-	return ((uint32_t)v & 0x009fffe1u) == 0;
+	return (v & OSMEM_FAST_MASK) == 0;
 }
 
 /* Free-list links (the thread caches' and the bins'), stored encoded with

@@ -86,16 +86,27 @@ main(void)
 	ok(osmem__g.cfg.mmap_threshold == t,
 	   "and once set by the user it no longer moves");
 
-	/* The fast free's test (osmem__owned_fast) must refuse a mapped
+	/* The fast free's test (osmem__fast_free_ok) must refuse a mapped
 	 * chunk, and the cache bin must come from the whole size: it once
 	 * skipped the mapped flag and truncated the size to 32 bits. */
 	static chunk_t fake[4] __attribute__((aligned(16)));
+	void *fm = osmem__chunk2mem(&fake[0]);
 	osmem__set_head(&fake[0], 64, F_MMAP | F_CINUSE);
-	ok(!osmem__owned_fast(osmem__chunk2mem(&fake[0]), fake[0].head),
+	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "the fast free refuses a mapped chunk");
 	osmem__set_head(&fake[0], 64, F_CINUSE | F_PINUSE);
-	ok(osmem__owned_fast(osmem__chunk2mem(&fake[0]), fake[0].head),
+	ok(osmem__fast_free_ok(fm, fake[0].head),
 	   "and takes a heap chunk in use");
+	osmem__set_head(&fake[0], 4080, F_CINUSE | F_PINUSE);
+	ok(osmem__fast_free_ok(fm, fake[0].head) &&
+	       osmem__head_bin(fake[0].head) < OSMEM_TC_SLOTS,
+	   "and one of 4080 bytes, whose bin the fast free may index");
+	osmem__set_head(&fake[0], 4096, F_CINUSE | F_PINUSE);
+	ok(!osmem__fast_free_ok(fm, fake[0].head),
+	   "but not one of 4096 bytes, whose bin it may not");
+	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64, F_CINUSE | F_PINUSE);
+	ok(!osmem__fast_free_ok(fm, fake[0].head),
+	   "nor one of 4 GiB + 64 bytes");
 	uint64_t hw = ((uint64_t)1 << 32) + 64;
 	ok(osmem__head_bin(hw | F_CINUSE | TAG_MASK) == hw >> 4,
 	   "the cache bin of a 4 GiB chunk is not that of a 64-byte one");
