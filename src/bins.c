@@ -295,7 +295,10 @@ tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
 	*rs = end;
 }
 
-static void
+/* Not inlined: most indexing costs no tree work (see the victim), and
+ * the walks need registers that bin_insert would otherwise save on every
+ * call.  python3: 1% fewer instructions. */
+static OSMEM_NOINLINE void
 tree_insert(struct osmem__arena *a, chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
