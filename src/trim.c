@@ -102,7 +102,9 @@ release_chunk(chunk_t *c, void *arg)
 	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
 	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
 	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0) {
-		r->done += hi - lo;
+		/* Counted as the resident bytes it held: the range may take in
+		 * pages released before, which the kernel skips. */
+		r->done += *dirt < hi - lo ? *dirt : hi - lo;
 		r->a->st.dirty -= *dirt;
 		*dirt = 0;
 	}
