@@ -358,22 +358,27 @@ static void *alloc_now(size_t n);
 void *
 osmem__malloc_slow(size_t n)
 {
-	/* The common miss: a cached size whose bin is empty, in a thread with
-	 * a cache and no opt-in check on, served by the arena. */
+	/* The common misses: a cached size whose bin is empty, or a heap
+	 * size above the cached ones (below the mmap threshold, at most 32
+	 * MiB), in a thread with a cache and no opt-in check on, served by
+	 * the arena. */
 	struct osmem__tcache *tc = osmem__tc;
-	if (OSMEM_LIKELY(tc->real && n <= OSMEM_TC_MAX_REQUEST &&
-	                 n < osmem__g.cfg.mmap_threshold &&
+	if (OSMEM_LIKELY(tc->real && n < osmem__g.cfg.mmap_threshold &&
 	                 !osmem__g.debug && !osmem__g.map_signal)) {
 		tc->calls[CALL_MALLOC]++;
 		size_t size = osmem__request2size(n);
-		/* The fast path stopped at the bin's head: it is empty, or a
-		 * corrupted link, which has() reports. */
-		if (OSMEM_UNLIKELY(has(tc, (unsigned)(size >> 4))))
-			return osmem__chunk2mem(take_cached(tc, size));
-		if (tc->arena->remote) {
-			osmem__remote_drain(tc->arena, tc);
-			if (has(tc, (unsigned)(size >> 4)))
+		if (size <= OSMEM_TC_MAX_CHUNK) {
+			/* The fast path stopped at the bin's head: it is
+			 * empty, or a corrupted link, which has() reports. */
+			unsigned i = (unsigned)(size >> 4);
+			if (OSMEM_UNLIKELY(has(tc, i)))
 				return osmem__chunk2mem(take_cached(tc, size));
+			if (tc->arena->remote) {
+				osmem__remote_drain(tc->arena, tc);
+				if (has(tc, i))
+					return osmem__chunk2mem(
+					    take_cached(tc, size));
+			}
 		}
 		void *p = heap_alloc(tc->arena, size);
 		if (OSMEM_UNLIKELY(!p))
