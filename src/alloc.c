@@ -16,8 +16,10 @@ void *
 osmem_malloc(size_t n)
 {
 	if (OSMEM_LIKELY(n <= OSMEM_TC_MAX_REQUEST)) {
-		/* Chunk size / 16; requests of 0..8 bytes share the 32 bin. */
-		size_t i = ((n + OSMEM_OVERHEAD + 15) >> 4) + (n < 9);
+		/* Chunk size / 16; requests of 0..8 bytes share the 32 bin
+		 * (written as a maximum, gcc makes it a conditional move). */
+		size_t i = (n + OSMEM_OVERHEAD + 15) >> 4;
+		i = i < OSMEM_MIN_CHUNK / 16 ? OSMEM_MIN_CHUNK / 16 : i;
 		struct osmem__tcache *tc = osmem__tc;
 		char *p = tc->head[i];
 		/* Empty, or a corrupted link: the slow path tells which. */
