@@ -116,18 +116,29 @@ zeroed_cache_link_flushed(void)
 	osmem_trim(0); /* empties the cache: pops p, then meets its link */
 }
 
+/* Two freed 200-byte blocks a and b of one bin, kept apart by in-use
+ * guards (g: the one after a), with the caches off: a goes into its
+ * bin's tree, b waits as the victim. */
+static void
+two_freed(char **a, char **b, char **g)
+{
+	core_only();
+	*a = osmem_malloc(200);
+	*g = osmem_malloc(8);
+	*b = osmem_malloc(200);
+	(void)osmem_malloc(8);
+	osmem_free(*a);
+	osmem_free(*b);
+}
+
 static void
 zeroed_index_link(void)
 {
-	core_only();
-	char *a = osmem_malloc(200), *g = osmem_malloc(8);
-	char *b = osmem_malloc(200), *g2 = osmem_malloc(8);
-	osmem_free(a);
-	osmem_free(b); /* a and b share a bin: linked to each other */
+	char *a, *b, *g;
+	two_freed(&a, &b, &g); /* a and b share a bin: linked to each other */
 	memset(a, 0, 16);
 	memset(b, 0, 16);
 	osmem_malloc(200);
-	(void)g, (void)g2;
 }
 
 static void
@@ -142,14 +153,10 @@ clean(void)
 static void
 zeroed_parent_link(void)
 {
-	core_only();
-	char *a = osmem_malloc(200), *g = osmem_malloc(8);
-	char *b = osmem_malloc(200), *g2 = osmem_malloc(8);
-	osmem_free(a);
-	osmem_free(b); /* a goes into its bin's tree, b waits as the victim */
+	char *a, *b, *g;
+	two_freed(&a, &b, &g);
 	memset(a + 16, 0, 8); /* a's parent link */
 	osmem_free(g); /* merging with a looks a up by that link */
-	(void)g2;
 }
 
 static const struct {
