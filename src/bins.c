@@ -28,6 +28,17 @@
  * blocks in random order 24% faster.  The 32-byte chunks have no room for
  * it; their bin is searched.
  *
+ * A run of frees with no search between them (a program freeing what it
+ * built) would put every chunk into its tree only for most of them to
+ * merge with a neighbour freed a moment later and leave it again: on a
+ * heap of many free blocks each insertion is a cache miss per level.  So
+ * after PILE_AFTER chunks indexed without a search, chunks of 48 bytes up
+ * to two pages go onto the pile instead, a list in no order that takes
+ * and gives up a chunk in a few instructions; the next search first puts
+ * the pile into the trees, so placement stays exact best fit.  A piled
+ * chunk's parent slot holds a mark in place of a link.  Chunks of two
+ * pages or more never pile: the release pass finds them in the trees.
+ *
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
  * links does not hand an attacker or a bug a chosen pointer: it decodes to
@@ -253,6 +264,77 @@ set_victim(struct osmem__arena *a, chunk_t *c)
 	a->victim = c;
 }
 
+/* ---------------------------------------------------------------------
+ * The pile (see the top of the file).  link[0] leads to the next chunk,
+ * link[1] to the one before (the end for the first); the parent slot holds
+ * the stored form of PILE_MARK, which no tree link can equal. */
+#define PILE_AFTER 32u
+#define PILE_MARK ((uintptr_t)24)
+_Static_assert(PILE_MARK != OSMEM_NIL && (PILE_MARK & (OSMEM_ALIGN - 1)),
+               "the pile's mark is no link");
+
+static inline slot_t
+pile_mark(void)
+{
+	return (slot_t)osmem__link_enc((const void *)PILE_MARK);
+}
+
+static inline int
+pileable(size_t size)
+{
+	return parented(osmem__bin_index(size)) && !osmem__releasable(size);
+}
+
+static inline int
+piled(chunk_t *c)
+{
+	return pileable(osmem__csize(c)) && *up(c) == pile_mark();
+}
+
+static inline void
+pile_push(struct osmem__arena *a, chunk_t *c)
+{
+	c->link[0] = enc(a->pile);
+	c->link[1] = enc(NULL);
+	*up(c) = pile_mark();
+	if (a->pile)
+		a->pile->link[1] = enc(c);
+	a->pile = c;
+}
+
+/* Take c off the pile, checking that its neighbours link back to it. */
+static void
+pile_unlink(struct osmem__arena *a, chunk_t *c)
+{
+	chunk_t *next, *prev;
+	int hn = open_link(&c->link[0], c->link[0], &next);
+	int hp = open_link(&c->link[1], c->link[1], &prev);
+	if (OSMEM_UNLIKELY(hp ? prev->link[0] != enc(c) : a->pile != c) ||
+	    OSMEM_UNLIKELY(hn && next->link[1] != enc(c)))
+		osmem__fatal("corrupted free-chunk link at", c, osmem__csize(c));
+	if (hp)
+		prev->link[0] = c->link[0];
+	else
+		a->pile = hn ? next : NULL;
+	if (hn)
+		next->link[1] = c->link[1];
+	*up(c) = enc(NULL); /* the chunk may be handed out: no stale mark */
+}
+
+static void tree_insert(struct osmem__arena *a, chunk_t *c);
+
+/* Put the pile into the trees. */
+static OSMEM_NOINLINE void
+drain(struct osmem__arena *a)
+{
+	chunk_t *c = a->pile, *next;
+	a->pile = NULL;
+	for (; c; c = next) {
+		next = ld(&c->link[0]);
+		tree_insert(a, c);
+	}
+}
+
 /* Put c into the tree of its bin.  Written once, instantiated for the
  * exact bins (ordered by address alone) and for the others, so that the
  * loops do not test which kind of bin they walk at each level. */
@@ -314,8 +396,12 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 	count(a, c, +1);
 	chunk_t *old = victim(a);
 	set_victim(a, c);
-	if (old)
-		tree_insert(a, old);
+	if (old) {
+		if (a->run++ >= PILE_AFTER && pileable(osmem__csize(old)))
+			pile_push(a, old);
+		else
+			tree_insert(a, old);
+	}
 }
 
 void
@@ -329,6 +415,10 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin), eo = enc(NULL);
 	chunk_t *n = NULL, *owner;
+	if (parented(bin) && *up(c) == pile_mark()) {
+		pile_unlink(a, c);
+		return;
+	}
 	if (!bin_nonempty(a, bin)) {
 		/* not indexed at all: n stays NULL */
 	} else if (parented(bin)) {
@@ -399,6 +489,9 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	unsigned bin = osmem__bin_index(size);
 	chunk_t *v = victim(a), *c = NULL;
 	slot_t *s = NULL, owner = NULL;
+	if (OSMEM_UNLIKELY(a->pile != NULL))
+		drain(a);
+	a->run = 0;
 	if (v && osmem__csize(v) < size)
 		v = NULL; /* it does not fit: out of the running */
 	if (is_exact(bin) && bin_nonempty(a, bin)) {
@@ -435,6 +528,8 @@ size_t
 osmem__bin_largest(struct osmem__arena *a)
 {
 	unsigned bin = OSMEM_NBINS;
+	if (a->pile)
+		drain(a);
 	for (unsigned w = OSMEM_BITMAP_WORDS; w-- > 0;)
 		if (a->map[w]) {
 			bin = w * 64 + 63 - (unsigned)__builtin_clzll(a->map[w]);
@@ -451,7 +546,8 @@ osmem__bin_largest(struct osmem__arena *a)
 
 /* Call fn on indexed free chunks in bins from the highest down to lowest
  * (larger chunks first, each bin's largest first), until fn returns
- * non-zero.  fn may change a chunk's contents, not the index. */
+ * non-zero.  fn may change a chunk's contents, not the index.  Piled
+ * chunks are not visited: lowest must be above every bin they go to. */
 static int
 visit(chunk_t *n, int (*fn)(chunk_t *, void *), void *arg)
 {
@@ -480,6 +576,9 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	if (c == victim(a))
+		return 1;
+	/* bin_check holds the pile to the chunks that bear its mark. */
+	if (parented(bin) && *up((chunk_t *)c) == pile_mark())
 		return 1;
 	if (!bin_nonempty(a, bin))
 		return 0;
@@ -525,6 +624,36 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 	                  count);
 }
 
+/* The pile: well-formed free chunks of the sizes that pile, each marked,
+ * each linked back to from the next, and no more of them than the arena
+ * counts free (so a walk around a loop ends). */
+static int
+check_pile(struct osmem__arena *a, size_t *count)
+{
+	chunk_t *prev = NULL;
+	size_t n = 0;
+	for (chunk_t *c = a->pile; c; prev = c, c = ld(&c->link[0])) {
+		if (++n > a->st.nfree_chunks)
+			return osmem__report("heap check: pile longer than the free "
+			                     "chunks in", a, n);
+		if (!osmem__head_ok(c) || (c->head & (F_CINUSE | F_MMAP)))
+			return osmem__report("heap check: bad header on piled chunk",
+			                     c, 0);
+		size_t sz = osmem__csize(c);
+		if (!piled(c))
+			return osmem__report("heap check: unmarked chunk on the pile",
+			                     c, sz);
+		if (ld(&c->link[1]) != prev)
+			return osmem__report("heap check: wrong back link on the pile "
+			                     "at", c, sz);
+		if (osmem__next(c)->prev_foot != sz)
+			return osmem__report("heap check: free chunk footer mismatch",
+			                     c, sz);
+	}
+	*count += n;
+	return 0;
+}
+
 int
 osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 {
@@ -553,6 +682,8 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 			                     v, osmem__csize(v));
 		++*nfree;
 	}
+	if (check_pile(a, nfree))
+		return -1;
 	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
 		if (!bin_nonempty(a, bin))
 			continue;

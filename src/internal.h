@@ -173,6 +173,11 @@ struct __attribute__((aligned(128))) osmem__arena {
 	void *root[OSMEM_NBINS];               /* treap of each bin (encoded) */
 	struct osmem__chunk *victim;           /* the one free chunk outside the
 	                                          bins (bins.c) */
+	struct osmem__chunk *pile;             /* chunks freed in a run of
+	                                          frees, not yet in their bins
+	                                          (bins.c) */
+	size_t run;                            /* chunks indexed since the
+	                                          last search */
 	uintptr_t remote;                      /* blocks that threads of other
 	                                          arenas freed (tcache.c) */
 	size_t remote_bytes;                   /* and their chunk bytes */

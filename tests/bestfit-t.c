@@ -15,10 +15,105 @@ chunk_of(size_t csize)
 	return p;
 }
 
+/*
+ * A long run of frees piles chunks without ordering them (bins.c); the
+ * next allocation must still find exact best fit among them, and a piled
+ * chunk must merge with a neighbour freed later.  NP holes of assorted
+ * sizes, each behind an in-use guard, freed from the top down; then every
+ * other guard (each merges the holes on both sides of it); then requests
+ * checked against the best fit worked out here.
+ */
+enum { NP = 120 };
+
+static size_t
+pile_size(int i)
+{
+	return 48 + (size_t)(i * 37 % 23) * 48; /* 48..1104, repeats */
+}
+
+static void
+pile(void)
+{
+	char *h[NP], *g[NP];
+	size_t size[NP];
+	int isfree[NP];
+	size_t gsize[NP];
+	for (int i = 0; i < NP; i++) {
+		/* what is left of earlier holes may round a chunk up */
+		h[i] = osmem_malloc(pile_size(i) - OSMEM_OVERHEAD);
+		g[i] = osmem_malloc(1);
+		size[i] = osmem__csize(osmem__mem2chunk(h[i]));
+		gsize[i] = osmem__csize(osmem__mem2chunk(g[i]));
+	}
+	void *top = osmem_malloc(1); /* keeps the last hole off the top */
+	int bad = 0;
+	for (int i = NP; i-- > 0;) {
+		osmem_free(h[i]);
+		isfree[i] = 1;
+		bad += osmem__heap_check() != 0;
+	}
+	ok(bad == 0, "heap check passes after each of %d frees in a row", NP);
+	ok(osmem__g.arena[0].pile != NULL, "a run of frees piles chunks");
+	bad = 0;
+	for (int i = 1; i + 1 < NP; i += 4) {
+		/* g[i] lies between hole i and hole i + 1 */
+		osmem_free(g[i]);
+		size[i] += gsize[i] + size[i + 1];
+		isfree[i + 1] = 0;
+		bad += osmem__heap_check() != 0;
+	}
+	ok(bad == 0, "piled chunks merge with a guard freed between them");
+	/* Requests: best fit over the free holes, lowest address on ties. */
+	int wrong = 0, n = 0, nr = 0;
+	void *got[16];
+	for (size_t want = 48; want <= 2304; want += 176) {
+		int best = -1;
+		for (int i = 0; i < NP; i++)
+			if (isfree[i] && size[i] >= want &&
+			    (best < 0 || size[i] < size[best] ||
+			     (size[i] == size[best] && h[i] < h[best])))
+				best = i;
+		char *p = got[nr++] = osmem_malloc(want - OSMEM_OVERHEAD);
+		n += best >= 0;
+		if (best < 0) {
+			continue; /* no hole fits: the top serves it */
+		}
+		if (p != h[best]) {
+			diag("request %zu: got %p, best fit %p", want, (void *)p,
+			     (void *)h[best]);
+			wrong++;
+			continue;
+		}
+		/* the rest of the hole stays free (when a chunk is left) */
+		if (size[best] - want >= OSMEM_MIN_CHUNK) {
+			h[best] += want;
+			size[best] -= want;
+		} else {
+			isfree[best] = 0;
+		}
+	}
+	ok(wrong == 0 && n >= 10,
+	   "%d requests after the run placed best fit (%d wrong)", n, wrong);
+	ok(osmem__g.arena[0].pile == NULL, "a search empties the pile");
+	heap_ok("after placing from the pile");
+	/* Free the rest: the heap is one free chunk again. */
+	for (int i = 0; i < nr; i++)
+		osmem_free(got[i]);
+	for (int i = 0; i < NP; i++)
+		if (i % 4 != 1 || i + 1 >= NP)
+			osmem_free(g[i]);
+	osmem_free(top);
+	ok(osmem__g.arena[0].st.nfree_chunks == 1,
+	   "everything merged again (%zu free chunks)",
+	   osmem__g.arena[0].st.nfree_chunks);
+}
+
 int
 main(void)
 {
 	core_only();
+	pile(); /* first: on a heap with no other free chunks */
+
 	/* On a fresh heap, coalescing:  free the middle of three, then each side. */
 	void *x = chunk_of(112), *y = chunk_of(112), *z = chunk_of(112);
 	void *guard = osmem_malloc(1);

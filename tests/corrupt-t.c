@@ -141,6 +141,24 @@ zeroed_index_link(void)
 	osmem_malloc(200);
 }
 
+/* A long run of frees piles chunks (bins.c); a write after free over a
+ * piled chunk's back link is caught when its neighbour merges with it. */
+static void
+zeroed_pile_link(void)
+{
+	enum { N = 64 };
+	char *h[N], *g[N];
+	core_only();
+	for (int i = 0; i < N; i++) {
+		h[i] = osmem_malloc(200);
+		g[i] = osmem_malloc(8);
+	}
+	for (int i = 0; i < N; i++)
+		osmem_free(h[i]);
+	memset(h[N / 2] + 8, 0, 8); /* its link to the chunk piled before */
+	osmem_free(g[N / 2]); /* merges with h[N / 2] */
+}
+
 static void
 clean(void)
 {
@@ -189,6 +207,8 @@ static const struct {
 	{ zeroed_parent_link, "a write after free over a free block's parent link",
 	  "osmem: corrupted free-chunk link at 0x" },
 	{ zeroed_index_link, "a write after free over a free block's links",
+	  "osmem: corrupted free-chunk link at 0x" },
+	{ zeroed_pile_link, "a write after free over a piled block's link",
 	  "osmem: corrupted free-chunk link at 0x" },
 };
 
