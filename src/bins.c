@@ -331,6 +331,8 @@ drain(struct osmem__arena *a)
 	a->pile = NULL;
 	for (; c; c = next) {
 		next = ld(&c->link[0]);
+		/* the walk down c's tree gives the next chunk time to load */
+		__builtin_prefetch(next);
 		tree_insert(a, c);
 	}
 }
