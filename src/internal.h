@@ -362,9 +362,12 @@ osmem__head_ok(const chunk_t *c)
 /* Whether the fast free may take the block at user pointer p, head word
  * h: ours (the tag), in use (C), not mapped (M) and under 4 KiB (so its
  * bin is one of OSMEM_TC_SLOTS), in one test.  secret_c is the secret's
- * tag bits with F_CINUSE set.  After the rotation, bit 0 is C's, bits
- * 5..20 the tag's, bit 23 M's and bits 33..63 the size's from 4 KiB up. */
-#define OSMEM_FAST_MASK 0xfffffffe009fffe1ull
+ * tag bits with F_CINUSE set, so v has C's bit clear for a block in use.
+ * The mask leaves out P and the arena flag and their copies in bits
+ * 44..47 (P changes without a new tag) and the size bits below 4 KiB. */
+#define OSMEM_FAST_MASK                                                  \
+	(TAG_MASK | F_CINUSE | F_MMAP |                                  \
+	 (SIZE_MASK & ~(uint64_t)(OSMEM_TC_SLOTS * 16 - 1)))
 static inline int
 osmem__fast_free_ok(const void *p, uint64_t h)
 {
@@ -374,7 +377,6 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 		       F_CINUSE;
 	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
 	             osmem__g.secret_c;
-	v = v << 21 | v >> 43;
 	return (v & OSMEM_FAST_MASK) == 0;
 }
 

@@ -97,6 +97,13 @@ main(void)
 	osmem__set_head(&fake[0], 64, F_CINUSE | F_PINUSE);
 	ok(osmem__fast_free_ok(fm, fake[0].head),
 	   "and takes a heap chunk in use");
+	osmem__clear_pinuse(&fake[0]); /* P changes with no new tag */
+	ok(osmem__fast_free_ok(fm, fake[0].head),
+	   "and one whose P bit changed since its tag was written");
+	ok(!osmem__fast_free_ok(fm, fake[0].head ^ 0x40),
+	   "but not one whose size was overwritten (the tag no longer fits)");
+	osmem__clear_cinuse(&fake[0]);
+	ok(!osmem__fast_free_ok(fm, fake[0].head), "nor a free one");
 	osmem__set_head(&fake[0], 4080, F_CINUSE | F_PINUSE);
 	ok(osmem__fast_free_ok(fm, fake[0].head) &&
 	       osmem__head_bin(fake[0].head) < OSMEM_TC_SLOTS,
