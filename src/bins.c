@@ -32,7 +32,7 @@
  * built) would put every chunk into its tree only for most of them to
  * merge with a neighbour freed a moment later and leave it again: on a
  * heap of many free blocks each insertion is a cache miss per level.  So
- * after PILE_AFTER chunks indexed without a search, chunks of 48 bytes up
+ * after OSMEM_PILE_AFTER chunks indexed without a search, chunks of 48 bytes up
  * to two pages go onto the pile instead, a list in no order that takes
  * and gives up a chunk in a few instructions; the next search first puts
  * the pile into the trees, so placement stays exact best fit.  A piled
@@ -268,9 +268,11 @@ set_victim(struct osmem__arena *a, chunk_t *c)
  * The pile (see the top of the file).  link[0] leads to the next chunk,
  * link[1] to the one before (the end for the first); the parent slot holds
  * the stored form of PILE_MARK, which no tree link can equal. */
-#define PILE_AFTER 32u
+#ifndef OSMEM_PILE_AFTER /* the fuzzer sets a small one, to pile often */
+#define OSMEM_PILE_AFTER 32u
+#endif
 #define PILE_MARK ((uintptr_t)24)
-_Static_assert(PILE_MARK != OSMEM_NIL && (PILE_MARK & (OSMEM_ALIGN - 1)),
+_Static_assert(PILE_MARK != OSMEM_NIL && (PILE_MARK & (OSMEM_ALIGN - 1)) != 0,
                "the pile's mark is no link");
 
 static inline slot_t
@@ -399,7 +401,7 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 	chunk_t *old = victim(a);
 	set_victim(a, c);
 	if (old) {
-		if (a->run++ >= PILE_AFTER && pileable(osmem__csize(old)))
+		if (a->run++ >= OSMEM_PILE_AFTER && pileable(osmem__csize(old)))
 			pile_push(a, old);
 		else
 			tree_insert(a, old);
