@@ -581,8 +581,11 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	if (c == victim(a))
 		return 1;
-	/* bin_check holds the pile to the chunks that bear its mark. */
-	if (parented(bin) && *up((chunk_t *)c) == pile_mark())
+	/* bin_check holds the pile to the chunks that bear its mark.  Only a
+	 * free chunk's mark is read: a cached one's slot may never have been
+	 * written (memcheck would say so). */
+	if (parented(bin) && osmem__is_free(c) &&
+	    *up((chunk_t *)c) == pile_mark())
 		return 1;
 	if (!bin_nonempty(a, bin))
 		return 0;
