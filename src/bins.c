@@ -32,12 +32,12 @@
  * built) would put every chunk into its tree only for most of them to
  * merge with a neighbour freed a moment later and leave it again: on a
  * heap of many free blocks each insertion is a cache miss per level.  So
- * after OSMEM_PILE_AFTER chunks indexed without a search, chunks of 48 bytes up
- * to two pages go onto the pile instead, a list in no order that takes
- * and gives up a chunk in a few instructions; the next search first puts
- * the pile into the trees, so placement stays exact best fit.  A piled
- * chunk's parent slot holds a mark in place of a link.  Chunks of two
- * pages or more never pile: the release pass finds them in the trees.
+ * after OSMEM_PILE_AFTER chunks indexed without a search, chunks of 48
+ * bytes up to two pages go onto the pile instead, a list in no order that
+ * takes and gives up a chunk in a few instructions; the next search first
+ * puts the pile into the trees, so placement stays exact best fit.  A
+ * piled chunk's parent slot holds a mark in place of a link.  Chunks of
+ * two pages or more never pile: the release pass finds them in the trees.
  *
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
