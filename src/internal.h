@@ -238,9 +238,9 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
  * C bit clear, like a free one, but the next chunk's P bit set: to the
  * arena it is still in use.
  *
- * Cached sizes stop at 2 KiB: caching chunks up to 4 KiB made the gcc trace's heap 12% larger (held blocks keep their
- * neighbours from merging) and saved nothing on the random churn of
- * 8..2047-byte blocks. */
+ * Cached sizes stop at 2 KiB: caching chunks up to 4 KiB made the gcc
+ * trace's heap 12% larger (held blocks keep their neighbours from merging)
+ * and saved nothing on the random churn of 8..2047-byte blocks. */
 #define OSMEM_TC_BINS 129u
 #define OSMEM_TC_MAX_CHUNK ((OSMEM_TC_BINS - 1) * 16u)
 /* The bins the fast free may index: every chunk size below 4 KiB, which it
@@ -483,7 +483,8 @@ osmem__request2size(size_t n)
 {
 	if (OSMEM_UNLIKELY(n > OSMEM_MAX_REQUEST))
 		return 0;
-	size_t s = (n + OSMEM_OVERHEAD + OSMEM_ALIGN - 1) & ~(size_t)(OSMEM_ALIGN - 1);
+	size_t s = (n + OSMEM_OVERHEAD + OSMEM_ALIGN - 1) &
+	           ~(size_t)(OSMEM_ALIGN - 1);
 	return s < OSMEM_MIN_CHUNK ? OSMEM_MIN_CHUNK : s;
 }
 
