@@ -37,7 +37,8 @@
  * takes and gives up a chunk in a few instructions; the next search first
  * puts the pile into the trees, so placement stays exact best fit.  A
  * piled chunk's parent slot holds a mark in place of a link.  Chunks of
- * two pages or more never pile: the release pass finds them in the trees.
+ * two pages or more have a pile of their own, which the release pass
+ * walks before the trees.
  *
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
@@ -284,7 +285,15 @@ pile_mark(void)
 static inline int
 pileable(size_t size)
 {
-	return parented(osmem__bin_index(size)) && !osmem__releasable(size);
+	return parented(osmem__bin_index(size));
+}
+
+/* The pile of a chunk of this size: 1 for the sizes the release pass
+ * looks at, which it walks as it walks the trees. */
+static inline chunk_t **
+pile_of(struct osmem__arena *a, size_t size)
+{
+	return &a->pile[osmem__releasable(size)];
 }
 
 static inline int
@@ -296,28 +305,29 @@ piled(chunk_t *c)
 static inline void
 pile_push(struct osmem__arena *a, chunk_t *c)
 {
-	c->link[0] = enc(a->pile);
+	chunk_t **top = pile_of(a, osmem__csize(c));
+	c->link[0] = enc(*top);
 	c->link[1] = enc(NULL);
 	*up(c) = pile_mark();
-	if (a->pile)
-		a->pile->link[1] = enc(c);
-	a->pile = c;
+	if (*top)
+		(*top)->link[1] = enc(c);
+	*top = c;
 }
 
 /* Take c off the pile, checking that its neighbours link back to it. */
 static void
 pile_unlink(struct osmem__arena *a, chunk_t *c)
 {
-	chunk_t *next, *prev;
+	chunk_t *next, *prev, **top = pile_of(a, osmem__csize(c));
 	int hn = open_link(&c->link[0], c->link[0], &next);
 	int hp = open_link(&c->link[1], c->link[1], &prev);
-	if (OSMEM_UNLIKELY(hp ? prev->link[0] != enc(c) : a->pile != c) ||
+	if (OSMEM_UNLIKELY(hp ? prev->link[0] != enc(c) : *top != c) ||
 	    OSMEM_UNLIKELY(hn && next->link[1] != enc(c)))
 		osmem__fatal("corrupted free-chunk link at", c, osmem__csize(c));
 	if (hp)
 		prev->link[0] = c->link[0];
 	else
-		a->pile = hn ? next : NULL;
+		*top = hn ? next : NULL;
 	if (hn)
 		next->link[1] = c->link[1];
 	*up(c) = enc(NULL); /* the chunk may be handed out: no stale mark */
@@ -325,17 +335,27 @@ pile_unlink(struct osmem__arena *a, chunk_t *c)
 
 static void tree_insert(struct osmem__arena *a, chunk_t *c);
 
-/* Put the pile into the trees. */
+/* Whether anything is piled. */
+static inline int
+any_piled(const struct osmem__arena *a)
+{
+	return ((uintptr_t)a->pile[0] | (uintptr_t)a->pile[1]) != 0;
+}
+
+/* Put the piles into the trees. */
 static OSMEM_NOINLINE void
 drain(struct osmem__arena *a)
 {
-	chunk_t *c = a->pile, *next;
-	a->pile = NULL;
-	for (; c; c = next) {
-		next = ld(&c->link[0]);
-		/* the walk down c's tree gives the next chunk time to load */
-		__builtin_prefetch(next);
-		tree_insert(a, c);
+	for (int k = 0; k < 2; k++) {
+		chunk_t *c = a->pile[k], *next;
+		a->pile[k] = NULL;
+		for (; c; c = next) {
+			next = ld(&c->link[0]);
+			/* the walk down c's tree gives the next chunk time to
+			 * load */
+			__builtin_prefetch(next);
+			tree_insert(a, c);
+		}
 	}
 }
 
@@ -493,7 +513,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	unsigned bin = osmem__bin_index(size);
 	chunk_t *v = victim(a), *c = NULL;
 	slot_t *s = NULL, owner = NULL;
-	if (OSMEM_UNLIKELY(a->pile != NULL))
+	if (OSMEM_UNLIKELY(any_piled(a)))
 		drain(a);
 	a->run = 0;
 	if (v && osmem__csize(v) < size)
@@ -532,7 +552,7 @@ size_t
 osmem__bin_largest(struct osmem__arena *a)
 {
 	unsigned bin = OSMEM_NBINS;
-	if (a->pile)
+	if (any_piled(a))
 		drain(a);
 	for (unsigned w = OSMEM_BITMAP_WORDS; w-- > 0;)
 		if (a->map[w]) {
@@ -550,8 +570,9 @@ osmem__bin_largest(struct osmem__arena *a)
 
 /* Call fn on indexed free chunks in bins from the highest down to lowest
  * (larger chunks first, each bin's largest first), until fn returns
- * non-zero.  fn may change a chunk's contents, not the index.  Piled
- * chunks are not visited: lowest must be above every bin they go to. */
+ * non-zero.  fn may change a chunk's contents, not the index.  The pile
+ * of chunks below two pages is not visited: lowest must be above every
+ * bin its chunks go to. */
 static int
 visit(chunk_t *n, int (*fn)(chunk_t *, void *), void *arg)
 {
@@ -570,6 +591,10 @@ osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
 	chunk_t *v = victim(a);
 	if (v && osmem__bin_index(osmem__csize(v)) >= lowest && fn(v, arg))
 		return;
+	/* the larger chunks' pile first, in no order */
+	for (chunk_t *c = a->pile[1]; c; c = ld(&c->link[0]))
+		if (osmem__bin_index(osmem__csize(c)) >= lowest && fn(c, arg))
+			return;
 	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
 		if (bin_nonempty(a, bin) && visit(ld(root_of(a, bin)), fn, arg))
 			return;
@@ -631,15 +656,15 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 	                  count);
 }
 
-/* The pile: well-formed free chunks of the sizes that pile, each marked,
- * each linked back to from the next, and no more of them than the arena
- * counts free (so a walk around a loop ends). */
+/* Pile k: well-formed free chunks of the sizes that go there, each
+ * marked, each linked back to from the next, and no more of them than the
+ * arena counts free (so a walk around a loop ends). */
 static int
-check_pile(struct osmem__arena *a, size_t *count)
+check_pile(struct osmem__arena *a, int k, size_t *count)
 {
 	chunk_t *prev = NULL;
 	size_t n = 0;
-	for (chunk_t *c = a->pile; c; prev = c, c = ld(&c->link[0])) {
+	for (chunk_t *c = a->pile[k]; c; prev = c, c = ld(&c->link[0])) {
 		if (++n > a->st.nfree_chunks)
 			return osmem__report("heap check: pile longer than the free "
 			                     "chunks in", a, n);
@@ -647,7 +672,7 @@ check_pile(struct osmem__arena *a, size_t *count)
 			return osmem__report("heap check: bad header on piled chunk",
 			                     c, 0);
 		size_t sz = osmem__csize(c);
-		if (!piled(c))
+		if (!piled(c) || pile_of(a, sz) != &a->pile[k])
 			return osmem__report("heap check: unmarked chunk on the pile",
 			                     c, sz);
 		if (ld(&c->link[1]) != prev)
@@ -689,7 +714,7 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 			                     v, osmem__csize(v));
 		++*nfree;
 	}
-	if (check_pile(a, nfree))
+	if (check_pile(a, 0, nfree) || check_pile(a, 1, nfree))
 		return -1;
 	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
 		if (!bin_nonempty(a, bin))

@@ -173,8 +173,9 @@ struct __attribute__((aligned(128))) osmem__arena {
 	void *root[OSMEM_NBINS];               /* treap of each bin (encoded) */
 	struct osmem__chunk *victim;           /* the one free chunk outside the
 	                                          bins (bins.c) */
-	struct osmem__chunk *pile;             /* chunks freed in a run of
-	                                          frees, not yet in their bins
+	struct osmem__chunk *pile[2];          /* chunks freed in a run of
+	                                          frees, not yet in their bins:
+	                                          below two pages, and above
 	                                          (bins.c) */
 	size_t run;                            /* chunks indexed since the
 	                                          last search */

@@ -53,7 +53,7 @@ pile(void)
 		bad += osmem__heap_check() != 0;
 	}
 	ok(bad == 0, "heap check passes after each of %d frees in a row", NP);
-	ok(osmem__g.arena[0].pile != NULL, "a run of frees piles chunks");
+	ok(osmem__g.arena[0].pile[0] != NULL, "a run of frees piles chunks");
 	bad = 0;
 	for (int i = 1; i + 1 < NP; i += 4) {
 		/* g[i] lies between hole i and hole i + 1 */
@@ -94,7 +94,8 @@ pile(void)
 	}
 	ok(wrong == 0 && n >= 10,
 	   "%d requests after the run placed best fit (%d wrong)", n, wrong);
-	ok(osmem__g.arena[0].pile == NULL, "a search empties the pile");
+	ok(!osmem__g.arena[0].pile[0] && !osmem__g.arena[0].pile[1],
+	   "a search empties the piles");
 	heap_ok("after placing from the pile");
 	/* Free the rest: the heap is one free chunk again. */
 	for (int i = 0; i < nr; i++)

@@ -68,6 +68,32 @@ main(void)
 	ok(osmem__g.arena[0].st.dirty == 0, "no dirty free bytes after trim");
 	heap_ok("after trim");
 
+	/* A run of frees piles chunks of two pages or more on a pile of their
+	 * own (bins.c); the release pass must find them there. */
+	enum { NP = 48, PSZ = 16 * 1024 };
+	static char *pb[NP], *pg[NP];
+	for (int i = 0; i < NP; i++) {
+		pb[i] = osmem_malloc(PSZ);
+		memset(pb[i], 0x77, PSZ);
+		pg[i] = osmem_malloc(16); /* keeps the blocks apart */
+	}
+	size_t threshold = osmem__g.cfg.release_threshold;
+	osmem__g.cfg.release_threshold = SIZE_MAX / 2; /* no pass on the way */
+	for (int i = 0; i < NP; i++)
+		osmem_free(pb[i]);
+	osmem__g.cfg.release_threshold = threshold;
+	ok(osmem__g.arena[0].pile[1] != NULL,
+	   "a run of frees piles chunks of 16 KiB");
+	heap_ok("with 16 KiB chunks piled");
+	size_t dirty = osmem__g.arena[0].st.dirty;
+	osmem_trim(0);
+	ok(dirty >= (size_t)NP * PSZ / 2 && osmem__g.arena[0].st.dirty == 0,
+	   "trim releases the pages of piled chunks too (%zu dirty bytes "
+	   "before, %zu after)", dirty, osmem__g.arena[0].st.dirty);
+	heap_ok("after releasing piled chunks");
+	for (int i = 0; i < NP; i++)
+		osmem_free(pg[i]);
+
 	/* The limit: growth past it fails with ENOMEM. */
 	size_t held = osmem__os_held();
 	osmem__g.cfg.limit = held + 1024 * 1024;
