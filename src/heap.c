@@ -210,14 +210,15 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 
 /* The best-fitting free chunk of at least size bytes, growing the arena if
  * none exists.  A few tries: another user of the break may take what we
- * asked for. */
+ * asked for.  Its header is checked before its size is trusted: a small
+ * overflow from the block before it is caught here, at the split. */
 static chunk_t *
 take(struct osmem__arena *a, size_t size, int may_grow)
 {
 	for (int tries = 0;; tries++) {
 		chunk_t *c = osmem__bin_take_best(a, size);
 		if (OSMEM_LIKELY(c != NULL))
-			return c;
+			return checked(c);
 		if (!may_grow || !grow(a, size, tries >= 3))
 			return NULL;
 	}

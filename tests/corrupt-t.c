@@ -78,6 +78,23 @@ overflow_then_free_self(void)
 	(void)b;
 }
 
+/* An off-by-one write from an in-use block into the size of the free
+ * chunk after it, which a later request would split: caught at the split,
+ * before the wrong size is used. */
+static void
+overflow_into_free_then_split(void)
+{
+	core_only();
+	char *p = osmem_malloc(200), *f = osmem_malloc(200);
+	char *g = osmem_malloc(8), *h = osmem_malloc(200);
+	(void)osmem_malloc(8);
+	osmem_free(f);
+	osmem_free(h); /* f leaves the victim's place for its bin's tree */
+	p[osmem_usable_size(p)] ^= 0x10; /* the low byte of f's size */
+	(void)g;
+	(void)osmem_malloc(100); /* best fit: f */
+}
+
 static void
 realloc_invalid(void)
 {
@@ -197,6 +214,9 @@ static const struct {
 	  "osmem: corrupted chunk header at 0x" },
 	{ realloc_invalid, "realloc of an interior pointer",
 	  "osmem: realloc of invalid pointer 0x" },
+	{ overflow_into_free_then_split,
+	  "an off-by-one write into a free block's size, then a split",
+	  "osmem: corrupted chunk header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
 	{ zeroed_cache_link, "a write after free over a cached block's link",
