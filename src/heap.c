@@ -18,14 +18,6 @@ fence_of(const struct osmem__seg *s)
 	return (chunk_t *)(s->end - OSMEM_FENCE);
 }
 
-static inline chunk_t *
-checked(chunk_t *c)
-{
-	if (OSMEM_UNLIKELY(!osmem__head_ok(c)))
-		osmem__fatal("corrupted chunk header at", c, 0);
-	return c;
-}
-
 static inline size_t
 min_size(size_t x, size_t y)
 {
@@ -53,7 +45,7 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 static void
 release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
-	chunk_t *n = checked(osmem__at(c, size));
+	chunk_t *n = osmem__checked(osmem__at(c, size));
 	if (osmem__is_free(n)) {
 		dirt += osmem__dirt(n);
 		osmem__bin_remove(a, n);
@@ -129,10 +121,10 @@ count_heap(struct osmem__arena *a, size_t len, int brk)
 static void
 extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 {
-	chunk_t *c = checked(fence_of(s));
+	chunk_t *c = osmem__checked(fence_of(s));
 	size_t size = len, dirt = len; /* fresh pages count as resident */
 	if (!(c->head & F_PINUSE)) {
-		chunk_t *last = checked(osmem__before(c, c->prev_foot));
+		chunk_t *last = osmem__checked(osmem__before(c, c->prev_foot));
 		dirt = osmem__dirt(last);
 		osmem__bin_remove(a, last);
 		size += osmem__csize(last);
@@ -218,7 +210,7 @@ take(struct osmem__arena *a, size_t size, int may_grow)
 	for (int tries = 0;; tries++) {
 		chunk_t *c = osmem__bin_take_best(a, size);
 		if (OSMEM_LIKELY(c != NULL))
-			return checked(c);
+			return osmem__checked(c);
 		if (!may_grow || !grow(a, size, tries >= 3))
 			return NULL;
 	}
@@ -309,7 +301,7 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 	size_t have = osmem__csize(c), dirt = have; /* in use: resident */
 	uint64_t pflag = c->head & F_PINUSE;
 	if (size > have) {
-		chunk_t *n = checked(osmem__next(c));
+		chunk_t *n = osmem__checked(osmem__next(c));
 		size_t avail = have;
 		if (osmem__is_free(n))
 			avail += osmem__csize(n);
@@ -318,7 +310,7 @@ osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
 		if (avail < size && s &&
 		    osmem__at(c, avail) == fence_of(s)) {
 			grow(a, size - have, 0);
-			n = checked(osmem__next(c));
+			n = osmem__checked(osmem__next(c));
 			avail = have;
 			if (osmem__is_free(n))
 				avail += osmem__csize(n);

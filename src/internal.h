@@ -521,6 +521,15 @@ OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
 OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
 OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
 
+/* c, once its header's tag is checked: a size is trusted only then. */
+static inline chunk_t *
+osmem__checked(chunk_t *c)
+{
+	if (OSMEM_UNLIKELY(!osmem__head_ok(c)))
+		osmem__fatal("corrupted chunk header at", c, 0);
+	return c;
+}
+
 /* init.c */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__init(void);
 static inline void

@@ -25,7 +25,7 @@ shrink_break(struct osmem__arena *a, size_t pad)
 	chunk_t *f = fence_of(s);
 	if (f->head & F_PINUSE)
 		return 0;
-	chunk_t *last = osmem__before(f, f->prev_foot);
+	chunk_t *last = osmem__checked(osmem__before(f, f->prev_foot));
 	uintptr_t keep = (uintptr_t)last + OSMEM_MIN_CHUNK + pad + OSMEM_FENCE;
 	char *end = (char *)osmem__round_up(keep, page);
 	if (end + page > s->end)
@@ -59,7 +59,7 @@ unmap_free_segments(struct osmem__arena *a)
 	for (struct osmem__seg **sp = &a->segs; *sp;) {
 		struct osmem__seg *s = *sp;
 		chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
-		if (s->kind != SEG_MMAP || !osmem__is_free(c) ||
+		if (s->kind != SEG_MMAP || !osmem__is_free(osmem__checked(c)) ||
 		    osmem__next(c) != fence_of(s)) {
 			sp = &s->next;
 			continue;
@@ -93,7 +93,8 @@ static int
 release_chunk(chunk_t *c, void *arg)
 {
 	struct release *r = arg;
-	size_t page = osmem__g.page, size = osmem__csize(c);
+	/* the size bounds what is given back: checked first */
+	size_t page = osmem__g.page, size = osmem__csize(osmem__checked(c));
 	size_t *dirt = osmem__dirt_slot(c);
 	if (r->a->st.dirty <= r->down_to || (r->down_to && r->budget-- == 0))
 		return 1; /* enough: stop the walk */

@@ -95,6 +95,21 @@ overflow_into_free_then_split(void)
 	(void)osmem_malloc(100); /* best fit: f */
 }
 
+/* The same into a large free chunk's size, 4 KiB more: giving its pages
+ * back with that size would drop a page of the block after it. */
+static void
+overflow_into_free_then_release(void)
+{
+	core_only();
+	char *p = osmem_malloc(200), *f = osmem_malloc(64 << 10);
+	char *g = osmem_malloc(16 << 10);
+	memset(f, 1, 64 << 10);
+	memset(g, 2, 16 << 10);
+	osmem_free(f);
+	p[osmem_usable_size(p) + 1] ^= 0x10;
+	osmem_trim(0); /* gives back the pages of free chunks */
+}
+
 static void
 realloc_invalid(void)
 {
@@ -216,6 +231,9 @@ static const struct {
 	  "osmem: realloc of invalid pointer 0x" },
 	{ overflow_into_free_then_split,
 	  "an off-by-one write into a free block's size, then a split",
+	  "osmem: corrupted chunk header at 0x" },
+	{ overflow_into_free_then_release,
+	  "an overflow into a free block's size, then trim",
 	  "osmem: corrupted chunk header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
