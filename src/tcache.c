@@ -93,7 +93,8 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 	int locked = 0;
 	while (p) {
 		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
-		chunk_t *c = osmem__mem2chunk(p);
+		/* written over while it waited? its size is used below */
+		chunk_t *c = osmem__checked(osmem__mem2chunk(p));
 		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
 			osmem__tc_corrupt(next, osmem__csize(c));
 		unsigned i = (unsigned)(osmem__csize(c) >> 4);
@@ -130,7 +131,11 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 		char *p = NULL;
 		if (has(tc, i) && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
 			p = pop(tc, i);
-			struct osmem__arena *own = osmem__arena_of(osmem__mem2chunk(p));
+			/* Its header was checked when it was freed, but may have
+			 * been written over since (an overflow from the block
+			 * before): the heap takes its size and flags from it. */
+			struct osmem__arena *own =
+			    osmem__arena_of(osmem__checked(osmem__mem2chunk(p)));
 			if (own != a) {
 				remote_push(own, p);
 				continue;

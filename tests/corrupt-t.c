@@ -110,6 +110,20 @@ overflow_into_free_then_release(void)
 	osmem_trim(0); /* gives back the pages of free chunks */
 }
 
+/* The same into a cached block's size, 32 bytes more, so that it ends
+ * where the header of the block after its neighbour lies: the cache hands
+ * its blocks back to the heap, which must not take that size on trust. */
+static void
+overflow_into_cached_then_flush(void)
+{
+	char *p = osmem_malloc(200), *b = osmem_malloc(200);
+	(void)osmem_malloc(8);
+	(void)osmem_malloc(8);
+	osmem_free(b); /* into the thread cache */
+	p[osmem_usable_size(p)] ^= 0x20; /* 208 -> 240: b and the next */
+	osmem_trim(0); /* empties the cache */
+}
+
 static void
 realloc_invalid(void)
 {
@@ -234,6 +248,9 @@ static const struct {
 	  "osmem: corrupted chunk header at 0x" },
 	{ overflow_into_free_then_release,
 	  "an overflow into a free block's size, then trim",
+	  "osmem: corrupted chunk header at 0x" },
+	{ overflow_into_cached_then_flush,
+	  "an overflow into a cached block's size, then trim",
 	  "osmem: corrupted chunk header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
