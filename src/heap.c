@@ -41,12 +41,15 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 }
 
 /* Give [c, c+size) back, merging it with a free chunk after it.  The
- * chunk before c is in use. */
+ * chunk before c is in use.  The next chunk's header is checked only when
+ * its C bit is clear and its size is about to be used; one that says in
+ * use is left as it is (its P bit aside), and its own free, or the cache
+ * handing it back, checks it. */
 static void
 release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
-	chunk_t *n = osmem__checked(osmem__at(c, size));
-	if (osmem__is_free(n)) {
+	chunk_t *n = osmem__at(c, size);
+	if (!(n->head & F_CINUSE) && osmem__is_free(osmem__checked(n))) {
 		dirt += osmem__dirt(n);
 		osmem__bin_remove(a, n);
 		size += osmem__csize(n);

@@ -131,22 +131,25 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 		char *p = NULL;
 		if (has(tc, i) && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
 			p = pop(tc, i);
-			/* Its header was checked when it was freed, but may have
-			 * been written over since (an overflow from the block
-			 * before): the heap takes its size and flags from it. */
-			struct osmem__arena *own =
-			    osmem__arena_of(osmem__checked(osmem__mem2chunk(p)));
-			if (own != a) {
-				remote_push(own, p);
-				continue;
-			}
+			/* Right after the run: in its segment, so its arena, and
+			 * its header is about to be inside the run's chunk. */
 			if (lo && p == lo + len) {
 				len += size;
 				continue;
 			}
+			/* Otherwise its header was checked when it was freed but
+			 * may have been written over since (an overflow from the
+			 * block before): its flags, and for a run's first block
+			 * its size, are used, so it is checked again. */
+			chunk_t *c = osmem__checked(osmem__mem2chunk(p));
 			if (lo && p + size == lo) {
 				lo = p;
 				len += size;
+				continue;
+			}
+			struct osmem__arena *own = osmem__arena_of(c);
+			if (own != a) {
+				remote_push(own, p);
 				continue;
 			}
 		}
