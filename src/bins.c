@@ -102,7 +102,7 @@ enc(const chunk_t *c)
 static inline uint64_t
 prio(const chunk_t *c)
 {
-	return ((uint64_t)(uintptr_t)c >> 4) * 0x9e3779b97f4a7c15ull;
+	return (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
 }
 
 /* The exact bins, below OSMEM_SMALL_LIMIT: every chunk in one has the
