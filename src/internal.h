@@ -317,15 +317,17 @@ osmem__next(const chunk_t *c)
 }
 
 /*
- * The tag: the top 16 bits of a head word are the secret's, exclusive-or
- * bits 4..19 of (user pointer ^ head word).  So it depends on the address
- * and on the size (fully for chunks under 1 MiB), costs a shift and two
- * exclusive-ors, and a free can check it together with the C and M flags
- * in one test (osmem__owned_fast).  The shift also carries the flag bits
- * into bits 44..47, which nothing reads: masking them off cost one more
- * instruction per head written.
+ * The tag: the top 18 bits of a head word are the secret's, exclusive-or
+ * bits 2..19 of (user pointer ^ head word).  So it depends on the address,
+ * on the size (fully for chunks under 1 MiB) and on the M and A flags (a
+ * flipped M bit would send a heap block to munmap, an A bit to another
+ * arena's lock), costs a shift and two exclusive-ors, and a free can check
+ * it together with the C and M flags in one test (osmem__fast_free_ok).
+ * The P bit changes without a new tag (a neighbour is freed or taken): the
+ * shift carries it into bit 44, which nothing reads (masking it off would
+ * cost one more instruction per head written), as C goes out at the top.
  */
-#define TAG_MASK ((uint64_t)0xffff << 48)
+#define TAG_MASK ((uint64_t)0x3ffff << 46)
 
 static inline uint64_t
 osmem__tag(const chunk_t *c, uint64_t w)
@@ -364,8 +366,8 @@ osmem__head_ok(const chunk_t *c)
  * h: ours (the tag), in use (C), not mapped (M) and under 4 KiB (so its
  * bin is one of OSMEM_TC_SLOTS), in one test.  secret_c is the secret's
  * tag bits with F_CINUSE set, so v has C's bit clear for a block in use.
- * The mask leaves out P and the arena flag and their copies in bits
- * 44..47 (P changes without a new tag) and the size bits below 4 KiB. */
+ * The mask leaves out P, its copy in bit 44 (P changes without a new
+ * tag) and the size bits below 4 KiB. */
 #define OSMEM_FAST_MASK                                                  \
 	(TAG_MASK | F_CINUSE | F_MMAP |                                  \
 	 (SIZE_MASK & ~(uint64_t)(OSMEM_TC_SLOTS * 16 - 1)))

@@ -124,6 +124,30 @@ overflow_into_cached_then_flush(void)
 	osmem_trim(0); /* empties the cache */
 }
 
+/* A one-byte overflow that sets a flag bit of the next header: the mapped
+ * flag would send a heap block to munmap, the arena flag to another
+ * arena's lock.  The tag covers both. */
+static void
+overflow_sets_flag(uint8_t flag)
+{
+	char *a = osmem_malloc(200), *b = osmem_malloc(200);
+	(void)osmem_malloc(8);
+	a[osmem_usable_size(a)] |= (char)flag;
+	osmem_free(b);
+}
+
+static void
+overflow_sets_mapped(void)
+{
+	overflow_sets_flag(4);
+}
+
+static void
+overflow_sets_arena(void)
+{
+	overflow_sets_flag(8);
+}
+
 static void
 realloc_invalid(void)
 {
@@ -252,6 +276,12 @@ static const struct {
 	{ overflow_into_cached_then_flush,
 	  "an overflow into a cached block's size, then trim",
 	  "osmem: corrupted chunk header at 0x" },
+	{ overflow_sets_mapped,
+	  "an overflow that sets the next header's mapped flag",
+	  "osmem: free of invalid pointer 0x" },
+	{ overflow_sets_arena,
+	  "an overflow that sets the next header's arena flag",
+	  "osmem: free of invalid pointer 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
 	{ zeroed_cache_link, "a write after free over a cached block's link",
