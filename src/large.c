@@ -36,6 +36,9 @@ unlink_large(struct osmem__large *l, size_t len, int call)
 {
 	struct osmem__global *g = &osmem__g;
 	osmem__lock(&g->large_lock);
+	if (OSMEM_UNLIKELY((l->prev ? l->prev->next : g->large) != l ||
+	                   (l->next && l->next->prev != l)))
+		osmem__fatal("corrupted mapped block list at", l->chunk, len);
 	if (l->prev)
 		l->prev->next = l->next;
 	else
@@ -48,10 +51,20 @@ unlink_large(struct osmem__large *l, size_t len, int call)
 	osmem__unlock(&g->large_lock);
 }
 
-static inline struct osmem__large *
+/* The head of c's mapping.  c->prev_foot lies just before the block and
+ * an underflow can write it, so it is checked before it is followed: the
+ * mapping starts on a page, c lies in its first page past the head (see
+ * large_alloc), and the head points back to c. */
+static struct osmem__large *
 large_of(const chunk_t *c)
 {
-	return (struct osmem__large *)((char *)(uintptr_t)c - c->prev_foot);
+	size_t off = c->prev_foot;
+	uintptr_t m = (uintptr_t)c - off;
+	if (OSMEM_UNLIKELY(off - OSMEM_LARGE_HEAD >= osmem__g.page ||
+	                   (m & (osmem__g.page - 1)) ||
+	                   ((struct osmem__large *)m)->chunk != c))
+		osmem__fatal("corrupted mapped block header at", c, 0);
+	return (struct osmem__large *)m;
 }
 
 static inline size_t
@@ -154,9 +167,9 @@ osmem__large_usable(const chunk_t *c)
 void *
 osmem__large_resize(chunk_t *c, size_t n)
 {
+	struct osmem__large *l = large_of(c);
 	size_t off = c->prev_foot, len = map_len(c);
 	size_t want = osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
-	struct osmem__large *l = large_of(c);
 	if (l->guard)
 		return NULL; /* a guarded block moves: the caller copies */
 	if (want == len)

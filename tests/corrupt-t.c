@@ -148,6 +148,16 @@ overflow_sets_arena(void)
 	overflow_sets_flag(8);
 }
 
+/* An underflow of a mapped block into the word before its header, the
+ * offset of its mapping, which free follows to unmap it. */
+static void
+underflow_mapped(void)
+{
+	char *p = osmem_malloc(1 << 20);
+	*(uint64_t *)(p - 16) += 4096;
+	osmem_free(p);
+}
+
 static void
 realloc_invalid(void)
 {
@@ -282,6 +292,8 @@ static const struct {
 	{ overflow_sets_arena,
 	  "an overflow that sets the next header's arena flag",
 	  "osmem: free of invalid pointer 0x" },
+	{ underflow_mapped, "an underflow over a mapped block's offset",
+	  "osmem: corrupted mapped block header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
 	{ zeroed_cache_link, "a write after free over a cached block's link",
