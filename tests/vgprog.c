@@ -1,9 +1,9 @@
 /*
  * vgprog: planted bugs for valgrind-t to find with memcheck: a read after
  * free, a write one byte past a block, and a leak of 3 x 100 bytes (all
- * three dropped).  Built
- * twice: with the standard names (run under LD_PRELOAD of
- * libosmem-malloc.so) and with the osmem_ names (linked with libosmem).
+ * three dropped).  Built twice: with the standard names (run under
+ * LD_PRELOAD of libosmem-malloc.so) and with the osmem_ names (linked with
+ * libosmem).
  */
 #include <stdlib.h>
 #include <string.h>
