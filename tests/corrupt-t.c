@@ -86,12 +86,12 @@ overflow_into_free_then_split(void)
 {
 	core_only();
 	char *p = osmem_malloc(200), *f = osmem_malloc(200);
-	char *g = osmem_malloc(8), *h = osmem_malloc(200);
+	(void)osmem_malloc(8);
+	char *h = osmem_malloc(200);
 	(void)osmem_malloc(8);
 	osmem_free(f);
 	osmem_free(h); /* f leaves the victim's place for its bin's tree */
 	p[osmem_usable_size(p)] ^= 0x10; /* the low byte of f's size */
-	(void)g;
 	(void)osmem_malloc(100); /* best fit: f */
 }
 
@@ -139,13 +139,13 @@ overflow_sets_flag(uint8_t flag)
 static void
 overflow_sets_mapped(void)
 {
-	overflow_sets_flag(4);
+	overflow_sets_flag((uint8_t)F_MMAP);
 }
 
 static void
 overflow_sets_arena(void)
 {
-	overflow_sets_flag(8);
+	overflow_sets_flag((uint8_t)F_ARENA);
 }
 
 /* An underflow of a mapped block into the word before its header, the
