@@ -221,16 +221,47 @@ take(struct osmem__arena *a, size_t size, int may_grow)
 
 /* ---------------------------------------------------------------------
  * Entry points. */
+/*
+ * Up to *k blocks of size bytes end to end, from the best-fitting free
+ * chunk for one (placement is the same as for a single request): as many
+ * as that chunk holds, the count left in *k.  The first, which takes any
+ * slack the split leaves, is in use; those after it are thread-cached
+ * blocks (C clear, P set), for the caller to put into its cache.  They
+ * are what the next requests of that size would have split off the same
+ * chunk.
+ */
 void *
-osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
+osmem__heap_alloc_run(struct osmem__arena *a, size_t size, unsigned *k,
+                      int may_grow)
 {
 	chunk_t *c = take(a, size, may_grow);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
-	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
+	size_t have = osmem__csize(c), dirt = osmem__dirt(c), rest = 0;
+	if (*k > 1) {
+		size_t fit = have / size;
+		*k = fit < *k ? (unsigned)fit : *k;
+		rest = (size_t)(*k - 1) * size;
+	}
 	if (dirt < have) /* some of it comes from released pages */
-		a->st.refault += size - (size_t)((double)size * dirt / have);
-	return carve(a, c, have, size, F_PINUSE, dirt, 0);
+		a->st.refault += size + rest -
+		                 (size_t)((double)(size + rest) * dirt / have);
+	char *p = carve(a, c, have, size + rest, F_PINUSE, dirt, 0);
+	if (rest) {
+		size_t first = osmem__csize(c) - rest;
+		osmem__set_head(c, first, F_CINUSE | F_PINUSE | a->aflag);
+		for (size_t off = first; off < first + rest; off += size)
+			osmem__set_head(osmem__at(c, off), size,
+			                F_PINUSE | a->aflag);
+	}
+	return p;
+}
+
+void *
+osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
+{
+	unsigned one = 1;
+	return osmem__heap_alloc_run(a, size, &one, may_grow);
 }
 
 void *

@@ -265,6 +265,7 @@ struct osmem__tcache {
 	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
 	uint8_t room[OSMEM_TC_SLOTS]; /* 0 from OSMEM_TC_BINS up */
 	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
+	uint8_t batch[OSMEM_TC_BINS]; /* blocks the next miss asks for */
 	uint8_t real;               /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
 	struct osmem__tcache *next, *prev;
@@ -558,6 +559,8 @@ OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
 /* heap.c: chunks inside an arena's segments. */
 OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size,
                                        int grow);
+OSMEM_INTERNAL void *osmem__heap_alloc_run(struct osmem__arena *a, size_t size,
+                                           unsigned *k, int grow);
 OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
                                                size_t size, size_t align);
 OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, chunk_t *c);

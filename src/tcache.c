@@ -195,6 +195,7 @@ size_bins(struct osmem__tcache *tc, unsigned max)
 		if (cap > max)
 			cap = max;
 		tc->cap[i] = tc->room[i] = (uint8_t)cap;
+		tc->batch[i] = 1;
 	}
 }
 
@@ -319,21 +320,54 @@ osmem__my_arena(void)
 	return tc ? tc->arena : &osmem__g.arena[0];
 }
 
-/* Serve a heap request from arena a; before the arena grows, the calling
- * thread's cached blocks go back, in case they are enough. */
+/* Serve a heap request from arena a, with up to *k - 1 more blocks of its
+ * size (osmem__heap_alloc_run) if k is not NULL; before the arena grows,
+ * the calling thread's cached blocks go back, in case they are enough. */
 static void *
-heap_alloc(struct osmem__arena *a, size_t size)
+heap_alloc(struct osmem__arena *a, size_t size, unsigned *k)
 {
+	unsigned one = 1;
+	if (!k)
+		k = &one;
 	osmem__lock(&a->lock);
-	void *p = osmem__heap_alloc(a, size, 0);
+	void *p = osmem__heap_alloc_run(a, size, k, 0);
 	osmem__unlock(&a->lock);
 	if (p)
 		return p;
 	osmem__tc_flush(osmem__tc);
 	osmem__remote_drain(a, NULL);
 	osmem__lock(&a->lock);
-	p = osmem__heap_alloc(a, size, 1);
+	p = osmem__heap_alloc_run(a, size, k, 1);
 	osmem__unlock(&a->lock);
+	return p;
+}
+
+/*
+ * A miss of cached bin i, which is empty: the arena's best fit for the
+ * request is split into up to tc->batch[i] blocks end to end (as many as
+ * it holds), the blocks the next requests of this size would have taken
+ * from it one by one; the first goes to the caller and the rest into the
+ * bin, to be taken in address order.  Each miss in a row doubles the run,
+ * up to half the bin, and a bin that fills up (the program is freeing
+ * that size) starts again from one: a program building a structure pays
+ * for the arena's lock, search and split once per run.
+ */
+static void *
+refill(struct osmem__tcache *tc, unsigned i)
+{
+	size_t size = (size_t)i * 16;
+	unsigned k = tc->batch[i];
+	if (2 * k <= tc->cap[i])
+		tc->batch[i] = (uint8_t)(2 * k);
+	char *p = heap_alloc(tc->arena, size, &k);
+	if (p && k > 1) {
+		char *b = (char *)osmem__next(osmem__mem2chunk(p)) +
+		          (size_t)(k - 1) * size;
+		for (unsigned j = 1; j < k; j++) {
+			b -= size;
+			osmem__tc_push(tc, i, osmem__chunk2mem((chunk_t *)b));
+		}
+	}
 	return p;
 }
 
@@ -388,7 +422,9 @@ osmem__malloc_slow(size_t n)
 					    take_cached(tc, size));
 			}
 		}
-		void *p = heap_alloc(tc->arena, size);
+		void *p = size <= OSMEM_TC_MAX_CHUNK
+		              ? refill(tc, (unsigned)(size >> 4))
+		              : heap_alloc(tc->arena, size, NULL);
 		if (OSMEM_UNLIKELY(!p))
 			errno = ENOMEM;
 		return p;
@@ -429,7 +465,7 @@ alloc_now(size_t n)
 			return p;
 		a = &osmem__g.arena[0]; /* no mapping: try the break */
 	}
-	void *p = heap_alloc(a, size);
+	void *p = heap_alloc(a, size, NULL);
 	if (OSMEM_UNLIKELY(!p))
 		errno = ENOMEM;
 	return p;
@@ -486,8 +522,10 @@ osmem__free_now(void *p)
 	if (tc) {
 		/* The bin is full: send half of it back, keep this block. */
 		unsigned i = (unsigned)(size >> 4);
-		if (tc->room[i] == 0)
+		if (tc->room[i] == 0) {
 			flush_bin(tc, i, tc->cap[i] / 2u);
+			tc->batch[i] = 1;
+		}
 		if (tc->room[i] == 0)
 			tc = NULL; /* caching is off */
 	}

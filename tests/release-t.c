@@ -75,7 +75,9 @@ main(void)
 	for (int i = 0; i < NP; i++) {
 		pb[i] = osmem_malloc(PSZ);
 		memset(pb[i], 0x77, PSZ);
-		pg[i] = osmem_malloc(16); /* keeps the blocks apart */
+		/* keeps the blocks apart: a size the thread cache does not
+		 * serve, so it is carved right after its block */
+		pg[i] = osmem_malloc(OSMEM_TC_MAX_REQUEST + 1);
 	}
 	size_t threshold = osmem__g.cfg.release_threshold;
 	osmem__g.cfg.release_threshold = SIZE_MAX / 2; /* no pass on the way */

@@ -1,7 +1,8 @@
 /*
  * tcache-t: the thread caches in front of the core.  A freed block of a
  * cached size waits in its bin and serves the next request of that size;
- * a full bin sends half of its blocks back, and blocks that leave as a
+ * a run of misses is served in runs of blocks carved together; a full
+ * bin sends half of its blocks back, and blocks that leave as a
  * run of neighbours go back as one chunk; a corrupted link is not in
  * this test (corrupt-t has it).  The heap check runs after each step.
  */
@@ -42,8 +43,33 @@ main(void)
 		fill(p[i], N, (unsigned)i);
 	}
 	ok(neighbours, "64 blocks carved in address order");
-	size_t c0 = cached();
 	heap_ok("after the run");
+	/* The run reached the core at requests 1, 2, 4, 8, 16, 32, 48 and
+	 * 64, each time for twice the blocks of the time before, up to a full
+	 * bin: the bin holds the rest of the last run, next in line. */
+	ok(osmem__tc->cap[BIN] - osmem__tc->room[BIN] == CAP - 1 &&
+	       cached() == (CAP - 1) * CHUNK,
+	   "the bin holds the %d blocks carved with the last request", CAP - 1);
+	void *next = osmem_malloc(N);
+	ok(dist(p[63], next) == CHUNK, "the next request takes the one after");
+	osmem_free(next);
+	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP) == 1, "caches emptied");
+	size_t c0 = cached();
+	heap_ok("with the run's spare blocks back in the core");
+
+	/* A miss takes no more than the best-fitting free chunk holds: with
+	 * an exact hole in the core, the request gets the hole and nothing
+	 * more, however long the run it asks for. */
+	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, 0) == 1, "caching off");
+	osmem_free(p[10]);
+	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP) == 1, "caching on");
+	osmem__tc->batch[BIN] = CAP;
+	void *hole = osmem_malloc(N);
+	ok(hole == p[10] && cached() == c0,
+	   "a miss asking for %d blocks takes the one-block hole alone", CAP);
+	p[10] = hole;
+	fill(p[10], N, 10);
+	heap_ok("after filling the hole");
 
 	/* A freed block is cached and serves the next request of its size. */
 	osmem_free(p[5]);
@@ -75,6 +101,8 @@ main(void)
 	   "(%zu bytes at most)", CAP, most - c0);
 	ok(halved == 6, "a full bin sent half of its blocks back, and kept the "
 	   "freed one (%d times)", halved);
+	ok(osmem__tc->batch[BIN] == 1,
+	   "and its next miss asks the core for one block, not a run");
 	heap_ok("after freeing the run");
 	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP) == 1, "caches emptied");
 	ok(cached() == 0, "nothing cached after the reset");
