@@ -18,6 +18,61 @@ cached(void)
 	return s.cached;
 }
 
+static size_t
+heap_bytes(void)
+{
+	struct osmem_stats s;
+	osmem_stats(&s);
+	return s.heap;
+}
+
+/*
+ * Before the heap grows, the thread's cache gives back half of each bin
+ * and the request is tried again; then all of it, and only then does the
+ * heap grow.  A full bin of neighbours, with no free chunk in the core
+ * as large as eight of them: a request for eight is served from the
+ * eight that go back, and one larger than all sixteen grows the heap.
+ */
+static void
+before_growth(void)
+{
+	void *r[CAP], *take[64];
+	int nt = 0, neighbours = 1;
+	for (int i = 0; i < CAP; i++) {
+		r[i] = osmem_malloc(N);
+		neighbours &= i == 0 || dist(r[i - 1], r[i]) == CHUNK;
+	}
+	if (!neighbours)
+		bail("the %d blocks are not neighbours", CAP);
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* the run's spare blocks */
+	for (int i = 0; i < CAP; i++)
+		osmem_free(r[i]);
+	ok(osmem__tc->room[BIN] == 0, "a full bin of %d neighbours", CAP);
+	struct osmem_stats s;
+	for (osmem_stats(&s); s.largest_free >= 8 * CHUNK; osmem_stats(&s)) {
+		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
+		if (nt == 64 || !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
+			bail("cannot take the core's free chunks");
+	}
+	size_t heap0 = heap_bytes();
+	void *eight = osmem_malloc(8 * CHUNK - OSMEM_OVERHEAD);
+	ok(eight == r[CAP / 2] && heap_bytes() == heap0,
+	   "a request for 8 blocks' worth took the 8 the bin gave back, and "
+	   "the heap did not grow");
+	ok(osmem__tc->cap[BIN] - osmem__tc->room[BIN] == CAP / 2,
+	   "the bin kept the other %d", CAP / 2);
+	heap_ok("after the bin gave back half");
+	void *more = osmem_malloc(2 * CAP * CHUNK);
+	ok(more && osmem__tc->room[BIN] == CAP && heap_bytes() > heap0,
+	   "one larger than all of them emptied the bin, then grew the heap");
+	heap_ok("after the heap grew");
+	osmem_free(more);
+	osmem_free(eight);
+	while (nt > 0)
+		osmem_free(take[--nt]);
+	heap_ok("after freeing them");
+}
+
 int
 main(void)
 {
@@ -111,6 +166,7 @@ main(void)
 	   "the run's space is one free chunk again (%zu bytes)",
 	   osmem__csize(first));
 	heap_ok("after the reset");
+	before_growth();
 
 	osmem_free(stop);
 	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, 0) == 1, "caches flushed");
