@@ -119,10 +119,12 @@ struct osmem__large {
 _Static_assert(sizeof(struct osmem__large) == OSMEM_LARGE_HEAD, "large head");
 
 /* ---------------------------------------------------------------------
- * Bins: exact 16-byte classes below 1 KiB, then 16 classes per power of
- * two, up to the largest size a head word holds. */
-#define OSMEM_SMALL_LIMIT 1024u
-#define OSMEM_NBINS (64u + (42u - 10u + 1u) * 16u)
+ * Bins: exact 16-byte classes below 4 KiB, then 16 classes per power of
+ * two, up to the largest size a head word holds (bins.c says why). */
+#define OSMEM_SMALL_SHIFT 12u
+#define OSMEM_SMALL_LIMIT (1u << OSMEM_SMALL_SHIFT)
+#define OSMEM_NBINS                                                        \
+	(OSMEM_SMALL_LIMIT / 16u + (42u - OSMEM_SMALL_SHIFT + 1u) * 16u)
 #define OSMEM_BITMAP_WORDS ((OSMEM_NBINS + 63u) / 64u)
 _Static_assert(OSMEM_BITMAP_WORDS <= 64, "one summary word");
 
@@ -132,7 +134,8 @@ osmem__bin_index(size_t size)
 	if (size < OSMEM_SMALL_LIMIT)
 		return (unsigned)(size >> 4);
 	unsigned fl = 63u - (unsigned)__builtin_clzll(size);
-	return 64u + (fl - 10u) * 16u + (unsigned)((size >> (fl - 4u)) & 15u);
+	return OSMEM_SMALL_LIMIT / 16u + (fl - OSMEM_SMALL_SHIFT) * 16u +
+	       (unsigned)((size >> (fl - 4u)) & 15u);
 }
 
 /* ---------------------------------------------------------------------
