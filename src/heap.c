@@ -231,8 +231,8 @@ take(struct osmem__arena *a, size_t size, int may_grow)
  * chunk.
  */
 void *
-osmem__heap_alloc_run(struct osmem__arena *a, size_t size, unsigned *k,
-                      int may_grow)
+osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
+                  int may_grow)
 {
 	chunk_t *c = take(a, size, may_grow);
 	if (OSMEM_UNLIKELY(!c))
@@ -255,13 +255,6 @@ osmem__heap_alloc_run(struct osmem__arena *a, size_t size, unsigned *k,
 			                F_PINUSE | a->aflag);
 	}
 	return p;
-}
-
-void *
-osmem__heap_alloc(struct osmem__arena *a, size_t size, int may_grow)
-{
-	unsigned one = 1;
-	return osmem__heap_alloc_run(a, size, &one, may_grow);
 }
 
 void *

@@ -561,9 +561,7 @@ OSMEM_INTERNAL int osmem__bin_contains(struct osmem__arena *a,
 
 /* heap.c: chunks inside an arena's segments. */
 OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size,
-                                       int grow);
-OSMEM_INTERNAL void *osmem__heap_alloc_run(struct osmem__arena *a, size_t size,
-                                           unsigned *k, int grow);
+                                       unsigned *k, int grow);
 OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
                                                size_t size, size_t align);
 OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, chunk_t *c);

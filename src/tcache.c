@@ -329,7 +329,7 @@ osmem__my_arena(void)
 }
 
 /* Serve a heap request from arena a, with up to *k - 1 more blocks of its
- * size (osmem__heap_alloc_run) if k is not NULL.  Before the arena grows,
+ * size (osmem__heap_alloc).  Before the arena grows,
  * the calling thread's cached blocks go back, in case they are enough:
  * first half of each bin, then the rest.  Giving back only half when that
  * is enough leaves the cache warm: on a churn over 50,000 live blocks
@@ -338,9 +338,6 @@ osmem__my_arena(void)
 static void *
 heap_alloc(struct osmem__arena *a, size_t size, unsigned *k)
 {
-	unsigned one = 1;
-	if (!k)
-		k = &one;
 	void *p = NULL;
 	for (int pass = 0; !p && pass < 3; pass++) {
 		if (pass > 0)
@@ -348,7 +345,7 @@ heap_alloc(struct osmem__arena *a, size_t size, unsigned *k)
 		if (pass == 1)
 			osmem__remote_drain(a, NULL);
 		osmem__lock(&a->lock);
-		p = osmem__heap_alloc_run(a, size, k, pass == 2);
+		p = osmem__heap_alloc(a, size, k, pass == 2);
 		osmem__unlock(&a->lock);
 	}
 	return p;
@@ -437,7 +434,7 @@ osmem__malloc_slow(size_t n)
 		}
 		void *p = size <= OSMEM_TC_MAX_CHUNK
 		              ? refill(tc, (unsigned)(size >> 4))
-		              : heap_alloc(tc->arena, size, NULL);
+		              : heap_alloc(tc->arena, size, &(unsigned){1});
 		if (OSMEM_UNLIKELY(!p))
 			errno = ENOMEM;
 		return p;
@@ -478,7 +475,7 @@ alloc_now(size_t n)
 			return p;
 		a = &osmem__g.arena[0]; /* no mapping: try the break */
 	}
-	void *p = heap_alloc(a, size, NULL);
+	void *p = heap_alloc(a, size, &(unsigned){1});
 	if (OSMEM_UNLIKELY(!p))
 		errno = ENOMEM;
 	return p;
