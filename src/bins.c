@@ -379,15 +379,17 @@ tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
 		mark(a, bin);
 	}
 	uint64_t p = prio(c);
-	chunk_t *n;
-	slot_t e, eo = end, ec = enc(c);
+	chunk_t *n, *owner = NULL;
+	slot_t e, ec = enc(c);
 	int more;
+	/* The walk down keeps the owner decoded, not its stored link, which
+	 * is needed only once at the end. */
 	while ((more = open_link(s, e = *s, &n)) && prio(n) > p) {
-		eo = e;
+		owner = n;
 		s = key_less(exact, n, c) ? &n->link[1] : &n->link[0];
 	}
 	*s = ec;
-	set_up(bin, c, eo);
+	set_up(bin, c, enc(owner));
 	/* Split the subtree at n (stored link e) around c's key. */
 	slot_t *ls = &c->link[0], *rs = &c->link[1];
 	slot_t lo = ec, ro = ec;

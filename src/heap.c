@@ -250,9 +250,9 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 	if (rest) {
 		size_t first = osmem__csize(c) - rest;
 		osmem__set_head(c, first, F_CINUSE | F_PINUSE | a->aflag);
-		for (size_t off = first; off < first + rest; off += size)
-			osmem__set_head(osmem__at(c, off), size,
-			                F_PINUSE | a->aflag);
+		osmem__set_heads(osmem__at(c, first),
+		                 osmem__at(c, first + rest), size,
+		                 F_PINUSE | a->aflag);
 	}
 	return p;
 }

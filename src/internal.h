@@ -358,6 +358,26 @@ osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
 	c->head = w ^ osmem__tag(c, w);
 }
 
+/* Write the heads of the chunks of size bytes, flags flags, that lie end
+ * to end in [c, end).  The tag of the chunk at mem is
+ * ((mem ^ w) << 44) ^ secret_t, which is (w ^ (w << 44) ^ secret_t) ^
+ * (mem << 44), and mem << 44 grows by size << 44 from one chunk to the
+ * next (the shift distributes over addition mod 2^64): two instructions
+ * a head more than the plain store, not five. */
+static inline void
+osmem__set_heads(chunk_t *c, const chunk_t *end, size_t size, uint64_t flags)
+{
+	uint64_t w = (uint64_t)size | flags, k = w, m = 0;
+	if (OSMEM_HARDEN) {
+		k = w ^ (w << 44) ^ osmem__g.secret_t;
+		m = ((uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD) << 44;
+	}
+	for (; c < end; c = osmem__at(c, size)) {
+		c->head = k ^ m;
+		m += (uint64_t)size << 44;
+	}
+}
+
 static inline int
 osmem__head_ok(const chunk_t *c)
 {
