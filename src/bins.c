@@ -447,7 +447,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 		return;
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	slot_t *s = root_of(a, bin), eo = enc(NULL);
+	slot_t *s = root_of(a, bin), eo = enc(NULL), ec = enc(c);
 	chunk_t *n = NULL, *owner;
 	if (parented(bin) && *up(c) == pile_mark()) {
 		pile_unlink(a, c);
@@ -456,11 +456,12 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	if (!bin_nonempty(a, bin)) {
 		/* not indexed at all: n stays NULL */
 	} else if (parented(bin)) {
-		/* The slot that holds c: its parent's, or the root. */
+		/* The slot that holds c: its parent's, or the root.  Stored
+		 * links compare as they are: no decoding to find c there. */
 		eo = *up(c);
 		if (open_link(up(c), eo, &owner))
-			s = &owner->link[owner->link[0] != enc(c)];
-		n = ld(s);
+			s = &owner->link[owner->link[0] != ec];
+		n = *s == ec ? c : NULL;
 	} else {
 		/* no parent links to keep: eo is not used */
 		while (step(s, &n) && n != c)
