@@ -1,7 +1,8 @@
 #!/bin/sh
 # trace-t: OSMEM_TRACE records every call of a program (one file per
 # process with %p), in the documented format, and bench/replay replays the
-# trace, reaching the same peak of live bytes under libosmem and glibc.
+# trace, every call of it, reaching the same peak of live bytes under
+# libosmem and glibc.
 set -u
 if [ "${OSMEM_SANITIZED:-0}" = 1 ]; then
 	echo "1..0 # SKIP preloading a sanitized build is not possible"
@@ -12,7 +13,7 @@ replay=${OSMEM_REPLAY:-./bench/replay}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..6"
+echo "1..7"
 
 seq 1 20000 | sort -R --random-source=/dev/zero >"$tmp/in"
 OSMEM_TRACE="$tmp/t.%p" LD_PRELOAD=$so sort -n "$tmp/in" >"$tmp/out"
@@ -34,7 +35,14 @@ if [ -x "$replay" ]; then
 	check "replay under libosmem: $a" [ -n "$live_a" ] && [ "$live_a" -gt 0 ]
 	check "same peak of live bytes under glibc ($live_b KiB)" \
 		[ "$live_a" = "$live_b" ]
+	# replay parses the whole trace before it starts: every call in it
+	# is replayed, none dropped by the parser
+	ops=$(echo "$a" | sed -n 's/.*ops=\([0-9]*\).*/\1/p')
+	calls=$(grep -c '^[mfra] ' "$trace")
+	check "every call of the trace is replayed ($ops of $calls)" \
+		[ "$ops" = "$calls" ]
 else
+	skip "bench/replay is not built"
 	skip "bench/replay is not built"
 	skip "bench/replay is not built"
 fi
