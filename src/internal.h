@@ -362,8 +362,8 @@ osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
  * to end in [c, end).  The tag of the chunk at mem is
  * ((mem ^ w) << 44) ^ secret_t, which is (w ^ (w << 44) ^ secret_t) ^
  * (mem << 44), and mem << 44 grows by size << 44 from one chunk to the
- * next (the shift distributes over addition mod 2^64): two instructions
- * a head more than the plain store, not five. */
+ * next (the shift distributes over addition mod 2^64): three
+ * instructions a head on top of the plain store's loop, not five. */
 static inline void
 osmem__set_heads(chunk_t *c, const chunk_t *end, size_t size, uint64_t flags)
 {
