@@ -253,6 +253,10 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 		osmem__set_heads(osmem__at(c, first),
 		                 osmem__at(c, first + rest), size,
 		                 F_PINUSE | a->aflag);
+		/* set_heads restates the tag incrementally: the heads it
+		 * wrote must pass the check made with osmem__tag itself */
+		osmem__assert(osmem__head_ok(osmem__at(c, first)) &&
+		              osmem__head_ok(osmem__at(c, first + rest - size)));
 	}
 	return p;
 }
