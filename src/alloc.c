@@ -2,8 +2,7 @@
  * alloc.c: the public osmem_ entry points.  osmem_malloc and osmem_free
  * are the fast paths: a request of a cached size pops a block from the
  * thread's cache, and a free of a block that passes the header check is
- * pushed onto it, with no lock and no call.  A popped block's link is
- * checked when it reaches the head of its list (see OSMEM_NIL).
+ * pushed onto it, with no lock and no call.
  * Everything else goes to the slow paths in tcache.c.  The semantics
  * follow glibc's wherever C and POSIX leave a choice (see osmem_malloc(3)).
  */
@@ -21,11 +20,11 @@ osmem_malloc(size_t n)
 		size_t i = (n + OSMEM_OVERHEAD + 15) >> 4;
 		i = i < OSMEM_MIN_CHUNK / 16 ? OSMEM_MIN_CHUNK / 16 : i;
 		struct osmem__tcache *tc = osmem__tc;
-		char *p = tc->head[i];
-		/* Empty, or a corrupted link: the slow path tells which. */
-		if (OSMEM_LIKELY(!osmem__link_stop((uintptr_t)p))) {
-			tc->head[i] = (void *)osmem__link_dec(*(uintptr_t *)p);
-			tc->room[i]++;
+		void **t = tc->top[i];
+		char *p = *t;
+		/* A stop: the bin is empty. */
+		if (OSMEM_LIKELY(!osmem__tc_stop(p))) {
+			tc->top[i] = t + 1;
 			tc->calls[CALL_MALLOC]++;
 			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
@@ -45,10 +44,13 @@ osmem_free(void *p)
 		size_t i = osmem__head_bin(h);
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__fast_free_ok(p, h))) {
-			if (OSMEM_LIKELY(tc->room[i] != 0)) {
+			void **t = tc->top[i];
+			/* A stop before the top: the bin is full. */
+			if (OSMEM_LIKELY(!osmem__tc_stop(t[-1]))) {
+				t[-1] = p;
+				tc->top[i] = t - 1;
 				tc->calls[CALL_FREE]++;
 				osmem__clear_cinuse(c);
-				osmem__tc_push(tc, i, p);
 				return;
 			}
 			osmem__free_full(p); /* checked: the bin is full */

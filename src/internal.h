@@ -237,10 +237,22 @@ extern struct osmem__global osmem__g OSMEM_INTERNAL;
 
 /* ---------------------------------------------------------------------
  * Thread caches: recently freed blocks by exact chunk size, in front of
- * the arenas.  head[i] lists chunks of 16*i bytes (links encoded with the
- * secret); room[i] is how many more the bin takes.  A cached chunk has its
- * C bit clear, like a free one, but the next chunk's P bit set: to the
- * arena it is still in use.
+ * the arenas.  Bin i holds chunks of 16*i bytes as a stack of pointers in
+ * the cache's own memory (slot[]), not as a list linked through the
+ * blocks: a write after free into a cached block cannot redirect a later
+ * malloc, and neither fast path reads or writes a link in a block.  Each
+ * bin's entries lie between two stops (misaligned words, OSMEM_TC_STOP),
+ * one shared with each neighbouring bin:
+ *
+ *   STOP [bin 2's cap[2] entries] STOP [bin 3's entries] STOP ...
+ *
+ * top[i] is bin i's latest entry; the bin holds [top[i], its end stop).
+ * So *top[i] is a stop when the bin is empty and top[i][-1] when it is
+ * full, and each fast path finds its case with one test of the word it
+ * reads anyway.  Bins from OSMEM_TC_BINS up, which the fast free may
+ * index, stand just after the first stop: always full.  A cached chunk has
+ * its C bit clear, like a free one, but the next chunk's P bit set: to
+ * the arena it is still in use.
  *
  * Cached sizes stop at 2 KiB: caching chunks up to 4 KiB made the gcc
  * trace's heap 12% larger (held blocks keep their neighbours from merging)
@@ -264,18 +276,24 @@ _Static_assert(OSMEM_TC_SLOTS * 16u == 4096u, "the fast free's size test");
  * RSS within 3%. */
 #define OSMEM_TC_CAP 32u
 #define OSMEM_TC_BIN_BYTES 8192u
+/* The largest cap the tcache option allows, and the words slot[] needs
+ * for it: the entries of bins 2..128 at that cap, and their stops. */
+#define OSMEM_TC_CAP_MAX 255u
+#define OSMEM_TC_WORDS 2344u
+#define OSMEM_TC_STOP ((uintptr_t)8)
 
 enum { CALL_MALLOC, CALL_FREE, CALL_REALLOC, NCALLS };
 
 struct osmem__tcache {
-	void *head[OSMEM_TC_BINS];
+	void **top[OSMEM_TC_SLOTS]; /* each bin's latest entry (see above) */
 	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
-	uint8_t room[OSMEM_TC_SLOTS]; /* 0 from OSMEM_TC_BINS up */
-	uint8_t cap[OSMEM_TC_BINS]; /* blocks a bin holds when full */
+	uint16_t first[OSMEM_TC_BINS]; /* slot[] index of a bin's first entry */
+	uint8_t cap[OSMEM_TC_BINS];   /* blocks a bin holds when full */
 	uint8_t batch[OSMEM_TC_BINS]; /* blocks the next miss asks for */
-	uint8_t real;               /* 0 for the stand-ins below */
+	uint8_t real;                 /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
 	struct osmem__tcache *next, *prev;
+	void *slot[]; /* OSMEM_TC_WORDS in a real cache; none in a stand-in */
 };
 
 /* The calling thread's cache.  Before its first allocation it points to
@@ -411,7 +429,7 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 	return (v & OSMEM_FAST_MASK) == 0;
 }
 
-/* Free-list links (the thread caches' and the bins'), stored encoded with
+/* Free-list links (the bins' and the remote stacks'), stored encoded with
  * the secret as glibc's safe-linking does: an overwritten link decodes to a
  * misaligned value (15 times in 16), which the reader rejects. */
 static inline uintptr_t
@@ -432,7 +450,7 @@ osmem__link_bad(uintptr_t v)
 	return OSMEM_HARDEN && (v & (OSMEM_ALIGN - 1));
 }
 
-/* The end of a thread-cache list or of a bin's tree, as a decoded link:
+/* The end of a bin's tree, as a decoded link:
  * misaligned (with the checks), so that one test of the low bits stops a
  * walk at the end and at a corrupted link alike, and only then is the
  * value looked at again.  The check then costs no instruction the walk
@@ -447,15 +465,29 @@ osmem__link_stop(uintptr_t v)
 	return OSMEM_HARDEN ? (v & (OSMEM_ALIGN - 1)) != 0 : v == 0;
 }
 
+/* Whether word v of a thread cache's slots is a stop (see above). */
+static inline int
+osmem__tc_stop(const void *v)
+{
+	return ((uintptr_t)v & (OSMEM_ALIGN - 1)) != 0;
+}
+
+/* The blocks bin i of tc (a real cache) holds. */
+static inline size_t
+osmem__tc_held(const struct osmem__tcache *tc, unsigned i)
+{
+	void *const *end = &tc->slot[tc->first[i] + tc->cap[i]];
+	return (size_t)(end - __atomic_load_n(&tc->top[i], __ATOMIC_RELAXED));
+}
+
 /* Put block p, its C bit already clear, into bin i of tc (which has
- * room): the fast free, the slow one and the remote drain all cache so.
- * An empty bin's head is OSMEM_NIL. */
+ * room): the fast free, the slow one and the remote drain all cache so. */
 static inline void
 osmem__tc_push(struct osmem__tcache *tc, size_t i, void *p)
 {
-	*(uintptr_t *)p = osmem__link_enc(tc->head[i]);
-	tc->head[i] = p;
-	tc->room[i]--;
+	void **t = tc->top[i] - 1;
+	*t = p;
+	tc->top[i] = t;
 }
 
 /* The one-byte writes of P and C (see the flags above): a plain
@@ -708,8 +740,6 @@ OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,
 OSMEM_INTERNAL struct osmem__arena *osmem__my_arena(void);
 OSMEM_INTERNAL size_t osmem__tc_bytes(void);
 OSMEM_INTERNAL void osmem__tc_after_fork(void);
-OSMEM_INTERNAL OSMEM_NORETURN void osmem__tc_corrupt(uintptr_t link,
-                                                     size_t size);
 OSMEM_INTERNAL void osmem__tc_init(void);
 OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
 

@@ -11,10 +11,15 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <string.h>
 
 __thread struct osmem__tcache *osmem__tc
     __attribute__((tls_model("initial-exec"))) = &osmem__tc_none;
-#define NO_BLOCKS { .head = { [0 ... OSMEM_TC_BINS - 1] = (void *)OSMEM_NIL } }
+/* The stand-ins' bins all stand between these two stops: always empty,
+ * always full. */
+static void *const stops[2] = { (void *)OSMEM_TC_STOP, (void *)OSMEM_TC_STOP };
+#define NO_BLOCKS                                                             \
+	{ .top = { [0 ... OSMEM_TC_SLOTS - 1] = (void **)&stops[1] } }
 struct osmem__tcache osmem__tc_none = NO_BLOCKS, osmem__tc_dead = NO_BLOCKS;
 
 static pthread_key_t tc_key;
@@ -23,27 +28,25 @@ static int tc_key_ok;
 /* Calls of threads with no cache (yet, or any more), and of those gone. */
 static size_t calls_elsewhere[NCALLS];
 
-/* Whether bin i of tc holds a block; aborts if its head is a corrupted
- * link (written over in the block popped before). */
+/* Whether bin i of tc holds a block. */
 static inline int
 has(const struct osmem__tcache *tc, unsigned i)
 {
-	uintptr_t h = (uintptr_t)tc->head[i];
-	if (OSMEM_LIKELY(!osmem__link_stop(h)))
-		return 1;
-	if (OSMEM_UNLIKELY(h != OSMEM_NIL))
-		osmem__tc_corrupt(h, (size_t)i * 16);
-	return 0;
+	return !osmem__tc_stop(*tc->top[i]);
 }
 
-/* The first block of bin i, which has one. */
+/* Whether bin i of tc has room for a block. */
+static inline int
+room(const struct osmem__tcache *tc, unsigned i)
+{
+	return !osmem__tc_stop(tc->top[i][-1]);
+}
+
+/* The latest block of bin i, which has one. */
 static inline void *
 pop(struct osmem__tcache *tc, unsigned i)
 {
-	char *p = tc->head[i];
-	tc->head[i] = (void *)osmem__link_dec(*(uintptr_t *)p);
-	tc->room[i]++;
-	return p;
+	return *tc->top[i]++;
 }
 
 /* A cached block of chunk size size (its bin is not empty), in use. */
@@ -53,12 +56,6 @@ take_cached(struct osmem__tcache *tc, size_t size)
 	chunk_t *c = osmem__mem2chunk(pop(tc, (unsigned)(size >> 4)));
 	osmem__set_cinuse(c);
 	return c;
-}
-
-void
-osmem__tc_corrupt(uintptr_t link, size_t size)
-{
-	osmem__fatal("corrupted thread-cache link", (const void *)link, size);
 }
 
 /*
@@ -96,11 +93,12 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 		/* written over while it waited? its size is used below */
 		chunk_t *c = osmem__checked(osmem__mem2chunk(p));
 		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
-			osmem__tc_corrupt(next, osmem__csize(c));
+			osmem__fatal("corrupted remote-free link",
+			             (const void *)next, osmem__csize(c));
 		unsigned i = (unsigned)(osmem__csize(c) >> 4);
 		__atomic_sub_fetch(&a->remote_bytes, osmem__csize(c),
 		                   __ATOMIC_RELAXED);
-		if (tc && tc->real && i < OSMEM_TC_BINS && tc->room[i]) {
+		if (tc && tc->real && i < OSMEM_TC_BINS && room(tc, i)) {
 			osmem__tc_push(tc, i, p);
 		} else {
 			osmem__set_cinuse(c);
@@ -115,7 +113,8 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 		osmem__unlock(&a->lock);
 }
 
-/* Give back every cached block of bin i beyond keep: to the calling
+/* Give back the oldest cached blocks of bin i, all but the keep latest
+ * (which are likelier to be in the processor's cache): to the calling
  * thread's arena, or to another arena's remote stack.  Blocks that come
  * off the bin as a run of neighbours (allocated one after another and
  * freed in order or in reverse, as a program's structure is torn down)
@@ -123,14 +122,25 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 static void
 flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 {
+	size_t held = osmem__tc_held(tc, i);
+	if (held <= keep)
+		return;
+	/* Off the bin before any goes back: a child forked meanwhile (the
+	 * arena's lock is released before this returns) must not find in
+	 * this cache a block already in the arena, and flush it again. */
+	size_t out = held - keep;
+	void **top = tc->top[i], *gone[OSMEM_TC_CAP_MAX];
+	memcpy(gone, top + keep, out * sizeof *top);
+	memmove(top + out, top, keep * sizeof *top); /* the latest keep */
+	tc->top[i] = top + out;
 	struct osmem__arena *a = tc->arena;
 	size_t size = (size_t)i * 16, len = 0;
 	char *lo = NULL; /* the run so far: [lo, lo + len) */
 	int locked = 0;
-	for (;;) {
+	for (size_t e = 0;; e++) {
 		char *p = NULL;
-		if (has(tc, i) && (unsigned)(tc->cap[i] - tc->room[i]) > keep) {
-			p = pop(tc, i);
+		if (e < out) {
+			p = gone[e];
 			/* Right after the run: in its segment, so its arena, and
 			 * its header is about to be inside the run's chunk. */
 			if (lo && p == lo + len) {
@@ -192,20 +202,32 @@ osmem__tc_flush(struct osmem__tcache *tc)
 	flush_bins(tc, 0);
 }
 
-/* Size every bin of cache tc for at most max blocks, emptying it first. */
+/* Lay out the bins of cache tc, which is empty, for at most max blocks
+ * each (see internal.h). */
 static void
 size_bins(struct osmem__tcache *tc, unsigned max)
 {
-	for (unsigned i = 0; i < OSMEM_TC_BINS; i++) {
-		unsigned cap = i < 2 ? 0 : OSMEM_TC_BIN_BYTES / (i * 16);
+	unsigned at = 0;
+	tc->slot[at++] = (void *)OSMEM_TC_STOP;
+	for (unsigned i = 0; i < OSMEM_TC_SLOTS; i++)
+		tc->top[i] = &tc->slot[1]; /* always full */
+	for (unsigned i = 2; i < OSMEM_TC_BINS; i++) {
+		unsigned cap = OSMEM_TC_BIN_BYTES / (i * 16);
 		if (cap < 1)
 			cap = 1;
 		if (cap > max)
 			cap = max;
-		tc->cap[i] = tc->room[i] = (uint8_t)cap;
+		tc->first[i] = (uint16_t)at;
+		tc->cap[i] = (uint8_t)cap;
 		tc->batch[i] = 1;
+		while (cap-- > 0)
+			tc->slot[at++] = NULL; /* not a stop */
+		tc->slot[at] = (void *)OSMEM_TC_STOP;
+		tc->top[i] = &tc->slot[at++]; /* empty */
 	}
+	osmem__assert(at <= OSMEM_TC_WORDS);
 }
+_Static_assert(OSMEM_TC_CAP_MAX <= 255, "cap[] holds a bin's blocks");
 
 void
 osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
@@ -227,11 +249,12 @@ static struct osmem__tcache *
 tc_new(void)
 {
 	struct osmem__tcache *tc;
+	size_t one = (sizeof *tc + OSMEM_TC_WORDS * sizeof(void *) + 63) & ~63ul;
 	osmem__lock(&osmem__g.tc_lock);
 	if (!tc_free) {
 		size_t len = 16 * osmem__g.page;
 		char *m = osmem__os_map(len);
-		for (size_t off = 0; m && off + sizeof *tc <= len; off += sizeof *tc) {
+		for (size_t off = 0; m && off + one <= len; off += one) {
 			tc = (struct osmem__tcache *)(m + off);
 			tc->next = tc_free;
 			tc_free = tc;
@@ -289,8 +312,6 @@ my_tcache(void)
 	tc = tc_new();
 	if (!tc)
 		return NULL;
-	for (unsigned i = 0; i < OSMEM_TC_BINS; i++)
-		tc->head[i] = (void *)OSMEM_NIL;
 	for (int i = 0; i < NCALLS; i++)
 		tc->calls[i] = 0;
 	size_bins(tc, (unsigned)g->cfg.tc_cap);
@@ -532,11 +553,11 @@ osmem__free_now(void *p)
 	if (tc) {
 		/* The bin is full: send half of it back, keep this block. */
 		unsigned i = (unsigned)(size >> 4);
-		if (tc->room[i] == 0) {
+		if (!room(tc, i)) {
 			flush_bin(tc, i, tc->cap[i] / 2u);
 			tc->batch[i] = 1;
 		}
-		if (tc->room[i] == 0)
+		if (!room(tc, i))
 			tc = NULL; /* caching is off */
 	}
 	if (tc) {
@@ -559,10 +580,7 @@ osmem__tc_bytes(void)
 	osmem__lock(&osmem__g.tc_lock);
 	for (const struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
 		for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-			bytes += (size_t)(tc->cap[i] -
-			                  __atomic_load_n(&tc->room[i],
-			                                  __ATOMIC_RELAXED)) *
-			         i * 16;
+			bytes += osmem__tc_held(tc, i) * i * 16;
 	osmem__unlock(&osmem__g.tc_lock);
 	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
 		bytes += __atomic_load_n(&osmem__g.arena[i].remote_bytes,

@@ -5,6 +5,7 @@
  */
 #include "util.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 static void
@@ -172,28 +173,37 @@ usable_invalid(void)
 	(void)osmem_usable_size(p + 48);
 }
 
-/* A write after free that zeroes the links of a freed block (a common
- * pattern: the secret has its low bit set, so zero never decodes to an
- * aligned pointer). */
-static void
-zeroed_cache_link(void)
+/* Blocks freed by a thread of another arena wait on their arena's
+ * remote stack, linked through their first 8 bytes; a write after free
+ * that zeroes such a link (the secret has its low bit set, so zero never
+ * decodes to an aligned pointer) is caught when the stack is emptied. */
+static void *
+two_blocks(void *arg)
 {
-	char *p = osmem_malloc(40), *q = osmem_malloc(40);
-	osmem_free(q);
-	osmem_free(p); /* p's link now leads to q */
-	memset(p, 0, 8);
-	osmem_malloc(40); /* pops p */
-	osmem_malloc(40); /* follows the zeroed link */
+	char **b = arg;
+	b[0] = osmem_calloc(1, 40);
+	b[1] = osmem_calloc(1, 40);
+	return NULL;
 }
 
 static void
-zeroed_cache_link_flushed(void)
+zeroed_remote_link(void)
 {
-	char *p = osmem_malloc(40), *q = osmem_malloc(40);
-	osmem_free(q);
-	osmem_free(p);
-	memset(p, 0, 8); /* decodes to the secret: odd, never the end */
-	osmem_trim(0); /* empties the cache: pops p, then meets its link */
+	char *b[2];
+	pthread_t t;
+	if (osmem__g.narenas < 2)
+		osmem__g.narenas = 2;
+	osmem_free(osmem_malloc(1)); /* this thread: the first arena */
+	if (pthread_create(&t, NULL, two_blocks, b) || pthread_join(t, NULL))
+		bail("cannot run a thread");
+	if (osmem__arena_of(osmem__mem2chunk(b[0])) == osmem__my_arena())
+		bail("the thread shared this thread's arena");
+	osmem_free(b[1]);
+	osmem_free(b[0]); /* both into this thread's cache */
+	/* Emptying it sends them to their arena's stack, b[0] on top. */
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, 16);
+	memset(b[0], 0, 8);
+	osmem_trim(0); /* empties the stack: meets b[0]'s link */
 }
 
 /* Two freed 200-byte blocks a and b of one bin, kept apart by in-use
@@ -296,11 +306,10 @@ static const struct {
 	  "osmem: corrupted mapped block header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
 	  "osmem: usable_size of invalid pointer 0x" },
-	{ zeroed_cache_link, "a write after free over a cached block's link",
-	  "osmem: corrupted thread-cache link 0x" },
-	{ zeroed_cache_link_flushed,
-	  "a written-over cached link met while the cache is emptied",
-	  "osmem: corrupted thread-cache link 0x" },
+	{ zeroed_remote_link,
+	  "a write after free over the link of a block freed by another "
+	  "arena's thread",
+	  "osmem: corrupted remote-free link 0x" },
 	{ zeroed_parent_link, "a write after free over a free block's parent link",
 	  "osmem: corrupted free-chunk link at 0x" },
 	{ zeroed_index_link, "a write after free over a free block's links",

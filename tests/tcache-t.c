@@ -47,7 +47,7 @@ before_growth(void)
 	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* the run's spare blocks */
 	for (int i = 0; i < CAP; i++)
 		osmem_free(r[i]);
-	ok(osmem__tc->room[BIN] == 0, "a full bin of %d neighbours", CAP);
+	ok(osmem__tc_held(osmem__tc, BIN) == CAP, "a full bin of %d neighbours", CAP);
 	struct osmem_stats s;
 	for (osmem_stats(&s); s.largest_free >= 8 * CHUNK; osmem_stats(&s)) {
 		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
@@ -56,14 +56,14 @@ before_growth(void)
 	}
 	size_t heap0 = heap_bytes();
 	void *eight = osmem_malloc(8 * CHUNK - OSMEM_OVERHEAD);
-	ok(eight == r[CAP / 2] && heap_bytes() == heap0,
-	   "a request for 8 blocks' worth took the 8 the bin gave back, and "
+	ok(eight == r[0] && heap_bytes() == heap0,
+	   "a request for 8 blocks' worth took the 8 oldest, which the bin gave back, and "
 	   "the heap did not grow");
-	ok(osmem__tc->cap[BIN] - osmem__tc->room[BIN] == CAP / 2,
+	ok(osmem__tc_held(osmem__tc, BIN) == CAP / 2,
 	   "the bin kept the other %d", CAP / 2);
 	heap_ok("after the bin gave back half");
 	void *more = osmem_malloc(2 * CAP * CHUNK);
-	ok(more && osmem__tc->room[BIN] == CAP && heap_bytes() > heap0,
+	ok(more && osmem__tc_held(osmem__tc, BIN) == 0 && heap_bytes() > heap0,
 	   "one larger than all of them emptied the bin, then grew the heap");
 	heap_ok("after the heap grew");
 	osmem_free(more);
@@ -102,7 +102,7 @@ main(void)
 	/* The run reached the core at requests 1, 2, 4, 8, 16, 32, 48 and
 	 * 64, each time for twice the blocks of the time before, up to a full
 	 * bin: the bin holds the rest of the last run, next in line. */
-	ok(osmem__tc->cap[BIN] - osmem__tc->room[BIN] == CAP - 1 &&
+	ok(osmem__tc_held(osmem__tc, BIN) == CAP - 1 &&
 	       cached() == (CAP - 1) * CHUNK,
 	   "the bin holds the %d blocks carved with the last request", CAP - 1);
 	void *next = osmem_malloc(N);
@@ -134,6 +134,20 @@ main(void)
 	ok(again == p[5] && cached() == c0, "and serves the next request");
 	p[5] = again;
 	fill(p[5], N, 5);
+
+	/* The cache keeps its pointers in its own memory, none in the
+	 * blocks: a write after free over cached blocks, whole, changes
+	 * nothing the next requests get. */
+	osmem_free(p[6]);
+	osmem_free(p[7]);
+	memset(p[6], 0, N);
+	memset(p[7], 0xa5, N);
+	void *a7 = osmem_malloc(N), *a6 = osmem_malloc(N);
+	ok(a7 == p[7] && a6 == p[6] && cached() == c0,
+	   "blocks written over while cached come back as they went in");
+	fill(p[6], N, 6);
+	fill(p[7], N, 7);
+	heap_ok("after the writes over cached blocks");
 
 	/* Free them all, the first half in order and the second in reverse:
 	 * each time the bin fills up, half of it goes back, in runs of
