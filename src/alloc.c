@@ -24,8 +24,7 @@ osmem_malloc(size_t n)
 		char *p = *t;
 		/* A stop: the bin is empty. */
 		if (OSMEM_LIKELY(!osmem__tc_stop(p))) {
-			tc->top[i] = t + 1;
-			tc->calls[CALL_MALLOC]++;
+			tc->top[i] = t + 1; /* counted in osmem__calls */
 			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
 		}
@@ -49,7 +48,7 @@ osmem_free(void *p)
 			if (OSMEM_LIKELY(!osmem__tc_stop(t[-1]))) {
 				t[-1] = p;
 				tc->top[i] = t - 1;
-				tc->calls[CALL_FREE]++;
+				tc->fast_frees++;
 				osmem__clear_cinuse(c);
 				return;
 			}

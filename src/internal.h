@@ -286,7 +286,12 @@ enum { CALL_MALLOC, CALL_FREE, CALL_REALLOC, NCALLS };
 
 struct osmem__tcache {
 	void **top[OSMEM_TC_SLOTS]; /* each bin's latest entry (see above) */
-	size_t calls[NCALLS]; /* this thread's calls (the fast paths count) */
+	/* This thread's calls.  The fast free counts itself in fast_frees;
+	 * the fast malloc counts nothing: the blocks it popped are those
+	 * that went into the bins (fast_frees + put) less those the slow
+	 * paths took out (took) and those there now (osmem__calls). */
+	size_t calls[NCALLS];
+	size_t fast_frees, put, took;
 	uint16_t first[OSMEM_TC_BINS]; /* slot[] index of a bin's first entry */
 	uint8_t cap[OSMEM_TC_BINS];   /* blocks a bin holds when full */
 	uint8_t batch[OSMEM_TC_BINS]; /* blocks the next miss asks for */
@@ -481,13 +486,14 @@ osmem__tc_held(const struct osmem__tcache *tc, unsigned i)
 }
 
 /* Put block p, its C bit already clear, into bin i of tc (which has
- * room): the fast free, the slow one and the remote drain all cache so. */
+ * room), from a slow path: a free, a refill or the remote drain. */
 static inline void
 osmem__tc_push(struct osmem__tcache *tc, size_t i, void *p)
 {
 	void **t = tc->top[i] - 1;
 	*t = p;
 	tc->top[i] = t;
+	tc->put++;
 }
 
 /* The one-byte writes of P and C (see the flags above): a plain

@@ -46,6 +46,7 @@ room(const struct osmem__tcache *tc, unsigned i)
 static inline void *
 pop(struct osmem__tcache *tc, unsigned i)
 {
+	tc->took++;
 	return *tc->top[i]++;
 }
 
@@ -133,6 +134,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	memcpy(gone, top + keep, out * sizeof *top);
 	memmove(top + out, top, keep * sizeof *top); /* the latest keep */
 	tc->top[i] = top + out;
+	tc->took += out;
 	struct osmem__arena *a = tc->arena;
 	size_t size = (size_t)i * 16, len = 0;
 	char *lo = NULL; /* the run so far: [lo, lo + len) */
@@ -267,12 +269,32 @@ tc_new(void)
 	return tc;
 }
 
+/* Add the calls of cache tc to out[] (read without its owner's consent
+ * when another thread's: a figure, not an invariant, kept from going
+ * below the slow paths' count). */
+static void
+tc_calls(const struct osmem__tcache *tc, size_t out[NCALLS])
+{
+	size_t c[NCALLS], f = __atomic_load_n(&tc->fast_frees, __ATOMIC_RELAXED);
+	size_t in = f + __atomic_load_n(&tc->put, __ATOMIC_RELAXED);
+	size_t gone = __atomic_load_n(&tc->took, __ATOMIC_RELAXED);
+	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
+		gone += osmem__tc_held(tc, i);
+	for (int i = 0; i < NCALLS; i++)
+		c[i] = __atomic_load_n(&tc->calls[i], __ATOMIC_RELAXED);
+	out[CALL_MALLOC] += c[CALL_MALLOC] + (in > gone ? in - gone : 0);
+	out[CALL_FREE] += c[CALL_FREE] + f;
+	out[CALL_REALLOC] += c[CALL_REALLOC];
+}
+
 /* Unlink tc from the live list and keep it for reuse; tc_lock held. */
 static void
 tc_release(struct osmem__tcache *tc)
 {
+	size_t calls[NCALLS] = { 0 };
+	tc_calls(tc, calls);
 	for (int i = 0; i < NCALLS; i++)
-		__atomic_add_fetch(&calls_elsewhere[i], tc->calls[i],
+		__atomic_add_fetch(&calls_elsewhere[i], calls[i],
 		                   __ATOMIC_RELAXED);
 	if (tc->prev)
 		tc->prev->next = tc->next;
@@ -314,6 +336,7 @@ my_tcache(void)
 		return NULL;
 	for (int i = 0; i < NCALLS; i++)
 		tc->calls[i] = 0;
+	tc->fast_frees = tc->put = tc->took = 0;
 	size_bins(tc, (unsigned)g->cfg.tc_cap);
 	tc->real = 1;
 	osmem__lock(&g->tc_lock);
@@ -421,8 +444,7 @@ osmem__calls(size_t out[NCALLS])
 	for (int i = 0; i < NCALLS; i++)
 		out[i] = __atomic_load_n(&calls_elsewhere[i], __ATOMIC_RELAXED);
 	for (const struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
-		for (int i = 0; i < NCALLS; i++)
-			out[i] += __atomic_load_n(&tc->calls[i], __ATOMIC_RELAXED);
+		tc_calls(tc, out);
 	osmem__unlock(&osmem__g.tc_lock);
 }
 

@@ -172,6 +172,22 @@ producer_consumer(void)
 	heap_ok("after producer/consumer");
 }
 
+/* Allocate and free COUNTED blocks twice, the second time from the
+ * cache, then exit. */
+enum { COUNTED = 50 };
+static void *
+counted(void *arg)
+{
+	void *b[COUNTED];
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < COUNTED; i++)
+			b[i] = osmem_malloc(72);
+		for (int i = 0; i < COUNTED; i++)
+			osmem_free(b[i]);
+	}
+	return arg;
+}
+
 int
 main(void)
 {
@@ -207,5 +223,18 @@ main(void)
 		           (osmem__g.arena[i].remote != 0);
 	ok(waiting == 0, "osmem_trim empties every arena's remote stack");
 	heap_ok("after the trim");
+
+	/* A thread's calls outlive it in the figures. */
+	struct osmem_stats s0, s1;
+	pthread_t one;
+	osmem_stats(&s0);
+	pthread_create(&one, NULL, counted, NULL);
+	pthread_join(one, NULL);
+	osmem_stats(&s1);
+	ok(s1.nmalloc - s0.nmalloc == 2 * COUNTED &&
+	       s1.nfree - s0.nfree == 2 * COUNTED,
+	   "an exited thread's calls are counted: %zu allocations, %zu frees "
+	   "(%d each)", s1.nmalloc - s0.nmalloc, s1.nfree - s0.nfree,
+	   2 * COUNTED);
 	return done_testing();
 }
