@@ -29,7 +29,8 @@ static const struct tunable {
 	  offsetof(struct osmem__config, trim_threshold) },
 	{ "top_pad", SIZE, 0, (size_t)1 << 30,
 	  offsetof(struct osmem__config, top_pad) },
-	{ "tcache", COUNT, 0, 255, offsetof(struct osmem__config, tc_cap) },
+	{ "tcache", COUNT, 0, OSMEM_TC_CAP_MAX,
+	  offsetof(struct osmem__config, tc_cap) },
 	{ "arenas", COUNT, 1, OSMEM_MAX_ARENAS,
 	  offsetof(struct osmem__config, narenas) },
 	{ "limit", SIZE, 0, SIZE_MAX, offsetof(struct osmem__config, limit) },
@@ -176,7 +177,7 @@ osmem_mallopt(int param, int value)
 		cfg->fixed_thresholds = 1;
 		break;
 	case OSMEM_M_TCACHE_COUNT:
-		if (value < 0 || value > 255)
+		if (value < 0 || value > (int)OSMEM_TC_CAP_MAX)
 			ok = 0;
 		else
 			cfg->tc_cap = (size_t)value;

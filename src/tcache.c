@@ -61,7 +61,7 @@ take_cached(struct osmem__tcache *tc, size_t size)
 
 /*
  * Blocks freed by a thread of another arena wait on their arena's remote
- * stack (a lock-free stack, links encoded as in the caches but ending in
+ * stack (a lock-free stack, links encoded as in the bins but ending in
  * 0, the empty head its exchange leaves; still cached to the heap: C
  * clear, the next chunk's P set) until a thread of that
  * arena misses its cache: it takes the whole stack into its cache bins, so
