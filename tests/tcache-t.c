@@ -47,7 +47,8 @@ before_growth(void)
 	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* the run's spare blocks */
 	for (int i = 0; i < CAP; i++)
 		osmem_free(r[i]);
-	ok(osmem__tc_held(osmem__tc, BIN) == CAP, "a full bin of %d neighbours", CAP);
+	ok(osmem__tc_held(osmem__tc, BIN) == CAP, "a full bin of %d neighbours",
+	   CAP);
 	struct osmem_stats s;
 	for (osmem_stats(&s); s.largest_free >= 8 * CHUNK; osmem_stats(&s)) {
 		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
@@ -57,8 +58,8 @@ before_growth(void)
 	size_t heap0 = heap_bytes();
 	void *eight = osmem_malloc(8 * CHUNK - OSMEM_OVERHEAD);
 	ok(eight == r[0] && heap_bytes() == heap0,
-	   "a request for 8 blocks' worth took the 8 oldest, which the bin gave back, and "
-	   "the heap did not grow");
+	   "a request for 8 blocks' worth took the 8 oldest, which the bin "
+	   "gave back, and the heap did not grow");
 	ok(osmem__tc_held(osmem__tc, BIN) == CAP / 2,
 	   "the bin kept the other %d", CAP / 2);
 	heap_ok("after the bin gave back half");
