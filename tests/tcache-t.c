@@ -30,9 +30,9 @@ heap_bytes(void)
  * Before the heap grows, the thread's cache gives back what each bin
  * holds beyond half its cap, and the request is tried again; then all of
  * it, and only then does the heap grow.  A full bin of neighbours, with
- * no free chunk in the core
- * as large as eight of them: a request for eight is served from the
- * eight that go back, and one larger than all sixteen grows the heap.
+ * no free chunk in the core as large as eight of them: a request for
+ * eight is served from the eight that go back, and one larger than all
+ * sixteen grows the heap.
  */
 static void
 before_growth(void)
