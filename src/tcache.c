@@ -115,7 +115,9 @@ osmem__remote_drain(struct osmem__arena *a, struct osmem__tcache *tc)
 }
 
 /* Give back the oldest cached blocks of bin i, all but the keep latest
- * (which are likelier to be in the processor's cache): to the calling
+ * (which are likelier to be in the processor's cache; against giving back
+ * the latest, paired medians of 7 rounds: time 0.985 on the geometric
+ * mean of the workloads, peak RSS -6% to +4%): to the calling
  * thread's arena, or to another arena's remote stack.  Blocks that come
  * off the bin as a run of neighbours (allocated one after another and
  * freed in order or in reverse, as a program's structure is torn down)
