@@ -285,6 +285,7 @@ _Static_assert(OSMEM_TC_SLOTS * 16u == 4096u, "the fast free's size test");
  * / 16 times (H(128) - 1) = 4.43 (2341 words in all for 8 KiB bins at
  * the largest cap; size_bins asserts it). */
 #define OSMEM_TC_CAP_MAX 255u
+_Static_assert(OSMEM_TC_CAP_MAX <= UINT8_MAX, "cap[] holds a bin's blocks");
 #define OSMEM_TC_WORDS (OSMEM_TC_BIN_BYTES / 16u * 9u / 2u + OSMEM_TC_BINS)
 #define OSMEM_TC_STOP ((uintptr_t)8)
 

@@ -231,7 +231,6 @@ size_bins(struct osmem__tcache *tc, unsigned max)
 	}
 	osmem__assert(at <= OSMEM_TC_WORDS);
 }
-_Static_assert(OSMEM_TC_CAP_MAX <= 255, "cap[] holds a bin's blocks");
 
 void
 osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
