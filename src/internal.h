@@ -442,18 +442,24 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 }
 
 /* Free-list links (the bins' and the remote stacks'), stored encoded with
- * the secret as glibc's safe-linking does: an overwritten link decodes to a
- * misaligned value (15 times in 16), which the reader rejects. */
+ * the secret, in the spirit of glibc's safe-linking: an overwritten link
+ * decodes to a misaligned value (15 times in 16, and always when what was
+ * written is itself aligned: the secret is odd), which the reader rejects.
+ * The secret is subtracted, not exclusive-ored: a walk needs both a link
+ * as stored (to move it) and decoded (to follow it), and x86 adds into a
+ * third register in one instruction (lea) but exclusive-ors only in place,
+ * so with xor every level of a walk paid a copy too.  The checks'
+ * instructions fell by 6% (bench/workloads churn and threads 1). */
 static inline uintptr_t
 osmem__link_enc(const void *p)
 {
-	return (uintptr_t)p ^ (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
+	return (uintptr_t)p - (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
 }
 
 static inline uintptr_t
 osmem__link_dec(uintptr_t v)
 {
-	return v ^ (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
+	return v + (OSMEM_HARDEN ? (uintptr_t)osmem__g.secret : 0);
 }
 
 static inline int
