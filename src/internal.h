@@ -356,7 +356,7 @@ osmem__next(const chunk_t *c)
 
 /*
  * The tag: the top 18 bits of a head word are the secret's, exclusive-or
- * bits 2..19 of (user pointer ^ head word).  So it depends on the address,
+ * bits 2..19 of (user pointer + head word).  So it depends on the address,
  * on the size (fully for chunks under 1 MiB) and on the M and A flags (a
  * flipped M bit would send a heap block to munmap, an A bit to another
  * arena's lock), costs a shift and two exclusive-ors, and a free can check
@@ -364,7 +364,12 @@ osmem__next(const chunk_t *c)
  * The P bit changes without a new tag (a neighbour is freed or taken): the
  * shift carries it into bit 44, which nothing reads (masking it off would
  * cost one more instruction per head written), as C goes out at the top.
- */
+ * The user pointer's low four bits are zero, so the sum's are the head
+ * word's, with no carry out of them: P reaches bit 44 and nothing else.
+ * A sum rather than an exclusive-or because x86 adds into a third register
+ * in one instruction (lea), where an exclusive-or would need a copy: the
+ * head word is needed again, untouched.  Bits of the head word above 19,
+ * the tag's own among them, cannot reach bits 0..19 of the sum. */
 #define TAG_MASK ((uint64_t)0x3ffff << 46)
 
 static inline uint64_t
@@ -373,7 +378,7 @@ osmem__tag(const chunk_t *c, uint64_t w)
 	if (!OSMEM_HARDEN)
 		return 0;
 	uint64_t mem = (uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD;
-	return ((mem ^ w) << 44) ^ osmem__g.secret_t;
+	return ((mem + w) << 44) ^ osmem__g.secret_t;
 }
 
 /* The thread-cache bin of a head word: its whole size field / 16 (a
@@ -394,17 +399,16 @@ osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
 
 /* Write the heads of the chunks of size bytes, flags flags, that lie end
  * to end in [c, end).  The tag of the chunk at mem is
- * ((mem ^ w) << 44) ^ secret_t, which is (w ^ (w << 44) ^ secret_t) ^
- * (mem << 44), and mem << 44 grows by size << 44 from one chunk to the
- * next (the shift distributes over addition mod 2^64): three
- * instructions a head on top of the plain store's loop, not five. */
+ * ((mem + w) << 44) ^ secret_t, and (mem + w) << 44 grows by size << 44
+ * from one chunk to the next (the shift distributes over addition mod
+ * 2^64): two instructions a head on top of the plain store's loop. */
 static inline void
 osmem__set_heads(chunk_t *c, const chunk_t *end, size_t size, uint64_t flags)
 {
 	uint64_t w = (uint64_t)size | flags, k = w, m = 0;
 	if (OSMEM_HARDEN) {
-		k = w ^ (w << 44) ^ osmem__g.secret_t;
-		m = ((uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD) << 44;
+		k = w ^ osmem__g.secret_t;
+		m = ((uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD + w) << 44;
 	}
 	for (; c < end; c = osmem__at(c, size)) {
 		c->head = k ^ m;
@@ -436,7 +440,7 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 		return (h & (F_CINUSE | F_MMAP |
 		             (SIZE_MASK & ~(uint64_t)(OSMEM_TC_SLOTS * 16 - 1)))) ==
 		       F_CINUSE;
-	uint64_t v = h ^ (((uint64_t)(uintptr_t)p ^ h) << 44) ^
+	uint64_t v = h ^ (((uint64_t)(uintptr_t)p + h) << 44) ^
 	             osmem__g.secret_c;
 	return (v & OSMEM_FAST_MASK) == 0;
 }
