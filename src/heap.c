@@ -33,8 +33,11 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
 {
 	chunk_t *n = osmem__at(c, size);
 	osmem__set_head(c, size, F_PINUSE | a->aflag);
-	if (osmem__releasable(size))
+	if (osmem__releasable(size)) {
 		*osmem__dirt_slot(c) = min_size(dirt, size);
+		if (OSMEM_UNLIKELY(osmem__g.cfg.release_threshold == 0) && dirt)
+			osmem__release_now(a, c, size);
+	}
 	n->prev_foot = size;
 	osmem__clear_pinuse(n);
 	osmem__bin_insert(a, c);

@@ -660,6 +660,8 @@ OSMEM_INTERNAL int osmem__arena_trim(struct osmem__arena *a, size_t pad,
                                      int release_all);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
                                                         size_t down_to);
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__release_now(struct osmem__arena *a,
+                                                      chunk_t *c, size_t size);
 
 /* Whether a free chunk of this size counts as dirty (has whole pages
  * inside it that could be given back). */

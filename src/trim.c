@@ -85,31 +85,56 @@ struct release {
 	unsigned budget; /* chunks a pass may look at */
 };
 
-/* Give back the whole pages inside free chunk c, past its links and its
- * estimate, if enough of it is resident to be worth the walk: an eighth of
- * it or 64 pages, so no range is released over and over for a few dirty
- * pages. */
+/* Give back the whole pages inside free chunk c, of size bytes, past its
+ * links and its estimate: the length of the range given back, 0 if none
+ * was.  The range may take in pages released before, which the kernel
+ * skips, so what counts as given back is the estimate, at most this. */
+static size_t
+give_back(chunk_t *c, size_t size)
+{
+	size_t page = osmem__g.page;
+	uintptr_t lo = osmem__round_up((uintptr_t)(osmem__dirt_slot(c) + 1), page);
+	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
+	if (hi <= lo || osmem__os_release((void *)lo, hi - lo) != 0)
+		return 0;
+	return hi - lo;
+}
+
+/* A release pass's visit of indexed free chunk c: its pages go back if
+ * enough of it is resident to be worth the walk, an eighth of it or 64
+ * pages, so no range is released over and over for a few dirty pages. */
 static int
 release_chunk(chunk_t *c, void *arg)
 {
 	struct release *r = arg;
 	/* the size bounds what is given back: checked first */
 	size_t page = osmem__g.page, size = osmem__csize(osmem__checked(c));
-	size_t *dirt = osmem__dirt_slot(c);
+	size_t *dirt = osmem__dirt_slot(c), len;
 	if (r->a->st.dirty <= r->down_to || (r->down_to && r->budget-- == 0))
 		return 1; /* enough: stop the walk */
 	if (*dirt == 0 || (r->down_to && *dirt < size / 8 && *dirt < 64 * page))
 		return 0;
-	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
-	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
-	if (hi > lo && osmem__os_release((void *)lo, hi - lo) == 0) {
-		/* Counted as the resident bytes it held: the range may take in
-		 * pages released before, which the kernel skips. */
-		r->done += *dirt < hi - lo ? *dirt : hi - lo;
+	if ((len = give_back(c, size)) != 0) {
+		r->done += *dirt < len ? *dirt : len;
 		r->a->st.dirty -= *dirt;
 		*dirt = 0;
 	}
 	return 0;
+}
+
+/* With release_threshold=0: the pages of c, a free chunk of two pages or
+ * more about to be indexed, go back at once.  A pass over every free
+ * chunk at each free (what the threshold's test in osmem__heap_free would
+ * start) made freeing 1 GiB of blocks in random order take 3.6-8.7 s
+ * instead of 0.3 s. */
+void
+osmem__release_now(struct osmem__arena *a, chunk_t *c, size_t size)
+{
+	size_t *dirt = osmem__dirt_slot(c), len = give_back(c, size);
+	if (len) {
+		a->st.released += *dirt < len ? *dirt : len;
+		*dirt = 0;
+	}
 }
 
 /*

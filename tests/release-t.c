@@ -96,6 +96,34 @@ main(void)
 	for (int i = 0; i < NP; i++)
 		osmem_free(pg[i]);
 
+	/* release_threshold=0: each block's pages go back as it is freed,
+	 * in whatever order, with no pass over the other free chunks. */
+	enum { NZ = 64, ZSZ = 3 * 4096 };
+	static char *zb[NZ], *zg[NZ];
+	for (int i = 0; i < NZ; i++) {
+		zb[i] = osmem_malloc(ZSZ);
+		memset(zb[i], 0x11, ZSZ);
+		zg[i] = osmem_malloc(OSMEM_TC_MAX_REQUEST + 1); /* apart */
+	}
+	osmem_trim(0); /* nothing dirty left from before */
+	osmem__g.cfg.release_threshold = 0;
+	int each = osmem__g.arena[0].st.dirty == 0;
+	size_t rel0 = osmem__g.arena[0].st.released;
+	for (int k = 0; k < NZ; k++) {
+		int i = (k * 37) % NZ; /* every block once, out of order */
+		size_t r = osmem__g.arena[0].st.released;
+		osmem_free(zb[i]);
+		each &= osmem__g.arena[0].st.dirty == 0 &&
+		        osmem__g.arena[0].st.released >= r + 4096;
+	}
+	osmem__g.cfg.release_threshold = threshold;
+	ok(each, "release_threshold=0: each freed block's pages go back at "
+	   "once (%zu bytes for %d blocks)",
+	   osmem__g.arena[0].st.released - rel0, NZ);
+	heap_ok("after releasing at every free");
+	for (int i = 0; i < NZ; i++)
+		osmem_free(zg[i]);
+
 	/* The limit: growth past it fails with ENOMEM. */
 	size_t held = osmem__os_held();
 	osmem__g.cfg.limit = held + 1024 * 1024;
