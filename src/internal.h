@@ -359,8 +359,9 @@ osmem__next(const chunk_t *c)
  * bits 2..19 of (user pointer + head word).  So it depends on the address,
  * on the size (fully for chunks under 1 MiB) and on the M and A flags (a
  * flipped M bit would send a heap block to munmap, an A bit to another
- * arena's lock), costs a shift and two exclusive-ors, and a free can check
- * it together with the C and M flags in one test (osmem__fast_free_ok).
+ * arena's lock), costs an addition, a shift and two exclusive-ors, and a
+ * free can check it together with the C and M flags in one test
+ * (osmem__fast_free_ok).
  * The P bit changes without a new tag (a neighbour is freed or taken): the
  * shift carries it into bit 44, which nothing reads (masking it off would
  * cost one more instruction per head written), as C goes out at the top.
