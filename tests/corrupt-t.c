@@ -231,6 +231,19 @@ zeroed_index_link(void)
 	osmem_malloc(200);
 }
 
+/* What a program more often writes into a struct it has freed: a pointer,
+ * aligned like every heap pointer, not zero.  The secret is odd, so it
+ * decodes misaligned whatever it was. */
+static void
+pointer_over_index_link(void)
+{
+	char *a, *b, *g;
+	two_freed(&a, &b, &g);
+	void *ptrs[2] = { g, b };
+	memcpy(a, ptrs, sizeof ptrs);
+	osmem_malloc(200);
+}
+
 /* A long run of frees piles chunks (bins.c); a write after free over a
  * piled chunk's back link is caught when its neighbour merges with it. */
 static void
@@ -313,6 +326,9 @@ static const struct {
 	{ zeroed_parent_link, "a write after free over a free block's parent link",
 	  "osmem: corrupted free-chunk link at 0x" },
 	{ zeroed_index_link, "a write after free over a free block's links",
+	  "osmem: corrupted free-chunk link at 0x" },
+	{ pointer_over_index_link,
+	  "a write after free of two pointers over a free block's links",
 	  "osmem: corrupted free-chunk link at 0x" },
 	{ zeroed_pile_link, "a write after free over a piled block's link",
 	  "osmem: corrupted free-chunk link at 0x" },
