@@ -18,7 +18,7 @@ osmem_malloc(size_t n)
 	 * 32-byte chunks' bin with those of 9..24, so the formula stops at 9
 	 * (the unsigned subtraction sends 0..8 past the limit) and they take
 	 * a branch of their own; with a maximum in the formula every request
-	 * paid two more instructions (a pair: 53, now 51). */
+	 * paid two more instructions. */
 	size_t i;
 	if (OSMEM_LIKELY(n - 9 <= OSMEM_TC_MAX_REQUEST - 9))
 		i = (n + OSMEM_OVERHEAD + 15) >> 4;
@@ -48,9 +48,9 @@ osmem_free(void *p)
 	if (OSMEM_LIKELY(p != NULL)) {
 		chunk_t *c = osmem__mem2chunk(p);
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
-		size_t i = osmem__head_bin(h);
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__fast_free_ok(p, h))) {
+			size_t i = osmem__fast_bin(c);
 			void **t = tc->top[i];
 			/* A stop before the top: the bin is full. */
 			if (OSMEM_LIKELY(!osmem__tc_stop(t[-1]))) {

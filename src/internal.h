@@ -382,14 +382,6 @@ osmem__tag(const chunk_t *c, uint64_t w)
 	return ((mem + w) << 44) ^ osmem__g.secret_t;
 }
 
-/* The thread-cache bin of a head word: its whole size field / 16 (a
- * heap chunk may pass 4 GiB, so no truncation to 32 bits). */
-static inline size_t
-osmem__head_bin(uint64_t h)
-{
-	return (size_t)(h << 21 >> 25);
-}
-
 /* Write a head word, tagging it. */
 static inline void
 osmem__set_head(chunk_t *c, size_t size, uint64_t flags)
@@ -444,6 +436,20 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 	uint64_t v = h ^ (((uint64_t)(uintptr_t)p + h) << 44) ^
 	             osmem__g.secret_c;
 	return (v & OSMEM_FAST_MASK) == 0;
+}
+
+/* The thread-cache bin of chunk c, whose head passed osmem__fast_free_ok
+ * (so its size is under 4 KiB): bits 4..11 of the head, read again as its
+ * two low bytes.  From the head word already loaded, it took a copy and
+ * two shifts (the word is still needed for the check); the second load is
+ * one instruction from the first's cache line.  Only P, below bit 4,
+ * changes under another thread meanwhile. */
+static inline size_t
+osmem__fast_bin(const chunk_t *c)
+{
+	uint32_t low = 0; /* little-endian, as osmem__head_byte */
+	__builtin_memcpy(&low, &c->head, 2);
+	return (size_t)(low >> 4);
 }
 
 /* Free-list links (the bins' and the remote stacks'), stored encoded with
