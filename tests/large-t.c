@@ -106,7 +106,7 @@ main(void)
 	ok(!osmem__fast_free_ok(fm, fake[0].head), "nor a free one");
 	osmem__set_head(&fake[0], 4080, F_CINUSE | F_PINUSE);
 	ok(osmem__fast_free_ok(fm, fake[0].head) &&
-	       osmem__head_bin(fake[0].head) < OSMEM_TC_SLOTS,
+	       osmem__fast_bin(&fake[0]) == 4080 / 16,
 	   "and one of 4080 bytes, whose bin the fast free may index");
 	osmem__set_head(&fake[0], 4096, F_CINUSE | F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
@@ -114,9 +114,11 @@ main(void)
 	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64, F_CINUSE | F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "nor one of 4 GiB + 64 bytes");
-	uint64_t hw = ((uint64_t)1 << 32) + 64;
-	ok(osmem__head_bin(hw | F_CINUSE | TAG_MASK) == hw >> 4,
-	   "the cache bin of a 4 GiB chunk is not that of a 64-byte one");
+	osmem__set_head(&fake[0], 64, F_CINUSE);
+	osmem__set_pinuse(&fake[0]);
+	ok(osmem__fast_free_ok(fm, fake[0].head) &&
+	       osmem__fast_bin(&fake[0]) == 64 / 16,
+	   "the fast free's bin of a 64-byte chunk is 4, whatever its P bit");
 	/* And the real thing, where the system lends 4 GiB of address space. */
 	char *huge = osmem_malloc((size_t)1 << 32);
 	if (huge) {
