@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 struct osmem__global osmem__g = {
+	.fast_mask = OSMEM_FAST_MASK, /* from the first free, before start-up */
 	.large_lock = OSMEM_LOCK_INIT,
 	.tc_lock = OSMEM_LOCK_INIT,
 };

@@ -216,6 +216,7 @@ struct osmem__global {
 	uint64_t secret;   /* keys header tags and link encoding */
 	uint64_t secret_t; /* its tag bits */
 	uint64_t secret_c; /* its tag bits, with F_CINUSE */
+	uint64_t fast_mask; /* OSMEM_FAST_MASK (osmem__fast_free_ok) */
 	size_t page;
 	int ready;
 	int debug; /* an opt-in check is on: every call takes the slow path */
@@ -433,9 +434,16 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 		return (h & (F_CINUSE | F_MMAP |
 		             (SIZE_MASK & ~(uint64_t)(OSMEM_TC_SLOTS * 16 - 1)))) ==
 		       F_CINUSE;
-	uint64_t v = h ^ (((uint64_t)(uintptr_t)p + h) << 44) ^
-	             osmem__g.secret_c;
-	return (v & OSMEM_FAST_MASK) == 0;
+	/* Two instructions fewer than the plain expression.  The empty asm
+	 * keeps gcc from reassociating the exclusive-ors (it would take h
+	 * ^ secret_c first, which costs a load into a register and a copy
+	 * of h, where now the secret is an operand in memory), and the mask,
+	 * too wide for an immediate, is tested in memory rather than loaded
+	 * with movabs.  x86-64 gcc 12: a pair 50 -> 48 instructions. */
+	uint64_t v = h ^ (((uint64_t)(uintptr_t)p + h) << 44);
+	__asm__("" : "+r"(v));
+	v ^= osmem__g.secret_c;
+	return (v & osmem__g.fast_mask) == 0;
 }
 
 /* The thread-cache bin of chunk c, whose head passed osmem__fast_free_ok
