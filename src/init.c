@@ -88,7 +88,7 @@ osmem__init(void)
 		osmem__g.cfg.mmap_seg = 1024 * 1024;
 		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
 
-		osmem__g.cfg.release_threshold = 256 * 1024;
+		osmem__g.cfg.release_threshold = 1024 * 1024;
 		osmem__g.cfg.valgrind = 2;
 		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
 		/* The other arenas are set up when first handed out (writing
