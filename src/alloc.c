@@ -55,7 +55,7 @@ osmem_free(void *p)
 			/* A stop before the top: the bin is full. */
 			if (OSMEM_LIKELY(!osmem__tc_stop(t[-1]))) {
 				t[-1] = p;
-				tc->top[i] = t - 1;
+				osmem__tc_set_top(tc, i, t - 1);
 				tc->fast_frees++;
 				osmem__clear_cinuse(c);
 				return;

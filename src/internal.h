@@ -517,6 +517,17 @@ osmem__tc_held(const struct osmem__tcache *tc, unsigned i)
 	return (size_t)(end - __atomic_load_n(&tc->top[i], __ATOMIC_RELAXED));
 }
 
+/* Make slot t, just written, the top of bin i of tc.  A release store:
+ * the slot's store comes first for the compiler too, so a child forked
+ * meanwhile, which sees a prefix of this thread's stores and flushes the
+ * cache it finds, never lists a slot not yet written (a plain mov on
+ * x86). */
+static inline void
+osmem__tc_set_top(struct osmem__tcache *tc, size_t i, void **t)
+{
+	__atomic_store_n(&tc->top[i], t, __ATOMIC_RELEASE);
+}
+
 /* Put block p, its C bit already clear, into bin i of tc (which has
  * room), from a slow path: a free, a refill or the remote drain. */
 static inline void
@@ -524,7 +535,7 @@ osmem__tc_push(struct osmem__tcache *tc, size_t i, void *p)
 {
 	void **t = tc->top[i] - 1;
 	*t = p;
-	tc->top[i] = t;
+	osmem__tc_set_top(tc, i, t);
 	tc->put++;
 }
 
