@@ -611,6 +611,24 @@ osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
 			return;
 }
 
+/* Deeper than any sound treap gets (its depth is about 3 ln n: 62 for
+ * 10^9 chunks in one bin): a tree this deep has a loop. */
+#define TREE_DEPTH_MAX 400
+
+/* Whether c is in the tree of its bin, bin (searched by its key).  A
+ * corrupted tree may hold a loop: the walk stops at a depth no sound
+ * treap reaches, as check_tree does. */
+static int
+in_tree(struct osmem__arena *a, unsigned bin, const chunk_t *c)
+{
+	if (!bin_nonempty(a, bin))
+		return 0;
+	chunk_t *n = ld(root_of(a, bin));
+	for (int depth = 0; n && n != c && depth <= TREE_DEPTH_MAX; depth++)
+		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
+	return n == c;
+}
+
 int
 osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 {
@@ -623,12 +641,7 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 	if (parented(bin) && osmem__is_free(c) &&
 	    *up((chunk_t *)c) == pile_mark())
 		return 1;
-	if (!bin_nonempty(a, bin))
-		return 0;
-	chunk_t *n = ld(root_of(a, bin));
-	while (n && n != c)
-		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
-	return n == c;
+	return in_tree(a, bin, c);
 }
 
 /* ---------------------------------------------------------------------
@@ -642,8 +655,8 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 		return 0;
 	if (parented(bin) && ld(up(n)) != parent)
 		return osmem__report("heap check: wrong parent link in bin tree at",
-		                     n, bin);
-	if (depth > 400)
+		                     n, 0);
+	if (depth > TREE_DEPTH_MAX)
 		return osmem__report("heap check: bin tree too deep at", n, 0);
 	if (!osmem__head_ok(n))
 		return osmem__report("heap check: bad header on free chunk", n, 0);
@@ -712,14 +725,9 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 		unsigned bin = osmem__bin_index(osmem__csize(v));
 		if (!osmem__head_ok(v) || (v->head & (F_CINUSE | F_MMAP)))
 			return osmem__report("heap check: bad victim chunk", v, 0);
-		if (bin_nonempty(a, bin)) {
-			chunk_t *n = ld(root_of(a, bin));
-			while (n && n != v)
-				n = ld(&n->link[key_less(is_exact(bin), n, v)]);
-			if (n)
-				return osmem__report("heap check: victim also in a bin",
-				                     v, bin);
-		}
+		if (in_tree(a, bin, v))
+			return osmem__report("heap check: victim also in a bin", v,
+			                     osmem__csize(v));
 		if (osmem__next(v)->prev_foot != osmem__csize(v))
 			return osmem__report("heap check: free chunk footer mismatch",
 			                     v, osmem__csize(v));
@@ -733,7 +741,7 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 		chunk_t *r = ld(root_of(a, bin));
 		if (!r)
 			return osmem__report("heap check: empty bin marked full",
-			                     root_of(a, bin), bin);
+			                     root_of(a, bin), 0);
 		if (check_tree(r, NULL, bin, NULL, NULL, ~(uint64_t)0, 0, nfree))
 			return -1;
 	}

@@ -57,9 +57,30 @@ corrupt(void)
 	(void)b;
 }
 
-int
-main(void)
+/* A write after free that turns a free chunk's links into links to
+ * itself: the chunk's tree then has a loop, and the check must end.  Run
+ * in a fresh process with the caches off, so that a and b are carved end
+ * to end with their guards and a goes into its bin's tree. */
+static void
+looped_tree(void)
 {
+	char *a = osmem_malloc(200), *g = osmem_malloc(8);
+	char *b = osmem_malloc(200), *h = osmem_malloc(8);
+	osmem_free(a); /* into its bin's tree */
+	osmem_free(b); /* waits as the victim, a is in the tree */
+	uintptr_t self = osmem__link_enc(osmem__mem2chunk(a));
+	memcpy(a, &self, sizeof self);
+	memcpy(a + 8, &self, sizeof self);
+	alarm(10); /* a check that loops is killed: no message */
+	_exit(osmem_check() == -1 ? 0 : 1);
+	(void)g, (void)h;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "looped") == 0)
+		looped_tree();
 	ok(osmem_check() == 0, "osmem_check passes before any allocation");
 	void *used = osmem_malloc(200);
 	void *big = osmem_malloc(300000);
@@ -148,6 +169,13 @@ main(void)
 	ok(in_child(corrupt, msg, sizeof msg) == 0 &&
 	       strstr(msg, "heap check:") && strstr(msg, " 0x"),
 	   "osmem_check reports a corrupted header with its address: %.70s",
+	   msg);
+
+	int st = run_self(argv[0], "looped", "OSMEM_OPTIONS", "tcache=0", NULL,
+	                  NULL, msg, sizeof msg);
+	ok(exit_code(st) == 0 && strstr(msg, "heap check:") &&
+	       strstr(msg, " 0x"),
+	   "osmem_check ends on a bin tree with a loop and reports it: %.70s",
 	   msg);
 
 	osmem_free(used);
