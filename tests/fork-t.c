@@ -78,6 +78,39 @@ child_work(void)
 	_exit(0);
 }
 
+/* In the child: the heap check of the preloaded library, then exit 0. */
+static int (*check)(void);
+
+static void
+child_check(void)
+{
+	alarm(10); /* a loop in a bin's tree would never end */
+	_exit(check() == 0 ? 0 : 1);
+}
+
+/* Fork children that run child until max have or secs seconds went by;
+ * the count forked, and into *good those that exited 0. */
+static int
+fork_loop(void (*child)(void), int max, int secs, int *good)
+{
+	int forks = 0;
+	struct timespec start, now;
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	*good = 0;
+	do {
+		pid_t pid = fork();
+		if (pid == 0)
+			child();
+		int status = -1;
+		if (pid > 0)
+			waitpid(pid, &status, 0);
+		forks++;
+		*good += pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (forks < max && now.tv_sec - start.tv_sec < secs);
+	return forks;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -89,20 +122,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, churn, (void *)(intptr_t)(i + 1));
 
-	int forks = 0, good = 0;
-	struct timespec start, now;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		pid_t pid = fork();
-		if (pid == 0)
-			child_work();
-		int status = -1;
-		if (pid > 0)
-			waitpid(pid, &status, 0);
-		forks++;
-		good += pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (forks < 300 && now.tv_sec - start.tv_sec < 10);
+	int good, forks = fork_loop(child_work, 300, 10, &good);
 	ok(forks >= 20 && good == forks,
 	   "%d of %d children forked amid 3 allocating threads allocated "
 	   "and exited cleanly", good, forks);
@@ -116,24 +136,10 @@ main(int argc, char **argv)
 	for (int i = 0; i < 3; i++)
 		pthread_join(t[i], NULL);
 	atomic_store(&stop, 0);
-	int (*check)(void) = (int (*)(void))osmem("osmem_check");
+	check = (int (*)(void))osmem("osmem_check");
 	pthread_create(&t[0], NULL, fill_flush, (void *)(uintptr_t)200);
 	pthread_create(&t[1], NULL, fill_flush, (void *)(uintptr_t)600);
-	int fforks = 0, fgood = 0;
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	do {
-		pid_t pid = fork();
-		if (pid == 0) {
-			alarm(10); /* a loop in a tree would never end */
-			_exit(check() == 0 ? 0 : 1);
-		}
-		int status = -1;
-		if (pid > 0)
-			waitpid(pid, &status, 0);
-		fforks++;
-		fgood += pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (fforks < 1500 && now.tv_sec - start.tv_sec < 8);
+	int fgood, fforks = fork_loop(child_check, 1500, 8, &fgood);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(t[i], NULL);
