@@ -131,7 +131,7 @@ extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 	size_t size = len, dirt = len; /* fresh pages count as resident */
 	if (!(c->head & F_PINUSE)) {
 		chunk_t *last = osmem__checked(osmem__before(c, c->prev_foot));
-		dirt = osmem__dirt(last);
+		dirt += osmem__dirt(last);
 		osmem__bin_remove(a, last);
 		size += osmem__csize(last);
 		c = last;
