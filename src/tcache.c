@@ -259,7 +259,15 @@ osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
 	if (!tc->real)
 		return;
 	osmem__tc_flush(tc);
+	/* A child forked while the bins are laid out again would flush them
+	 * half done (a fork loop against a thread calling mallopt: 70 of
+	 * 2000 children failed their heap check): it skips a cache that is
+	 * not real, and this one is empty.  Stores in this order, as the
+	 * child sees them (see flush_bin). */
+	__atomic_store_n(&tc->real, 0, __ATOMIC_RELEASE);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	size_bins(tc, max);
+	__atomic_store_n(&tc->real, 1, __ATOMIC_RELEASE);
 }
 
 /*

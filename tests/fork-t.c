@@ -1,8 +1,9 @@
 /*
  * fork-t: a process whose threads are busy allocating can fork, and the
  * child can allocate and free at once (no lock inherited held); a child
- * forked while threads flush their caches finds a sound heap (it flushes
- * their caches itself); system() and posix_spawn() work too.  Runs under libosmem-malloc.so, so libc's
+ * forked while threads flush their caches, or while one lays its cache
+ * out again (mallopt), finds a sound heap (it flushes their caches
+ * itself); system() and posix_spawn() work too.  Runs under libosmem-malloc.so, so libc's
  * own allocations in parent and child go through libosmem.  Bounded in
  * time: a child that hangs is killed by its alarm and counted as failed.
  */
@@ -17,6 +18,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "osmem.h"
 #include "preload.h"
 
 extern char **environ;
@@ -76,6 +78,25 @@ child_work(void)
 		_exit(3);
 	free(s);
 	_exit(0);
+}
+
+/* Allocate and free, and set the caches' size again, over and over: each
+ * time, the calling thread's cache is emptied and laid out anew. */
+static int (*set_option)(int, int);
+
+static void *
+recap(void *arg)
+{
+	(void)arg;
+	void *b[64];
+	for (int k = 0; !atomic_load(&stop); k++) {
+		for (int j = 0; j < 64; j++)
+			b[j] = malloc(16 + (size_t)j * 24);
+		for (int j = 0; j < 64; j++)
+			free(b[j]);
+		set_option(OSMEM_M_TCACHE_COUNT, k & 1 ? 8 : 32);
+	}
+	return NULL;
 }
 
 /* In the child: the heap check of the preloaded library, then exit 0. */
@@ -147,6 +168,18 @@ main(int argc, char **argv)
 	ok(fforks >= 20 && fgood == fforks,
 	   "%d of %d children forked amid 2 threads filling and flushing "
 	   "their caches passed the heap check", fgood, fforks);
+
+	/* Nor may a child find a cache half laid out again by mallopt (70
+	 * of 2000 children failed when it could). */
+	set_option = (int (*)(int, int))osmem("osmem_mallopt");
+	pthread_create(&t[0], NULL, recap, NULL);
+	int rgood, rforks = fork_loop(child_check, 1000, 6, &rgood);
+	atomic_store(&stop, 1);
+	pthread_join(t[0], NULL);
+	atomic_store(&stop, 0);
+	ok(rforks >= 20 && rgood == rforks,
+	   "%d of %d children forked amid a thread resizing its cache with "
+	   "mallopt passed the heap check", rgood, rforks);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, churn, (void *)(intptr_t)(i + 1));
 
