@@ -1,7 +1,8 @@
 /*
- * init.c: the allocator's global state and its start-up, run on the first
- * call into the allocator (possibly before main, from the dynamic loader or
- * libc).  Start-up allocates nothing and calls nothing that might.
+ * init.c: the allocator's global state and its start-up, run when the
+ * library is loaded, or on the first call into the allocator if that comes
+ * first (from the dynamic loader or libc, as a preloaded malloc).  Start-up
+ * allocates nothing and calls nothing that might.
  */
 #include "os.h"
 #include "vg.h"
@@ -52,6 +53,17 @@ after_fork_child(void)
 	osmem__lock_reset(&osmem__g.tc_lock);
 	osmem__lock_reset(&init_lock);
 	osmem__tc_after_fork();
+}
+
+/* At load, before the program can start a thread.  Started up by the
+ * first allocation instead, a thread making it could be forked from
+ * before the fork handlers were registered, and the child inherit a lock
+ * held for good (a fork loop started right after a thread's first
+ * osmem_malloc: its first child hung about one run in two). */
+__attribute__((constructor)) static void
+at_load(void)
+{
+	osmem__ensure_init();
 }
 
 /* At exit (or when the library is unloaded): what stats=1 asks for, on a

@@ -81,6 +81,8 @@ main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "looped") == 0)
 		looped_tree();
+	ok(osmem__g.ready, "the allocator started up when it was loaded, "
+	   "before main and its first call");
 	ok(osmem_check() == 0, "osmem_check passes before any allocation");
 	void *used = osmem_malloc(200);
 	void *big = osmem_malloc(300000);
