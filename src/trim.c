@@ -86,18 +86,21 @@ struct release {
 };
 
 /* Give back the whole pages inside free chunk c, of size bytes, past its
- * links and its estimate: the length of the range given back, 0 if none
- * was.  The range may take in pages released before, which the kernel
- * skips, so what counts as given back is the estimate, at most this. */
+ * links and its estimate, and zero the estimate: the resident bytes that
+ * went back, 0 if none did.  The range may take in pages released before,
+ * which the kernel skips, so what counts is the estimate, at most the
+ * range's length. */
 static size_t
 give_back(chunk_t *c, size_t size)
 {
-	size_t page = osmem__g.page;
-	uintptr_t lo = osmem__round_up((uintptr_t)(osmem__dirt_slot(c) + 1), page);
+	size_t page = osmem__g.page, *dirt = osmem__dirt_slot(c);
+	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
 	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
 	if (hi <= lo || osmem__os_release((void *)lo, hi - lo) != 0)
 		return 0;
-	return hi - lo;
+	size_t done = *dirt < hi - lo ? *dirt : hi - lo;
+	*dirt = 0;
+	return done;
 }
 
 /* A release pass's visit of indexed free chunk c: its pages go back if
@@ -109,15 +112,14 @@ release_chunk(chunk_t *c, void *arg)
 	struct release *r = arg;
 	/* the size bounds what is given back: checked first */
 	size_t page = osmem__g.page, size = osmem__csize(osmem__checked(c));
-	size_t *dirt = osmem__dirt_slot(c), len;
+	size_t dirt = *osmem__dirt_slot(c), done;
 	if (r->a->st.dirty <= r->down_to || (r->down_to && r->budget-- == 0))
 		return 1; /* enough: stop the walk */
-	if (*dirt == 0 || (r->down_to && *dirt < size / 8 && *dirt < 64 * page))
+	if (dirt == 0 || (r->down_to && dirt < size / 8 && dirt < 64 * page))
 		return 0;
-	if ((len = give_back(c, size)) != 0) {
-		r->done += *dirt < len ? *dirt : len;
-		r->a->st.dirty -= *dirt;
-		*dirt = 0;
+	if ((done = give_back(c, size)) != 0) {
+		r->done += done;
+		r->a->st.dirty -= dirt; /* indexed: its estimate was counted */
 	}
 	return 0;
 }
@@ -130,11 +132,7 @@ release_chunk(chunk_t *c, void *arg)
 void
 osmem__release_now(struct osmem__arena *a, chunk_t *c, size_t size)
 {
-	size_t *dirt = osmem__dirt_slot(c), len = give_back(c, size);
-	if (len) {
-		a->st.released += *dirt < len ? *dirt : len;
-		*dirt = 0;
-	}
+	a->st.released += give_back(c, size); /* not indexed yet */
 }
 
 /*
