@@ -51,20 +51,21 @@
  * Links are stored encoded with a per-process secret (like glibc's
  * safe-linking), so an overwrite of a free chunk's
  * links does not hand an attacker or a bug a chosen pointer: it decodes to
- * a misaligned value and the allocator aborts.  The end of a tree is the
- * misaligned OSMEM_NIL, so the walks' one test for the end catches a
- * corrupted link too.  A bin's root is read only while its bitmap bit is
+ * a misaligned value and the allocator aborts.  The end of a tree,
+ * OSMEM_LINK_END, decodes misaligned too, so the walks' one test for the
+ * end catches a corrupted link as well.  A bin's root is read only while its bitmap bit is
  * set.
  */
 #include "os.h"
 
 typedef void *slot_t; /* an encoded link, as stored */
 
-/* A link that stops a walk: the end of the tree, or corrupted. */
+/* A link that stops a walk (stored value e): the end of the tree, or
+ * corrupted. */
 static inline void
-check_end(const slot_t *s, uintptr_t v)
+check_end(const slot_t *s, slot_t e)
 {
-	if (OSMEM_UNLIKELY(v != OSMEM_NIL))
+	if (OSMEM_UNLIKELY((uintptr_t)e != OSMEM_LINK_END))
 		osmem__fatal("corrupted free-chunk link at", s, 0);
 }
 
@@ -75,7 +76,7 @@ open_link(const slot_t *s, slot_t e, chunk_t **n)
 {
 	uintptr_t v = osmem__link_dec((uintptr_t)e);
 	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
-		check_end(s, v);
+		check_end(s, e);
 		return 0;
 	}
 	*n = (chunk_t *)v;
@@ -103,14 +104,17 @@ ld(const slot_t *s)
 static inline slot_t
 enc(const chunk_t *c)
 {
-	return (slot_t)osmem__link_enc(c ? (const void *)c
-	                                 : (const void *)OSMEM_NIL);
+	return c ? (slot_t)osmem__link_enc(c) : (slot_t)OSMEM_LINK_END;
 }
 
-static inline uint64_t
+/* A treap priority: a multiplicative hash of the address's low 32 bits.
+ * 32 bits so that x86 multiplies by an immediate, with no register held
+ * for the constant through the walks; equal priorities are harmless (the
+ * walks break ties one way throughout). */
+static inline uint32_t
 prio(const chunk_t *c)
 {
-	return (uint64_t)(uintptr_t)c * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(uintptr_t)c * 0x9e3779b1u;
 }
 
 /* The exact bins, below OSMEM_SMALL_LIMIT: every chunk in one has the
@@ -204,7 +208,7 @@ next_bin(const struct osmem__arena *a, unsigned bin)
 
 /* Replace c, at slot s, by the join of its two subtrees; eo is the
  * stored link to the slot's owner (the end: s is the root). */
-static void
+static OSMEM_NOINLINE void
 unlink_at(unsigned bin, slot_t *s, slot_t eo, chunk_t *c)
 {
 	chunk_t *l, *r;
@@ -234,11 +238,18 @@ unlink_at(unsigned bin, slot_t *s, slot_t eo, chunk_t *c)
 		set_up(bin, hl ? l : r, eo);
 }
 
-static void
+/* Take c, at slot s, out of its bin.  A leaf (most removals: 70% in the
+ * free-blocks benchmark) needs no walk, and is told from its stored links
+ * alone; the walk is not inlined, so the test costs its callers no
+ * registers saved. */
+static inline void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
           chunk_t *c)
 {
-	unlink_at(bin, s, eo, c);
+	if (c->link[0] == enc(NULL) && c->link[1] == enc(NULL))
+		*s = enc(NULL);
+	else
+		unlink_at(bin, s, eo, c);
 	if (*root_of(a, bin) == enc(NULL))
 		unmark(a, bin);
 }
@@ -276,18 +287,19 @@ set_victim(struct osmem__arena *a, chunk_t *c)
 /* ---------------------------------------------------------------------
  * The pile (see the top of the file).  link[0] leads to the next chunk,
  * link[1] to the one before (the end for the first); the parent slot holds
- * the stored form of PILE_MARK, which no tree link can equal. */
+ * OSMEM_LINK_PILE, which no tree link can equal. */
 #ifndef OSMEM_PILE_AFTER /* the fuzzer sets a small one, to pile often */
 #define OSMEM_PILE_AFTER 32u
 #endif
-#define PILE_MARK ((uintptr_t)24)
-_Static_assert(PILE_MARK != OSMEM_NIL && (PILE_MARK & (OSMEM_ALIGN - 1)) != 0,
+_Static_assert(OSMEM_LINK_PILE != OSMEM_LINK_END &&
+               (OSMEM_HARDEN ? (OSMEM_LINK_PILE | OSMEM_LINK_END) % 2 == 0
+                             : OSMEM_LINK_PILE % OSMEM_ALIGN != 0),
                "the pile's mark is no link");
 
 static inline slot_t
 pile_mark(void)
 {
-	return (slot_t)osmem__link_enc((const void *)PILE_MARK);
+	return (slot_t)OSMEM_LINK_PILE;
 }
 
 static inline int
@@ -375,21 +387,29 @@ tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
 {
 	slot_t *s = root_of(a, bin), end = enc(NULL);
 	if (!bin_nonempty(a, bin)) {
-		*s = end;
+		/* the only chunk: no walk (half the insertions of the
+		 * free-blocks benchmark at 10^3 free blocks) */
+		*s = enc(c);
+		set_up(bin, c, end);
+		c->link[0] = end;
+		c->link[1] = end;
 		mark(a, bin);
+		return;
 	}
-	uint64_t p = prio(c);
-	chunk_t *n, *owner = NULL;
-	slot_t e, ec = enc(c);
+	uint32_t p = prio(c);
+	chunk_t *n;
+	slot_t e, eo = end;
 	int more;
-	/* The walk down keeps the owner decoded, not its stored link, which
-	 * is needed only once at the end. */
+	/* The walk down keeps the stored link to the owner, as c's parent
+	 * link wants it: a copy per level, where keeping the owner decoded
+	 * cost its encoding and a test for none at the end. */
 	while ((more = open_link(s, e = *s, &n)) && prio(n) > p) {
-		owner = n;
+		eo = e;
 		s = key_less(exact, n, c) ? &n->link[1] : &n->link[0];
 	}
+	slot_t ec = enc(c);
 	*s = ec;
-	set_up(bin, c, enc(owner));
+	set_up(bin, c, eo);
 	/* Split the subtree at n (stored link e) around c's key. */
 	slot_t *ls = &c->link[0], *rs = &c->link[1];
 	slot_t lo = ec, ro = ec;

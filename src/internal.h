@@ -455,9 +455,11 @@ osmem__fast_free_ok(const void *p, uint64_t h)
 static inline size_t
 osmem__fast_bin(const chunk_t *c)
 {
-	uint32_t low = 0; /* little-endian, as osmem__head_byte */
+	uint16_t low; /* little-endian, as osmem__head_byte */
 	__builtin_memcpy(&low, &c->head, 2);
-	return (size_t)(low >> 4);
+	size_t b = low;
+	__asm__("" : "+r"(b)); /* else gcc shifts 16 bits and widens again */
+	return b >> 4;
 }
 
 /* Free-list links (the bins' and the remote stacks'), stored encoded with
@@ -487,13 +489,16 @@ osmem__link_bad(uintptr_t v)
 	return OSMEM_HARDEN && (v & (OSMEM_ALIGN - 1));
 }
 
-/* The end of a bin's tree, as a decoded link:
- * misaligned (with the checks), so that one test of the low bits stops a
- * walk at the end and at a corrupted link alike, and only then is the
- * value looked at again.  The check then costs no instruction the walk
- * does not make anyway; a zero link never occurs.  Without the checks,
- * plain NULL. */
-#define OSMEM_NIL ((uintptr_t)(OSMEM_HARDEN ? 8 : 0))
+/* The end of a bin's tree or of the pile, and the pile's mark, as stored:
+ * constants, so that writing or testing one costs an immediate operand,
+ * never the secret.  With the checks they are even, and every stored
+ * link is odd (an aligned pointer minus the odd secret): no link equals
+ * them, and they decode to odd values, so the walks' one test of the
+ * decoded low bits stops at the end and at a corrupted link alike, and
+ * only then is the stored value compared with the end.  Without the
+ * checks, plain NULL and a misaligned mark. */
+#define OSMEM_LINK_END ((uintptr_t)(OSMEM_HARDEN ? 0x6f736d6e : 0))
+#define OSMEM_LINK_PILE ((uintptr_t)(OSMEM_HARDEN ? 0x6f736d70 : 24))
 
 /* Whether decoded link v ends a walk: the end, or corrupted. */
 static inline int
