@@ -98,19 +98,18 @@ ld(const slot_t *s)
 	return step(s, &n) ? n : NULL;
 }
 
-/* The stored form of a link to c, or of the end if c is NULL.  A link
- * read from one slot is stored into another as it is: moving a subtree
- * costs no encoding, only following a link costs its decoding. */
+/* The stored form of a link to chunk c.  A link read from one slot is
+ * stored into another as it is: moving a subtree costs no encoding, only
+ * following a link costs its decoding. */
 static inline slot_t
 enc(const chunk_t *c)
 {
-	return c ? (slot_t)osmem__link_enc(c) : (slot_t)OSMEM_LINK_END;
+	return (slot_t)osmem__link_enc(c);
 }
 
-/* A treap priority: a multiplicative hash of the address's low 32 bits.
- * 32 bits so that x86 multiplies by an immediate, with no register held
- * for the constant through the walks; equal priorities are harmless (the
- * walks break ties one way throughout). */
+/* The stored end of a tree or list (see OSMEM_LINK_END). */
+#define END ((slot_t)OSMEM_LINK_END)
+
 static inline uint32_t
 prio(const chunk_t *c)
 {
@@ -246,11 +245,11 @@ static inline void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
           chunk_t *c)
 {
-	if (c->link[0] == enc(NULL) && c->link[1] == enc(NULL))
-		*s = enc(NULL);
+	if (c->link[0] == END && c->link[1] == END)
+		*s = END;
 	else
 		unlink_at(bin, s, eo, c);
-	if (*root_of(a, bin) == enc(NULL))
+	if (*root_of(a, bin) == END)
 		unmark(a, bin);
 }
 
@@ -326,8 +325,8 @@ static inline void
 pile_push(struct osmem__arena *a, chunk_t *c)
 {
 	chunk_t **top = pile_of(a, osmem__csize(c));
-	c->link[0] = enc(*top);
-	c->link[1] = enc(NULL);
+	c->link[0] = *top ? enc(*top) : END;
+	c->link[1] = END;
 	*up(c) = pile_mark();
 	if (*top)
 		(*top)->link[1] = enc(c);
@@ -350,7 +349,7 @@ pile_unlink(struct osmem__arena *a, chunk_t *c)
 		*top = hn ? next : NULL;
 	if (hn)
 		next->link[1] = c->link[1];
-	*up(c) = enc(NULL); /* the chunk may be handed out: no stale mark */
+	*up(c) = END; /* the chunk may be handed out: no stale mark */
 }
 
 static void tree_insert(struct osmem__arena *a, chunk_t *c);
@@ -385,20 +384,20 @@ drain(struct osmem__arena *a)
 static OSMEM_ALWAYS_INLINE void
 tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
 {
-	slot_t *s = root_of(a, bin), end = enc(NULL);
+	slot_t *s = root_of(a, bin);
 	if (!bin_nonempty(a, bin)) {
 		/* the only chunk: no walk (half the insertions of the
 		 * free-blocks benchmark at 10^3 free blocks) */
 		*s = enc(c);
-		set_up(bin, c, end);
-		c->link[0] = end;
-		c->link[1] = end;
+		set_up(bin, c, END);
+		c->link[0] = END;
+		c->link[1] = END;
 		mark(a, bin);
 		return;
 	}
 	uint32_t p = prio(c);
 	chunk_t *n;
-	slot_t e, eo = end;
+	slot_t e, eo = END;
 	int more;
 	/* The walk down keeps the stored link to the owner, as c's parent
 	 * link wants it: a copy per level, where keeping the owner decoded
@@ -427,8 +426,8 @@ tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
 		}
 		more = open_link(s, e = *s, &n);
 	}
-	*ls = end;
-	*rs = end;
+	*ls = END;
+	*rs = END;
 }
 
 /* Not inlined: most indexing costs no tree work (see the victim), and
@@ -467,7 +466,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 		return;
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	slot_t *s = root_of(a, bin), eo = enc(NULL), ec = enc(c);
+	slot_t *s = root_of(a, bin), eo = END, ec = enc(c);
 	chunk_t *n = NULL, *owner;
 	if (parented(bin) && *up(c) == pile_mark()) {
 		pile_unlink(a, c);
@@ -497,7 +496,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 static OSMEM_ALWAYS_INLINE chunk_t *
 least(struct osmem__arena *a, unsigned bin, slot_t **where, slot_t *eo)
 {
-	slot_t *s = root_of(a, bin), e = *s, o = enc(NULL);
+	slot_t *s = root_of(a, bin), e = *s, o = END;
 	chunk_t *n = ld(s), *l;
 	while (step(&n->link[0], &l)) {
 		o = e;
@@ -522,7 +521,7 @@ static chunk_t *
 search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where,
        slot_t *eo)
 {
-	slot_t *s = root_of(a, bin), e, o = enc(NULL);
+	slot_t *s = root_of(a, bin), e, o = END;
 	chunk_t *n, *best = NULL;
 	while (open_link(s, e = *s, &n)) {
 		if (osmem__csize(n) >= size) {

@@ -415,7 +415,13 @@ osmem__head_ok(const chunk_t *c)
 {
 	if (!OSMEM_HARDEN)
 		return 1;
-	return ((c->head ^ osmem__tag(c, c->head)) & TAG_MASK) == 0;
+	/* As osmem__fast_free_ok: the empty asm keeps the secret an operand
+	 * in memory, not a register loaded and copied. */
+	uint64_t h = c->head;
+	uint64_t v = h ^ (((uint64_t)(uintptr_t)c + 2 * OSMEM_OVERHEAD + h) << 44);
+	__asm__("" : "+r"(v));
+	v ^= osmem__g.secret_t;
+	return (v & TAG_MASK) == 0;
 }
 
 /* Whether the fast free may take the block at user pointer p, head word
