@@ -76,11 +76,33 @@ looped_tree(void)
 	(void)g, (void)h;
 }
 
+/* A write after free of the one value that passes the link check, the
+ * end of a tree, over the links of both chunks of a two-chunk tree: the
+ * one below drops out of the index, and the check must say so.  Run as
+ * looped_tree is. */
+static void
+cut_tree(void)
+{
+	char *a = osmem_malloc(200), *g = osmem_malloc(8);
+	char *b = osmem_malloc(200), *h = osmem_malloc(8);
+	char *c = osmem_malloc(200), *i = osmem_malloc(8);
+	osmem_free(a);
+	osmem_free(c); /* a goes into its bin's tree */
+	osmem_free(b); /* c joins it: b waits as the victim */
+	uintptr_t end[2] = { OSMEM_LINK_END, OSMEM_LINK_END };
+	memcpy(a, end, sizeof end);
+	memcpy(c, end, sizeof end);
+	_exit(osmem_check() == -1 ? 0 : 1);
+	(void)g, (void)h, (void)i;
+}
+
 int
 main(int argc, char **argv)
 {
 	if (argc > 1 && strcmp(argv[1], "looped") == 0)
 		looped_tree();
+	if (argc > 1 && strcmp(argv[1], "cut") == 0)
+		cut_tree();
 	ok(osmem__g.ready, "the allocator started up when it was loaded, "
 	   "before main and its first call");
 	ok(osmem_check() == 0, "osmem_check passes before any allocation");
@@ -178,6 +200,12 @@ main(int argc, char **argv)
 	ok(exit_code(st) == 0 && strstr(msg, "heap check:") &&
 	       strstr(msg, " 0x"),
 	   "osmem_check ends on a bin tree with a loop and reports it: %.70s",
+	   msg);
+	st = run_self(argv[0], "cut", "OSMEM_OPTIONS", "tcache=0", NULL, NULL,
+	              msg, sizeof msg);
+	ok(exit_code(st) == 0 && strstr(msg, "heap check:"),
+	   "osmem_check reports free blocks cut off by a link overwritten "
+	   "with the end marker: %.70s",
 	   msg);
 
 	osmem_free(used);
