@@ -295,11 +295,7 @@ _Static_assert(OSMEM_LINK_PILE != OSMEM_LINK_END &&
                              : OSMEM_LINK_PILE % OSMEM_ALIGN != 0),
                "the pile's mark is no link");
 
-static inline slot_t
-pile_mark(void)
-{
-	return (slot_t)OSMEM_LINK_PILE;
-}
+#define PILE_MARK ((slot_t)OSMEM_LINK_PILE)
 
 static inline int
 pileable(size_t size)
@@ -318,7 +314,7 @@ pile_of(struct osmem__arena *a, size_t size)
 static inline int
 piled(chunk_t *c)
 {
-	return pileable(osmem__csize(c)) && *up(c) == pile_mark();
+	return pileable(osmem__csize(c)) && *up(c) == PILE_MARK;
 }
 
 static inline void
@@ -327,7 +323,7 @@ pile_push(struct osmem__arena *a, chunk_t *c)
 	chunk_t **top = pile_of(a, osmem__csize(c));
 	c->link[0] = *top ? enc(*top) : END;
 	c->link[1] = END;
-	*up(c) = pile_mark();
+	*up(c) = PILE_MARK;
 	if (*top)
 		(*top)->link[1] = enc(c);
 	*top = c;
@@ -483,7 +479,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin), eo = END, ec = enc(c);
 	chunk_t *n = NULL, *owner;
-	if (parented(bin) && *up(c) == pile_mark()) {
+	if (parented(bin) && *up(c) == PILE_MARK) {
 		pile_unlink(a, c);
 		return;
 	}
@@ -673,7 +669,7 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 	 * free chunk's mark is read: a cached one's slot may never have been
 	 * written (memcheck would say so). */
 	if (parented(bin) && osmem__is_free(c) &&
-	    *up((chunk_t *)c) == pile_mark())
+	    *up((chunk_t *)c) == PILE_MARK)
 		return 1;
 	return in_tree(a, bin, c);
 }
