@@ -74,9 +74,8 @@ osmem_posix_memalign(void **out, size_t align, size_t n)
 {
 	if (!power_of_two(align) || align % sizeof(void *))
 		return EINVAL;
-	int saved = errno;
+	/* errno is ENOMEM on failure too, as glibc leaves it. */
 	void *p = osmem__aligned(align, n);
-	errno = saved;
 	if (!p)
 		return ENOMEM;
 	*out = p;

@@ -35,8 +35,8 @@ tail_on(void)
 	return osmem__g.cfg.canary || osmem__g.cfg.leaks || osmem__g.valgrind;
 }
 
+osmem__lock_t osmem__quarantine_lock;
 static struct {
-	osmem__lock_t lock;
 	void *head, *tail; /* oldest first; linked through the first word */
 	size_t bytes;
 	size_t calls;
@@ -163,7 +163,7 @@ osmem__debug_free(void *p, size_t usable)
 		return 0;
 	/* Into the quarantine; the oldest blocks leave once it is full. */
 	void *out = NULL;
-	osmem__lock(&q.lock);
+	osmem__lock(&osmem__quarantine_lock);
 	*(void **)p = NULL;
 	if (osmem__g.valgrind)
 		OSMEM_VG_FREELIKE(p); /* memcheck: freed, and now off limits */
@@ -185,7 +185,7 @@ osmem__debug_free(void *p, size_t usable)
 			q.tail = NULL;
 		q.bytes -= osmem__debug_leaving(out);
 	}
-	osmem__unlock(&q.lock);
+	osmem__unlock(&osmem__quarantine_lock);
 	if (out)
 		osmem__free_now(out);
 	return 1;

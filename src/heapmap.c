@@ -25,7 +25,7 @@
 #define CELLS 128 /* cells per segment row */
 #define BARS 64   /* mapped blocks drawn */
 
-static osmem__lock_t map_lock;
+osmem__lock_t osmem__map_lock;
 
 static struct {
 	struct row {
@@ -264,7 +264,7 @@ osmem_heap_map(int fd, int format)
 		return -1;
 	struct osmem_stats s;
 	osmem_stats(&s);
-	osmem__lock(&map_lock);
+	osmem__lock(&osmem__map_lock);
 	memset(&m, 0, sizeof m);
 	int r = osmem_walk(collect, NULL);
 	if (r == 0) {
@@ -275,7 +275,7 @@ osmem_heap_map(int fd, int format)
 			text(&o, &s);
 		flush(&o);
 	}
-	osmem__unlock(&map_lock);
+	osmem__unlock(&osmem__map_lock);
 	return r == 0 ? 0 : -1;
 }
 

@@ -19,40 +19,124 @@ struct osmem__global osmem__g = {
 static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
 
 /*
- * Fork: take every lock before, so the child never inherits one held by a
- * thread that does not exist there; release them after, in the parent, and
- * start them afresh in the child.  Lock order: init, arena, large.
+ * Fork.  The child has one thread, the one that forked: a lock that
+ * another thread held at that moment would stay held there for good.  So
+ * the prepare handler takes every lock of the allocator, the parent
+ * releases them after, and the child starts them afresh.  Two things
+ * make this safe where a plain "lock everything" was not:
+ *
+ * - A signal handler may fork while the thread it interrupted is inside
+ *   the allocator, or inside fork itself (POSIX lists fork as
+ *   async-signal-safe).  The locks name their holder (lock.h), so the
+ *   handler's prepare skips the ones its own thread holds and releases
+ *   only those it took; prepares nest, each keeping its own record.
+ * - C's stdio: glibc takes its list of streams' lock after the prepare
+ *   handlers.  A thread flushing every stream holds that lock and waits
+ *   for a stream whose holder waits for an arena in realloc; were we to
+ *   hold the arenas and then wait for the list, nobody would move.  So
+ *   in a process with threads the list's lock (recursive) is taken
+ *   first, and the allocator's locks are the last taken before the
+ *   process is copied and the first given back after.
+ *
+ * Lock order: heap map, init, thread caches, arenas, large, quarantine,
+ * trace.
  */
+#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 6)
+_Static_assert(NFORK_LOCKS <= 32, "a prepare's record is one word");
+
+static osmem__lock_t *
+fork_lock(unsigned k)
+{
+	static osmem__lock_t *const fixed[] = { &osmem__map_lock, &init_lock,
+		                                &osmem__g.tc_lock };
+	if (k < 3)
+		return fixed[k];
+	if (k < 3 + OSMEM_MAX_ARENAS)
+		return &osmem__g.arena[k - 3].lock;
+	static osmem__lock_t *const leaves[] = { &osmem__g.large_lock,
+		                                 &osmem__quarantine_lock,
+		                                 &osmem__trace_lock };
+	return leaves[k - 3 - OSMEM_MAX_ARENAS];
+}
+
+/* What each prepare of this thread took, innermost last. */
+#define FORK_NEST 8
+static __thread struct {
+	unsigned depth;
+	uint32_t took[FORK_NEST];
+	unsigned char stdio[FORK_NEST];
+	unsigned char inside[FORK_NEST]; /* it held one already */
+} forking __attribute__((tls_model("initial-exec")));
+
+/* The depth moves before a prepare takes anything and after a parent or
+ * child handler has released everything, so a fork nested in either
+ * (from a signal handler) keeps its record in the next slot. */
 static void
 before_fork(void)
 {
-	osmem__trace_flush(); /* or the child would write it again */
-	osmem__lock(&init_lock);
-	osmem__lock(&osmem__g.tc_lock);
-	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
-		osmem__lock(&osmem__g.arena[i].lock);
-	osmem__lock(&osmem__g.large_lock);
+	unsigned d = forking.depth++;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	uint32_t took = 0;
+	int inside = 0, stdio = !osmem__os_single_threaded();
+	if (stdio)
+		osmem__os_stdio_lock();
+	for (unsigned k = 0; k < NFORK_LOCKS; k++) {
+		osmem__lock_t *l = fork_lock(k);
+		if (osmem__lock_mine(l)) {
+			inside = 1;
+			continue;
+		}
+		osmem__lock(l);
+		took |= (uint32_t)1 << k;
+	}
+	/* Or the child would write the trace's lines again; not when this
+	 * thread was interrupted writing it. */
+	if (took & ((uint32_t)1 << (NFORK_LOCKS - 1)))
+		osmem__trace_write_out();
+	if (d < FORK_NEST) {
+		forking.took[d] = took;
+		forking.stdio[d] = (unsigned char)stdio;
+		forking.inside[d] = (unsigned char)inside;
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 }
 
 static void
 after_fork_parent(void)
 {
-	osmem__unlock(&osmem__g.large_lock);
-	for (unsigned i = OSMEM_MAX_ARENAS; i-- > 0;)
-		osmem__unlock(&osmem__g.arena[i].lock);
-	osmem__unlock(&osmem__g.tc_lock);
-	osmem__unlock(&init_lock);
+	unsigned d = forking.depth - 1;
+	if (d < FORK_NEST) { /* one nested too deep keeps what it took */
+		uint32_t took = forking.took[d];
+		int stdio = forking.stdio[d];
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		for (unsigned k = NFORK_LOCKS; k-- > 0;)
+			if (took & ((uint32_t)1 << k))
+				osmem__unlock(fork_lock(k));
+		if (stdio)
+			osmem__os_stdio_unlock();
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	forking.depth = d;
 }
 
 static void
 after_fork_child(void)
 {
-	osmem__lock_reset(&osmem__g.large_lock);
-	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++)
-		osmem__lock_reset(&osmem__g.arena[i].lock);
-	osmem__lock_reset(&osmem__g.tc_lock);
-	osmem__lock_reset(&init_lock);
-	osmem__tc_after_fork();
+	unsigned d = forking.depth - 1;
+	for (unsigned k = 0; k < NFORK_LOCKS; k++)
+		osmem__lock_reset(fork_lock(k));
+	if (d < FORK_NEST) {
+		if (forking.stdio[d])
+			osmem__os_stdio_reset();
+		/* The other threads' cached blocks go back, unless this
+		 * thread was interrupted inside the allocator: its heap may be
+		 * half changed, and such a child may only call
+		 * async-signal-safe functions. */
+		if (!forking.inside[d])
+			osmem__tc_after_fork();
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	forking.depth = d;
 }
 
 /* At load, before the program can start a thread.  Started up by the

@@ -765,18 +765,22 @@ OSMEM_INTERNAL size_t osmem__leak_report(int fd);
 OSMEM_INTERNAL int osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL size_t osmem__debug_leaving(void *p);
 OSMEM_INTERNAL void osmem__debug_tick(void);
+extern osmem__lock_t osmem__quarantine_lock OSMEM_INTERNAL;
 
 /* heapmap.c: the map OSMEM_HEAP_MAP asks for at exit, or on a signal. */
 OSMEM_INTERNAL void osmem__heap_map_at_exit(const char *path);
 OSMEM_INTERNAL void osmem__heap_map_signal(void);
 OSMEM_INTERNAL const char *osmem__heap_map_path(void);
 OSMEM_INTERNAL void osmem__heap_map_if_wanted(void);
+extern osmem__lock_t osmem__map_lock OSMEM_INTERNAL;
 
 /* trace.c: recording calls (OSMEM_TRACE). */
 OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name,
                                     size_t len);
 OSMEM_INTERNAL void osmem__trace_open(void);
 OSMEM_INTERNAL void osmem__trace_flush(void);
+OSMEM_INTERNAL void osmem__trace_write_out(void);
+extern osmem__lock_t osmem__trace_lock OSMEM_INTERNAL;
 OSMEM_INTERNAL void osmem__trace(char op, int count, uintptr_t x,
                                  uintptr_t y, uintptr_t z);
 OSMEM_INTERNAL void osmem__trace_quiet(int on);

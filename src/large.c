@@ -87,6 +87,69 @@ place(char *m, size_t off, size_t len, size_t guard, int call)
 	return osmem__chunk2mem(c);
 }
 
+/*
+ * Mappings the system would not unmap.  munmap fails when the process is
+ * at its limit of mappings and the one to remove is part of a larger one
+ * (the program mapped over its neighbours); free must not fail, so the
+ * mapping is kept here, its pages given back, and a later large request
+ * of a size it fits takes it; each free that does unmap a block tries
+ * the oldest again.  A spare keeps its struct osmem__large, chunk NULL
+ * and guard its length, plus 1 if its pages could not be given back (it
+ * is then never handed out: a large block must read as zero).
+ */
+static struct osmem__large *spares;
+
+static void
+keep_spare(struct osmem__large *l, size_t len)
+{
+	int dirty = osmem__os_release((char *)l + osmem__g.page,
+	                              len - osmem__g.page) != 0;
+	osmem__lock(&osmem__g.large_lock);
+	l->chunk = NULL;
+	l->guard = len | (size_t)dirty;
+	l->prev = NULL;
+	l->next = spares;
+	spares = l;
+	osmem__unlock(&osmem__g.large_lock);
+}
+
+/* A clean spare of at least len bytes and at most twice that, taken off
+ * the list (*got: its length), or NULL; with take 0, the oldest spare
+ * whatever its length. */
+static char *
+take_spare(size_t len, size_t *got, int take)
+{
+	struct osmem__large **lp, *found = NULL, **found_lp = NULL;
+	if (!__atomic_load_n(&spares, __ATOMIC_RELAXED))
+		return NULL;
+	osmem__lock(&osmem__g.large_lock);
+	for (lp = &spares; *lp; lp = &(*lp)->next) {
+		size_t have = (*lp)->guard;
+		if (!take || (!(have & 1) && have >= len && have / 2 <= len)) {
+			found = *lp;
+			found_lp = lp;
+			if (take)
+				break;
+		}
+	}
+	if (found) {
+		*found_lp = found->next;
+		*got = found->guard & ~(size_t)1;
+	}
+	osmem__unlock(&osmem__g.large_lock);
+	return (char *)found;
+}
+
+/* Try again to unmap the oldest spare. */
+static void
+retry_spare(void)
+{
+	size_t len;
+	char *m = take_spare(0, &len, 0);
+	if (m && osmem__os_unmap(m, len) != 0)
+		keep_spare((struct osmem__large *)m, len);
+}
+
 void *
 osmem__large_alloc(size_t n, size_t align, int zero)
 {
@@ -106,15 +169,19 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 		if (!m)
 			return NULL;
 		if (osmem__os_guard(m + len - page, page) != 0) {
-			osmem__os_unmap(m, len);
+			if (osmem__os_unmap(m, len) != 0)
+				keep_spare((struct osmem__large *)m, len);
 			return NULL;
 		}
 		return place(m, len - page - body - 2 * OSMEM_OVERHEAD, len, page,
 		             1);
 	}
 	if (align <= OSMEM_ALIGN) {
-		size_t len = osmem__round_up(n + head, page);
-		char *m = osmem__os_map(len);
+		size_t len = osmem__round_up(n + head, page), got;
+		char *m = take_spare(len, &got, 1);
+		if (m)
+			return place(m, OSMEM_LARGE_HEAD, got, 0, 1);
+		m = osmem__os_map(len);
 		if (!m)
 			return NULL;
 		return place(m, OSMEM_LARGE_HEAD, len, 0, 1);
@@ -127,10 +194,11 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 	uintptr_t mem = osmem__round_up((uintptr_t)m + head, align);
 	char *start = (char *)((mem - head) & ~(uintptr_t)(page - 1));
 	char *end = (char *)osmem__round_up(mem + n, page);
+	/* Pages that cannot be given back stay mapped, unused. */
 	if (start > m)
-		osmem__os_unmap(m, (size_t)(start - m));
+		(void)osmem__os_unmap(m, (size_t)(start - m));
 	if (end < m + len)
-		osmem__os_unmap(end, (size_t)(m + len - end));
+		(void)osmem__os_unmap(end, (size_t)(m + len - end));
 	return place(start, mem - 2 * OSMEM_OVERHEAD - (uintptr_t)start,
 	             (size_t)(end - start), 0, 1);
 }
@@ -155,7 +223,10 @@ osmem__large_free(chunk_t *c)
 		cfg->trim_threshold = 2 * n;
 	}
 	unlink_large(l, len, 1);
-	osmem__os_unmap(l, len);
+	if (osmem__os_unmap(l, len) != 0)
+		keep_spare(l, len);
+	else
+		retry_spare();
 }
 
 size_t

@@ -1,10 +1,14 @@
 /*
- * lock.h: the allocator's lock, a three-state futex mutex (0 free, 1 held,
- * 2 held with waiters): an uncontended lock and unlock are one atomic
- * instruction each, where a pthread mutex costs a call and some thirty
- * instructions; contention sleeps in the kernel (os.c).  It needs no
- * initialisation call, so it works before main and before libc has
- * finished starting up, and a child after fork resets it by a store.
+ * lock.h: the allocator's lock, a futex mutex whose word names its holder:
+ * 0 when free, else the holding thread's number (even, nonzero), plus 1
+ * when threads wait.  An uncontended lock and unlock are one atomic
+ * instruction each (a pthread mutex costs a call and some thirty); a
+ * contended one sleeps in the kernel (os.c).  Naming the holder lets fork
+ * tell the locks its own thread holds (a signal handler that forks while
+ * the thread it interrupted is inside the allocator) from those it must
+ * wait for.  No initialisation call is needed, so it works before main
+ * and before libc has finished starting up; a child after fork resets it
+ * by a store.
  */
 #ifndef OSMEM_LOCK_H
 #define OSMEM_LOCK_H
@@ -13,29 +17,51 @@ typedef struct {
 	int v;
 } osmem__lock_t;
 #define OSMEM_LOCK_INIT { 0 }
+#define OSMEM_LOCK_WAITERS 1
+
+/* The calling thread's number (os.c hands them out), shifted so that the
+ * waiters bit is free. */
+extern __thread int osmem__self
+    __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
 /* os.c */
-__attribute__((visibility("hidden"))) void osmem__lock_wait(int *v);
+__attribute__((visibility("hidden"))) int osmem__self_new(void);
+__attribute__((visibility("hidden"))) void osmem__lock_wait(int *v, int me);
 __attribute__((visibility("hidden"))) void osmem__lock_wake(int *v);
+
+static inline int
+osmem__me(void)
+{
+	int me = osmem__self;
+	return __builtin_expect(me != 0, 1) ? me : osmem__self_new();
+}
 
 static inline void
 osmem__lock(osmem__lock_t *l)
 {
-	int c = 0;
-	if (__builtin_expect(!__atomic_compare_exchange_n(&l->v, &c, 1, 0,
+	int c = 0, me = osmem__me();
+	if (__builtin_expect(!__atomic_compare_exchange_n(&l->v, &c, me, 0,
 	                                                  __ATOMIC_ACQUIRE,
 	                                                  __ATOMIC_RELAXED),
 	                     0))
-		osmem__lock_wait(&l->v);
+		osmem__lock_wait(&l->v, me);
 }
 
 static inline void
 osmem__unlock(osmem__lock_t *l)
 {
-	if (__builtin_expect(__atomic_exchange_n(&l->v, 0, __ATOMIC_RELEASE) ==
-	                         2,
+	if (__builtin_expect(__atomic_exchange_n(&l->v, 0, __ATOMIC_RELEASE) &
+	                         OSMEM_LOCK_WAITERS,
 	                     0))
 		osmem__lock_wake(&l->v);
+}
+
+/* Whether the calling thread holds l. */
+static inline int
+osmem__lock_mine(const osmem__lock_t *l)
+{
+	int v = __atomic_load_n(&l->v, __ATOMIC_RELAXED);
+	return (v & ~OSMEM_LOCK_WAITERS) == osmem__me();
 }
 
 /* After fork the child has one thread; start its locks afresh. */

@@ -74,6 +74,62 @@ free_aligned_sized(void *p, size_t align, size_t n)
 	osmem_free_aligned_sized(p, align, n);
 }
 
+/*
+ * glibc's own names for its allocator, which some code calls directly
+ * (and glibc itself, in a few places): they must reach the same heap as
+ * malloc and free, or a block would be handed from one allocator to the
+ * other.
+ */
+EXPORT void *__libc_malloc(size_t n);
+EXPORT void __libc_free(void *p);
+EXPORT void *__libc_calloc(size_t count, size_t n);
+EXPORT void *__libc_realloc(void *p, size_t n);
+EXPORT void *__libc_memalign(size_t align, size_t n);
+EXPORT void *__libc_valloc(size_t n);
+EXPORT void *__libc_pvalloc(size_t n);
+
+void *
+__libc_malloc(size_t n)
+{
+	return osmem_malloc(n);
+}
+
+void
+__libc_free(void *p)
+{
+	osmem_free(p);
+}
+
+void *
+__libc_calloc(size_t count, size_t n)
+{
+	return osmem_calloc(count, n);
+}
+
+void *
+__libc_realloc(void *p, size_t n)
+{
+	return osmem_realloc(p, n);
+}
+
+void *
+__libc_memalign(size_t align, size_t n)
+{
+	return osmem_memalign(align, n);
+}
+
+void *
+__libc_valloc(size_t n)
+{
+	return osmem_valloc(n);
+}
+
+void *
+__libc_pvalloc(size_t n)
+{
+	return osmem_pvalloc(n);
+}
+
 EXPORT int
 malloc_trim(size_t pad)
 {

@@ -18,6 +18,9 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/random.h>
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#endif
 #include <unistd.h>
 
 struct fault {
@@ -126,10 +129,12 @@ osmem__os_map_aligned(size_t len, size_t align)
 	if (!p)
 		return NULL;
 	char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	/* Slack that cannot be given back stays mapped, unused. */
 	if (q > p)
-		osmem__os_unmap(p, (size_t)(q - p));
+		(void)osmem__os_unmap(p, (size_t)(q - p));
 	if (q + len < p + len + align)
-		osmem__os_unmap(q + len, (size_t)(p + len + align - (q + len)));
+		(void)osmem__os_unmap(q + len,
+		                      (size_t)(p + len + align - (q + len)));
 	return q;
 }
 
@@ -143,12 +148,19 @@ osmem__os_ncpu(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-void
+int
 osmem__os_unmap(void *p, size_t len)
 {
-	if (munmap(p, len) != 0)
-		osmem__fatal("munmap failed on", p, len);
+	/* munmap can fail: splitting a mapping needs one more, and the
+	 * process may be at its limit (vm.max_map_count).  errno is left as
+	 * it was: free never changes it. */
+	int saved = errno;
+	if (should_fail(OSMEM_OS_MUNMAP) || munmap(p, len) != 0) {
+		errno = saved;
+		return -1;
+	}
 	give(len);
+	return 0;
 }
 
 void *
@@ -252,23 +264,59 @@ osmem__os_write(int fd, const char *buf, size_t len)
 	errno = saved;
 }
 
+/* Thread numbers for lock.h: even and nonzero, so the waiters bit is
+ * free; a thread keeps its number for life, and a forked child's one
+ * thread keeps the one it had. */
+__thread int osmem__self __attribute__((tls_model("initial-exec")));
+static int next_self;
+
+int
+osmem__self_new(void)
+{
+	int me;
+	do
+		me = (int)((unsigned)__atomic_add_fetch(&next_self, 2,
+		                                        __ATOMIC_RELAXED) &
+		           0x7ffffffe);
+	while (me == 0);
+	osmem__self = me;
+	return me;
+}
+
 /* The contended half of the lock in lock.h: spin briefly, then sleep
- * until the holder's unlock wakes us, marking the lock as having waiters. */
+ * until the holder's unlock wakes us, marking the lock as having waiters
+ * (and taking it so marked, since others may still be asleep). */
 void
-osmem__lock_wait(int *v)
+osmem__lock_wait(int *v, int me)
 {
 	for (int spin = 0; spin < 100; spin++) {
 		int c = 0;
 		if (__atomic_load_n(v, __ATOMIC_RELAXED) == 0 &&
-		    __atomic_compare_exchange_n(v, &c, 1, 0, __ATOMIC_ACQUIRE,
+		    __atomic_compare_exchange_n(v, &c, me, 0, __ATOMIC_ACQUIRE,
 		                                __ATOMIC_RELAXED))
 			return;
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
 	}
-	while (__atomic_exchange_n(v, 2, __ATOMIC_ACQUIRE) != 0)
-		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, 2, NULL, NULL, 0);
+	for (;;) {
+		int c = __atomic_load_n(v, __ATOMIC_RELAXED);
+		if (c == 0) {
+			if (__atomic_compare_exchange_n(v, &c,
+			                                me | OSMEM_LOCK_WAITERS, 0,
+			                                __ATOMIC_ACQUIRE,
+			                                __ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (!(c & OSMEM_LOCK_WAITERS) &&
+		    !__atomic_compare_exchange_n(v, &c, c | OSMEM_LOCK_WAITERS,
+		                                 0, __ATOMIC_RELAXED,
+		                                 __ATOMIC_RELAXED))
+			continue;
+		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, c | OSMEM_LOCK_WAITERS,
+		        NULL, NULL, 0);
+	}
 }
 
 void
@@ -305,6 +353,46 @@ osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
 	*sym_addr = info.dli_saddr;
 	*object = info.dli_fname;
 	return 1;
+}
+
+int
+osmem__os_single_threaded(void)
+{
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+	return __libc_single_threaded;
+#else
+	return 0;
+#endif
+}
+
+#ifdef HAVE__IO_LIST_LOCK
+/* glibc exports these (GLIBC_2.2.5) but declares them in no installed
+ * header. */
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+extern void _IO_list_resetlock(void);
+#else
+#define _IO_list_lock() ((void)0)
+#define _IO_list_unlock() ((void)0)
+#define _IO_list_resetlock() ((void)0)
+#endif
+
+void
+osmem__os_stdio_lock(void)
+{
+	_IO_list_lock();
+}
+
+void
+osmem__os_stdio_unlock(void)
+{
+	_IO_list_unlock();
+}
+
+void
+osmem__os_stdio_reset(void)
+{
+	_IO_list_resetlock();
 }
 
 void

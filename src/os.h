@@ -10,13 +10,14 @@
 
 /* Kinds of call that the fault seam can fail. */
 enum osmem__os_call { OSMEM_OS_SBRK, OSMEM_OS_MMAP, OSMEM_OS_MADVISE,
-                      OSMEM_OS_NCALLS };
+                      OSMEM_OS_MUNMAP, OSMEM_OS_NCALLS };
 
 /* Move the break by incr bytes; returns the old break or NULL. */
 OSMEM_INTERNAL void *osmem__os_sbrk(intptr_t incr);
 /* Fresh zeroed read-write private memory, or NULL. */
 OSMEM_INTERNAL void *osmem__os_map(size_t len);
-OSMEM_INTERNAL void osmem__os_unmap(void *p, size_t len);
+/* 0, or -1 if the system refused (the pages stay mapped and counted). */
+OSMEM_INTERNAL int osmem__os_unmap(void *p, size_t len);
 /* len bytes aligned to align (a power of two, at least a page). */
 OSMEM_INTERNAL void *osmem__os_map_aligned(size_t len, size_t align);
 /* Processors this process may run on. */
@@ -45,6 +46,14 @@ OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_abort(void);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__os_exit(int code);
 /* Call fn when signal sig arrives (SA_RESTART); 0 on success. */
 OSMEM_INTERNAL int osmem__os_on_signal(int sig, void (*fn)(int));
+/* Whether the process has only ever had one thread (glibc's
+ * __libc_single_threaded). */
+OSMEM_INTERNAL int osmem__os_single_threaded(void);
+/* The C library's lock on its list of streams (recursive), which its fork
+ * takes after the prepare handlers; reset: in a child after fork. */
+OSMEM_INTERNAL void osmem__os_stdio_lock(void);
+OSMEM_INTERNAL void osmem__os_stdio_unlock(void);
+OSMEM_INTERNAL void osmem__os_stdio_reset(void);
 /* The symbol and object nearest an address (dladdr); 0 if none. */
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
                                     const void **sym_addr,

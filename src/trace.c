@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+osmem__lock_t osmem__trace_lock;
 static struct {
-	osmem__lock_t lock;
 	int fd;
 	size_t len;
 	char buf[1 << 16];
@@ -65,10 +65,19 @@ osmem__trace_flush(void)
 {
 	if (t.fd < 0)
 		return;
-	osmem__lock(&t.lock);
+	osmem__lock(&osmem__trace_lock);
+	osmem__trace_write_out();
+	osmem__unlock(&osmem__trace_lock);
+}
+
+/* Write the buffered lines; the trace lock held. */
+void
+osmem__trace_write_out(void)
+{
+	if (t.fd < 0)
+		return;
 	osmem__os_write(t.fd, t.buf, t.len);
 	t.len = 0;
-	osmem__unlock(&t.lock);
 }
 
 static size_t
@@ -92,14 +101,14 @@ osmem__trace(char op, int count, uintptr_t x, uintptr_t y, uintptr_t z)
 		n += hex(line + n, v[i]);
 	}
 	line[n++] = '\n';
-	osmem__lock(&t.lock);
+	osmem__lock(&osmem__trace_lock);
 	if (t.len + n > sizeof t.buf) {
 		osmem__os_write(t.fd, t.buf, t.len);
 		t.len = 0;
 	}
 	memcpy(t.buf + t.len, line, n);
 	t.len += n;
-	osmem__unlock(&t.lock);
+	osmem__unlock(&osmem__trace_lock);
 }
 
 void

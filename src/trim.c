@@ -68,9 +68,15 @@ unmap_free_segments(struct osmem__arena *a)
 		len = osmem__round_up(len, osmem__g.page);
 		osmem__bin_remove(a, c);
 		*sp = s->next;
+		if (osmem__os_unmap(s, len) != 0) {
+			/* The system refused: the segment stays as it was. */
+			*sp = s;
+			osmem__bin_insert(a, c);
+			sp = &s->next;
+			continue;
+		}
 		a->st.nsegs--;
 		a->st.heap -= len;
-		osmem__os_unmap(s, len);
 		done += len;
 	}
 	return done;

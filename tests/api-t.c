@@ -77,6 +77,53 @@ interposition(void)
 	ok(after.in_use == before.in_use, "free releases them all to libosmem");
 }
 
+/* glibc's internal names reach libosmem too, so a block never passes from
+ * one allocator to the other. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+static void
+libc_names(void)
+{
+	static const char *const names[] = {
+		"__libc_malloc", "__libc_free", "__libc_calloc",
+		"__libc_realloc", "__libc_memalign", "__libc_valloc",
+		"__libc_pvalloc",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		Dl_info info;
+		void *f = dlsym(RTLD_DEFAULT, names[i]);
+		ok(f && dladdr(f, &info) && info.dli_fname &&
+		       strstr(info.dli_fname, "libosmem-malloc"),
+		   "%s resolves to libosmem-malloc.so (%s)", names[i],
+		   f && dladdr(f, &info) ? info.dli_fname : "not found");
+	}
+	struct osmem_stats before, after;
+	stats(&before);
+	void *p = __libc_malloc(V(100)), *c = __libc_calloc(V(4), V(25));
+	void *m = __libc_memalign(V(64), V(100)), *v = __libc_valloc(V(100));
+	void *pv = __libc_pvalloc(V(100));
+	p = __libc_realloc(p, V(5000));
+	ok(ours(p) && ours(c) && ours(m) && ours(v) && ours(pv) &&
+	       ((uintptr_t)m & 63) == 0 && ((uintptr_t)v & 4095) == 0,
+	   "__libc_ allocations are libosmem's blocks");
+	free(p);        /* the standard free of a __libc_ block */
+	__libc_free(c); /* and __libc_free of blocks from either name */
+	__libc_free(m);
+	__libc_free(v);
+	void *q = malloc(V(30));
+	__libc_free(q);
+	__libc_free(pv);
+	stats(&after);
+	ok(after.in_use == before.in_use,
+	   "free and __libc_free give them all back to libosmem");
+}
+
 static void
 zero_sizes(void)
 {
@@ -174,8 +221,12 @@ alignment(void)
 	   "posix_memalign(4): EINVAL (not a multiple of sizeof(void *))");
 	ok(posix_memalign(&p, V(0), V(8)) == EINVAL, "posix_memalign(0): EINVAL");
 	errno = 1234;
-	ok(posix_memalign(&p, V(64), V(SIZE_MAX - 10)) == ENOMEM && errno == 1234,
-	   "posix_memalign(huge): ENOMEM returned, errno untouched");
+	ok(posix_memalign(&p, V(64), V(SIZE_MAX - 10)) == ENOMEM &&
+	       errno == ENOMEM && p == (void *)7,
+	   "posix_memalign(huge): ENOMEM returned and in errno (as glibc)");
+	errno = 1234;
+	ok(posix_memalign(&p, V(24), V(8)) == EINVAL && errno == 1234,
+	   "posix_memalign(24): EINVAL leaves errno alone");
 	void *m = memalign(V(48), V(10));
 	ok(m && (uintptr_t)m % 64 == 0,
 	   "memalign(48): rounded up to 64, as glibc does");
@@ -331,6 +382,7 @@ main(int argc, char **argv)
 	free_aligned_sized_fn =
 	    (void (*)(void *, size_t, size_t))osmem("free_aligned_sized");
 	interposition();
+	libc_names();
 	zero_sizes();
 	overflow();
 	alignment();
