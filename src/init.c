@@ -27,9 +27,14 @@ static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
  *
  * - A signal handler may fork while the thread it interrupted is inside
  *   the allocator, or inside fork itself (POSIX lists fork as
- *   async-signal-safe).  The locks name their holder (lock.h), so the
- *   handler's prepare skips the ones its own thread holds and releases
- *   only those it took; prepares nest, each keeping its own record.
+ *   async-signal-safe).  The locks name their holder (lock.h): when its
+ *   own thread holds one, the prepare takes none.  Waiting for the others
+ *   could wait for ever (a thread holding the cache list's lock may be
+ *   waiting for the arena this thread holds), and they would not make the
+ *   child's heap whole: the interrupted call has left it half changed,
+ *   and such a child may only call async-signal-safe functions anyway
+ *   (glibc's malloc, in a process without threads, likewise takes
+ *   nothing).  Prepares nest, each keeping its own record.
  * - C's stdio: glibc takes its list of streams' lock after the prepare
  *   handlers.  A thread flushing every stream holds that lock and waits
  *   for a stream whose holder waits for an arena in realloc; were we to
@@ -77,17 +82,17 @@ before_fork(void)
 	unsigned d = forking.depth++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	uint32_t took = 0;
-	int inside = 0, stdio = !osmem__os_single_threaded();
-	if (stdio)
-		osmem__os_stdio_lock();
-	for (unsigned k = 0; k < NFORK_LOCKS; k++) {
-		osmem__lock_t *l = fork_lock(k);
-		if (osmem__lock_mine(l)) {
-			inside = 1;
-			continue;
+	int inside = 0, stdio = 0;
+	for (unsigned k = 0; k < NFORK_LOCKS; k++)
+		inside |= osmem__lock_mine(fork_lock(k));
+	if (!inside) {
+		stdio = !osmem__os_single_threaded();
+		if (stdio)
+			osmem__os_stdio_lock();
+		for (unsigned k = 0; k < NFORK_LOCKS; k++) {
+			osmem__lock(fork_lock(k));
+			took |= (uint32_t)1 << k;
 		}
-		osmem__lock(l);
-		took |= (uint32_t)1 << k;
 	}
 	/* Or the child would write the trace's lines again; not when this
 	 * thread was interrupted writing it. */
