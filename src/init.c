@@ -200,11 +200,12 @@ osmem__init(void)
 		                        : -1;
 		osmem__trace_open();
 		osmem__heap_map_signal();
-		/* Under valgrind, blocks are told to memcheck (debug.c), and a
-		 * freed block stays out of use for a while so a use after free
-		 * lands on memory memcheck knows is freed. */
+		/* Under memcheck, blocks are told to it (debug.c), and a freed
+		 * block stays out of use for a while so a use after free lands
+		 * on memory memcheck knows is freed.  Other tools get the
+		 * ordinary paths: their profiles must count those. */
 		if (osmem__g.cfg.valgrind == 1 ||
-		    (osmem__g.cfg.valgrind == 2 && OSMEM_VG_RUNNING())) {
+		    (osmem__g.cfg.valgrind == 2 && OSMEM_VG_MEMCHECK())) {
 			osmem__g.valgrind = 1;
 			if (!osmem__g.cfg.quarantine)
 				osmem__g.cfg.quarantine = (size_t)16 << 20;
