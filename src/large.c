@@ -102,8 +102,8 @@ static struct osmem__large *spares;
 static void
 keep_spare(struct osmem__large *l, size_t len)
 {
-	int dirty = osmem__os_release((char *)l + osmem__g.page,
-	                              len - osmem__g.page) != 0;
+	/* All of it: its head is written again below, on a zeroed page. */
+	int dirty = osmem__os_release(l, len) != 0;
 	osmem__lock(&osmem__g.large_lock);
 	l->chunk = NULL;
 	l->guard = len | (size_t)dirty;

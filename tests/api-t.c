@@ -10,6 +10,11 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "osmem.h"
 #include "preload.h"
@@ -75,6 +80,137 @@ interposition(void)
 	free(ra);
 	stats(&after);
 	ok(after.in_use == before.in_use, "free releases them all to libosmem");
+}
+
+/* free at the process's limit of mappings: unmapping a block that the
+ * program has made the middle of a larger mapping needs one mapping more,
+ * and munmap fails.  free must still return, errno untouched. */
+static void
+free_at_map_limit(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), big = 16u << 20;
+	if (getenv("OSMEM_VALGRIND")) { /* valgrind keeps its own count */
+		skip("the mapping limit under valgrind");
+		skip("the mapping limit under valgrind");
+		return;
+	}
+	char name[] = "/tmp/osmem-api-t-XXXXXX";
+	int fd = mkstemp(name);
+	if (fd < 0 || ftruncate(fd, (off_t)page) != 0) {
+		skip("no temporary file");
+		return;
+	}
+	unlink(name);
+	char *p = malloc(V(big - 256));
+	char *start = (char *)((uintptr_t)p & ~(uintptr_t)(page - 1));
+	/* One mapping from a page before the block to a page after it, the
+	 * block's bytes kept: the block is now its middle. */
+	char *save = mmap(NULL, big, PROT_READ | PROT_WRITE,
+	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	memcpy(save, start, big);
+	char *around = mmap(start - page, big + 2 * page, PROT_READ | PROT_WRITE,
+	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	memcpy(start, save, big);
+	munmap(save, big);
+	/* Mappings of a file that cannot merge, up to the limit. */
+	static void *fill[70000];
+	int n = 0;
+	while (n < 70000 && (fill[n] = mmap(NULL, page, PROT_READ, MAP_PRIVATE,
+	                                    fd, 0)) != MAP_FAILED)
+		n++;
+	errno = 1789;
+	free(p);
+	int e = errno;
+	for (int i = 0; i < n; i++)
+		munmap(fill[i], page);
+	close(fd);
+	ok(around != MAP_FAILED && n < 70000 && e == 1789,
+	   "free returns with errno untouched when munmap fails at the "
+	   "mapping limit (%d mappings made)", n);
+	void *q = malloc(V(big - 256)); /* may reuse the kept mapping */
+	ok(q && ours(q), "a large block after that works");
+	free(q);
+}
+
+/* Out of address space (RLIMIT_AS) with threads: every function of the
+ * family fails with errno ENOMEM, posix_memalign included (it returns
+ * the error too), as glibc's tst-malloc-thread-fail requires. */
+enum { NFUNCS = 9 };
+static const char *const fnames[NFUNCS] = {
+	"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
+	"aligned_alloc", "memalign", "valloc", "pvalloc",
+};
+static atomic_int failed_ok[NFUNCS], failed_bad[NFUNCS];
+
+static void *
+exhaust(void *arg)
+{
+	(void)arg;
+	for (int f = 0; f < NFUNCS; f++) {
+		void *held[4096];
+		int n = 0;
+		for (size_t size = 1 << 16; n < 4096; n++) {
+			void *p = NULL;
+			errno = 0;
+			switch (f) {
+			case 0: p = malloc(V(size)); break;
+			case 1: p = calloc(V(size / 16), V(16)); break;
+			case 2: p = realloc(NULL, V(size)); break;
+			case 3: p = reallocarray(NULL, V(size / 8), V(8)); break;
+			case 4:
+				if (posix_memalign(&p, V(128), V(size)) != 0)
+					p = NULL;
+				break;
+			case 5: p = aligned_alloc(V(256), V(size)); break;
+			case 6: p = memalign(V(512), V(size)); break;
+			case 7: p = valloc(V(size)); break;
+			case 8: p = pvalloc(V(size)); break;
+			}
+			if (!p) {
+				atomic_fetch_add(errno == ENOMEM ? &failed_ok[f]
+				                                 : &failed_bad[f],
+				                 1);
+				break;
+			}
+			held[n] = p;
+			if (size < (64u << 20))
+				size *= 2;
+		}
+		while (n-- > 0)
+			free(held[n]);
+	}
+	return NULL;
+}
+
+static void
+errno_out_of_memory(void)
+{
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit rl = { 1u << 30, 1u << 30 }; /* 1 GiB */
+		if (setrlimit(RLIMIT_AS, &rl) != 0)
+			_exit(2);
+		pthread_t t[3];
+		for (int i = 0; i < 3; i++)
+			pthread_create(&t[i], NULL, exhaust, NULL);
+		for (int i = 0; i < 3; i++)
+			pthread_join(t[i], NULL);
+		int bad = 0;
+		for (int f = 0; f < NFUNCS; f++) {
+			if (failed_bad[f] || failed_ok[f] < 3)
+				diag("%s: %d failures with ENOMEM, %d "
+				     "without",
+				        fnames[f], (int)failed_ok[f],
+				        (int)failed_bad[f]);
+			bad |= failed_bad[f] || failed_ok[f] < 3;
+		}
+		_exit(bad);
+	}
+	int status = -1;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "under RLIMIT_AS, 3 threads see every function of the family fail "
+	   "with errno ENOMEM (status %#x)", status);
 }
 
 /* glibc's internal names reach libosmem too, so a block never passes from
@@ -383,6 +519,8 @@ main(int argc, char **argv)
 	    (void (*)(void *, size_t, size_t))osmem("free_aligned_sized");
 	interposition();
 	libc_names();
+	free_at_map_limit();
+	errno_out_of_memory();
 	zero_sizes();
 	overflow();
 	alignment();

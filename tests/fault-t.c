@@ -16,6 +16,41 @@ reset(void)
 	osmem__os_fail(OSMEM_OS_SBRK, 0, 0);
 	osmem__os_fail(OSMEM_OS_MMAP, 0, 0);
 	osmem__os_fail(OSMEM_OS_MADVISE, 0, 0);
+	osmem__os_fail(OSMEM_OS_MUNMAP, 0, 0);
+}
+
+/* free when munmap fails: it returns, errno as it was, the block's
+ * mapping is kept (its pages given back) and a later large request of a
+ * size it fits reuses it, zeroed; once munmap works again, a later free
+ * gives the kept mapping back too. */
+static void
+munmap_fails(void)
+{
+	reset();
+	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 128 * 1024);
+	char *a = osmem_malloc(1 << 20), *b = osmem_malloc(1 << 20);
+	memset(a, 0x5a, 1 << 20);
+	size_t held = osmem__os_held();
+	osmem__os_fail(OSMEM_OS_MUNMAP, 0, -1);
+	errno = 1789;
+	osmem_free(a);
+	ok(errno == 1789, "free with munmap failing returns, errno untouched");
+	ok(osmem__os_held() == held, "the mapping is kept (%zu bytes held)",
+	   osmem__os_held());
+	heap_ok("after a free whose munmap failed");
+	char *c = osmem_malloc((1 << 20) - 4096);
+	int zero = c != NULL;
+	for (size_t i = 0; c && i < (1 << 20) - 4096; i += 512)
+		zero &= c[i] == 0;
+	ok(c == a && zero && osmem__os_held() == held,
+	   "a large request that fits reuses the kept mapping, zeroed");
+	osmem_free(c); /* kept again */
+	reset();
+	osmem_free(b); /* unmaps b, then the kept one */
+	ok(osmem__os_held() == held - 2 * ((1 << 20) + 4096),
+	   "once munmap works, the next free gives the kept mapping back too "
+	   "(%zu bytes held, were %zu)", osmem__os_held(), held);
+	heap_ok("after the kept mapping went back");
 }
 
 /* Allocate and free a mix of heap and mapped blocks; 1 if every failure
@@ -166,6 +201,8 @@ main(void)
 	ok(all_good, "a failure at each of those %ld calls gave ENOMEM (or, "
 	   "for madvise, nothing), kept every block and left a sound heap",
 	   sb + mm + ma);
+
+	munmap_fails();
 
 	for (int i = 0; i < 64; i++)
 		osmem_free(p[i]);
