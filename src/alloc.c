@@ -28,11 +28,11 @@ osmem_malloc(size_t n)
 		i = 0; /* not cached */
 	if (OSMEM_LIKELY(i != 0)) {
 		struct osmem__tcache *tc = osmem__tc;
-		void **t = tc->top[i];
-		char *p = *t;
+		char *p = *tc->top[i];
+		osmem__in_return_register(p);
 		/* A stop: the bin is empty. */
 		if (OSMEM_LIKELY(!osmem__tc_stop(p))) {
-			tc->top[i] = t + 1; /* counted in osmem__calls */
+			osmem__tc_move_top(tc, i, 1); /* counted in osmem__calls */
 			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
 		}
@@ -42,10 +42,22 @@ osmem_malloc(size_t n)
 	return osmem__malloc_slow(n);
 }
 
+/* A block of the break heap (its window also keeps NULL and wild pointers
+ * out) whose header passes the check goes onto its cache bin, if that
+ * has room; anything else, to the slow path, which validates a pointer
+ * before it reads its header. */
+static inline int
+in_break_heap(const void *p)
+{
+	if (!OSMEM_HARDEN)
+		return p != NULL;
+	return (uintptr_t)p - osmem__g.win_lo < osmem__g.win_span;
+}
+
 void
 osmem_free(void *p)
 {
-	if (OSMEM_LIKELY(p != NULL)) {
+	if (OSMEM_LIKELY(in_break_heap(p))) {
 		chunk_t *c = osmem__mem2chunk(p);
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 		struct osmem__tcache *tc = osmem__tc;
@@ -55,7 +67,7 @@ osmem_free(void *p)
 			/* A stop before the top: the bin is full. */
 			if (OSMEM_LIKELY(!osmem__tc_stop(t[-1]))) {
 				t[-1] = p;
-				osmem__tc_set_top(tc, i, t - 1);
+				osmem__tc_move_top(tc, i, -1);
 				tc->fast_frees++;
 				osmem__clear_cinuse(c);
 				return;
@@ -63,18 +75,21 @@ osmem_free(void *p)
 			osmem__free_full(p); /* checked: the bin is full */
 			return;
 		}
-		osmem__free_slow(p);
 	}
+	osmem__free_slow(p); /* NULL too */
 }
 
 /* The chunk behind a pointer handed back to realloc or usable_size, after
  * the always-on checks: aligned, a header we wrote, and in use. */
 static inline chunk_t *
-owned(const void *p, const char *invalid, const char *freed)
+owned(const void *p, const char *nowhere, const char *invalid,
+      const char *freed)
 {
 	chunk_t *c = osmem__mem2chunk(p);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                                   !osmem__head_ok(c)))
+	                                   !osmem__readable(p)))
+		osmem__fatal(nowhere, p, 0);
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
 		osmem__fatal(invalid, p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal(freed, p, osmem__csize(c));
@@ -115,7 +130,9 @@ osmem_realloc(void *p, size_t n)
 		osmem_free(p);
 		return NULL;
 	}
-	chunk_t *c = owned(p, "realloc of invalid pointer",
+	chunk_t *c = owned(p, "realloc of a pointer in no heap (never "
+	                      "allocated, or a large block already freed)",
+	                   "realloc of invalid pointer",
 	                   "realloc of freed pointer");
 	osmem__count(CALL_REALLOC);
 	if (OSMEM_UNLIKELY(osmem__g.debug)) {
@@ -184,7 +201,10 @@ osmem_usable_size(const void *p)
 {
 	if (!p)
 		return 0;
-	size_t u = usable(owned(p, "usable_size of invalid pointer",
+	size_t u = usable(owned(p, "usable_size of a pointer in no heap "
+	                           "(never allocated, or a large block already "
+	                           "freed)",
+	                        "usable_size of invalid pointer",
 	                        "usable_size of freed pointer"));
 	return OSMEM_UNLIKELY(osmem__g.debug) ? osmem__debug_usable(p, u) : u;
 }
@@ -203,7 +223,10 @@ osmem_reallocarray(void *p, size_t count, size_t n)
 void
 osmem_free_sized(void *p, size_t n)
 {
-	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of invalid pointer",
+	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of a pointer in "
+	                                            "no heap (never allocated, or "
+	                                            "a large block already freed)",
+	                                         "free_sized of invalid pointer",
 	                                         "double free of"))))
 		osmem__fatal("free_sized with a size larger than the block at", p,
 		             n);

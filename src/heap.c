@@ -100,8 +100,8 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	s->kind = kind;
 	s->arena = a;
 	a->segs = s;
-	if (kind == SEG_SBRK)
-		a->brk_seg = s;
+	if (kind == SEG_SBRK && !a->aflag)
+		a->brk_seg = s; /* the one the main arena extends */
 	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
 	chunk_t *f = fence_of(s);
 	osmem__set_head(f, 0, F_CINUSE | a->aflag);
@@ -168,11 +168,22 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		/* Another arena: one more aligned region. */
 		if (size + seg_cost > OSMEM_REGION)
 			return 0;
-		char *r = osmem__os_map_aligned(OSMEM_REGION, OSMEM_REGION);
+		/* From the break when it can move, so that the region lies
+		 * in the break heap's window and frees of its blocks take the
+		 * fast path; else mapped, its pages marked (pages.c). */
+		char *r = osmem__os_sbrk_aligned(OSMEM_REGION, OSMEM_REGION);
+		int brk = r != NULL;
+		if (!r) {
+			r = osmem__os_map_aligned(OSMEM_REGION, OSMEM_REGION);
+			if (r && osmem__pages_mark(r, OSMEM_REGION, 1) != 0) {
+				(void)osmem__os_unmap(r, OSMEM_REGION);
+				r = NULL;
+			}
+		}
 		if (!r)
 			return 0;
-		count_heap(a, OSMEM_REGION, 0);
-		add_segment(a, r, OSMEM_REGION, SEG_MMAP);
+		count_heap(a, OSMEM_REGION, brk);
+		add_segment(a, r, OSMEM_REGION, brk ? SEG_SBRK : SEG_MMAP);
 		return 1;
 	}
 	if (!no_brk) {
@@ -184,7 +195,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			len = osmem__round_up(size + seg_cost + cfg->top_pad, page);
 		if (!a->brk_seg && len < cfg->heap_initial)
 			len = cfg->heap_initial;
-		char *p = osmem__os_sbrk((intptr_t)len);
+		char *p = osmem__os_sbrk(len);
 		if (p) {
 			count_heap(a, len, 1);
 			if (a->brk_seg && p == a->brk_seg->end)
@@ -199,6 +210,10 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		len = cfg->mmap_seg;
 	len = osmem__round_up(len, page);
 	char *p = osmem__os_map(len);
+	if (p && osmem__pages_mark(p, len, 1) != 0) {
+		(void)osmem__os_unmap(p, len);
+		p = NULL;
+	}
 	if (!p)
 		return 0;
 	count_heap(a, len, 0);

@@ -43,10 +43,10 @@ static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
  *   first, and the allocator's locks are the last taken before the
  *   process is copied and the first given back after.
  *
- * Lock order: heap map, init, thread caches, arenas, large, quarantine,
- * trace.
+ * Lock order: heap map, init, thread caches, arenas, break, large,
+ * quarantine, trace.
  */
-#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 6)
+#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 7)
 _Static_assert(NFORK_LOCKS <= 32, "a prepare's record is one word");
 
 static osmem__lock_t *
@@ -58,7 +58,8 @@ fork_lock(unsigned k)
 		return fixed[k];
 	if (k < 3 + OSMEM_MAX_ARENAS)
 		return &osmem__g.arena[k - 3].lock;
-	static osmem__lock_t *const leaves[] = { &osmem__g.large_lock,
+	static osmem__lock_t *const leaves[] = { &osmem__brk_lock,
+		                                 &osmem__g.large_lock,
 		                                 &osmem__quarantine_lock,
 		                                 &osmem__trace_lock };
 	return leaves[k - 3 - OSMEM_MAX_ARENAS];
@@ -85,14 +86,27 @@ before_fork(void)
 	int inside = 0, stdio = 0;
 	for (unsigned k = 0; k < NFORK_LOCKS; k++)
 		inside |= osmem__lock_mine(fork_lock(k));
-	if (!inside) {
+	/* With the list of streams held, a busy allocator lock is not
+	 * waited for: its holder may be a thread that a signal handler
+	 * interrupted, now forking too and waiting for that list.  All is
+	 * given back, the busy lock waited for holding nothing, and the
+	 * whole taken again. */
+	while (!inside) {
 		stdio = !osmem__os_single_threaded();
 		if (stdio)
 			osmem__os_stdio_lock();
-		for (unsigned k = 0; k < NFORK_LOCKS; k++) {
-			osmem__lock(fork_lock(k));
-			took |= (uint32_t)1 << k;
-		}
+		unsigned k = 0;
+		while (k < NFORK_LOCKS && osmem__trylock(fork_lock(k)))
+			took |= (uint32_t)1 << k++;
+		if (k == NFORK_LOCKS)
+			break;
+		for (unsigned j = k; j-- > 0;)
+			osmem__unlock(fork_lock(j));
+		took = 0;
+		if (stdio)
+			osmem__os_stdio_unlock();
+		osmem__lock(fork_lock(k));
+		osmem__unlock(fork_lock(k));
 	}
 	/* Or the child would write the trace's lines again; not when this
 	 * thread was interrupted writing it. */

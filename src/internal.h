@@ -217,6 +217,8 @@ struct osmem__global {
 	uint64_t secret_t; /* its tag bits */
 	uint64_t secret_c; /* its tag bits, with F_CINUSE */
 	uint64_t fast_mask; /* OSMEM_FAST_MASK (osmem__fast_free_ok) */
+	uintptr_t win_lo;   /* the break heap's window (os.c): a pointer p */
+	size_t win_span;    /* with p - win_lo < win_span lies in it */
 	size_t page;
 	int ready;
 	int debug; /* an opt-in check is on: every call takes the slow path */
@@ -539,6 +541,31 @@ osmem__tc_set_top(struct osmem__tcache *tc, size_t i, void **t)
 	__atomic_store_n(&tc->top[i], t, __ATOMIC_RELEASE);
 }
 
+/* Move the top of bin i of tc by `by` entries, after every store before
+ * it (as osmem__tc_set_top): the fast paths' one instruction for it, an
+ * add to memory, where gcc 12 computes the new top in a register and
+ * stores it, one instruction more. */
+static OSMEM_ALWAYS_INLINE void
+osmem__tc_move_top(struct osmem__tcache *tc, size_t i, int by)
+{
+#if defined(__x86_64__)
+	if (by > 0)
+		__asm__ volatile("addq $8, %0" : "+m"(tc->top[i]) : : "memory");
+	else
+		__asm__ volatile("subq $8, %0" : "+m"(tc->top[i]) : : "memory");
+#else
+	osmem__tc_set_top(tc, i, tc->top[i] + by);
+#endif
+}
+
+/* Keep v in the return register from where it is computed: gcc 12 puts
+ * the block the fast malloc pops elsewhere and copies it at the end. */
+#if defined(__x86_64__)
+#define osmem__in_return_register(v) __asm__("" : "+a"(v))
+#else
+#define osmem__in_return_register(v) ((void)0)
+#endif
+
 /* Put block p, its C bit already clear, into bin i of tc (which has
  * room), from a slow path: a free, a refill or the remote drain. */
 static inline void
@@ -812,6 +839,24 @@ OSMEM_INTERNAL size_t osmem__tc_bytes(void);
 OSMEM_INTERNAL void osmem__tc_after_fork(void);
 OSMEM_INTERNAL void osmem__tc_init(void);
 OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
+
+/* pages.c: the pages of mapped segments and large blocks.  mark returns
+ * -1 when it could not map a table to mark them in. */
+OSMEM_INTERNAL int osmem__pages_mark(const void *p, size_t len, int on);
+OSMEM_INTERNAL int osmem__pages_has(uintptr_t v);
+
+/* Whether the header of a block the program hands back at p can be read
+ * without faulting: p lies in the break heap's window, or its chunk's
+ * first bytes in a page of a mapped segment or large block.  A pointer
+ * that is neither was never allocated, or is a large block already
+ * unmapped. */
+static inline int
+osmem__readable(const void *p)
+{
+	uintptr_t v = (uintptr_t)p;
+	return v - osmem__g.win_lo < osmem__g.win_span ||
+	       osmem__pages_has(v - 2 * OSMEM_OVERHEAD);
+}
 
 /* check.c */
 OSMEM_INTERNAL int osmem__heap_check(void);

@@ -49,6 +49,7 @@ unlink_large(struct osmem__large *l, size_t len, int call)
 	g->arena[0].st.nlarge--;
 	g->arena[0].st.nlarge_free += (size_t)call;
 	osmem__unlock(&g->large_lock);
+	(void)osmem__pages_mark(l, len - l->guard, 0);
 }
 
 /* The head of c's mapping.  c->prev_foot lies just before the block and
@@ -73,11 +74,21 @@ map_len(const chunk_t *c)
 	return (size_t)c->prev_foot + osmem__csize(c);
 }
 
+static void keep_spare(struct osmem__large *l, size_t len);
+
 /* Lay out chunk c at offset off in the mapping m of len bytes, whose last
- * guard bytes are a guard page (or 0). */
+ * guard bytes are a guard page (or 0), its pages marked as the
+ * allocator's (pages.c); NULL with ENOMEM if they cannot be, the mapping
+ * given back. */
 static void *
 place(char *m, size_t off, size_t len, size_t guard, int call)
 {
+	if (OSMEM_UNLIKELY(osmem__pages_mark(m, len - guard, 1) != 0)) {
+		if (osmem__os_unmap(m, len) != 0)
+			keep_spare((struct osmem__large *)m, len);
+		errno = ENOMEM;
+		return NULL;
+	}
 	chunk_t *c = osmem__at(m, off);
 	c->prev_foot = off;
 	osmem__set_head(c, len - off, F_MMAP | F_CINUSE);
@@ -248,8 +259,14 @@ osmem__large_resize(chunk_t *c, size_t n)
 	unlink_large(l, len, 0);
 	char *m = osmem__os_remap(l, len, want);
 	if (!m) {
+		(void)osmem__pages_mark(l, len, 1); /* its tables exist */
 		link_large(l, len, 0);
 		return NULL;
 	}
-	return place(m, off, want, 0, 0);
+	void *p = place(m, off, want, 0, 0);
+	/* The block has moved: it cannot be handed back to the caller. */
+	if (OSMEM_UNLIKELY(!p))
+		osmem__fatal("no memory to record the pages of the block at", m,
+		             want);
+	return p;
 }

@@ -56,6 +56,15 @@ osmem__unlock(osmem__lock_t *l)
 		osmem__lock_wake(&l->v);
 }
 
+/* Take l if it is free: 1, or 0 without waiting. */
+static inline int
+osmem__trylock(osmem__lock_t *l)
+{
+	int c = 0;
+	return __atomic_compare_exchange_n(&l->v, &c, osmem__me(), 0,
+	                                   __ATOMIC_ACQUIRE, __ATOMIC_RELAXED);
+}
+
 /* Whether the calling thread holds l. */
 static inline int
 osmem__lock_mine(const osmem__lock_t *l)

@@ -90,22 +90,97 @@ osmem__os_held(void)
 	return __atomic_load_n(&held, __ATOMIC_RELAXED);
 }
 
-void *
-osmem__os_sbrk(intptr_t incr)
+/*
+ * The break.  Every arena may grow from it (the main arena's heap, the
+ * others' aligned regions), so the allocator's moves of it are made under
+ * one lock, and after each the break heap's window is set: from 16 bytes
+ * past the first break we got to the break now, in osmem__g.win_lo and
+ * win_span.  Every block of the break heap lies in it, and all of it is
+ * mapped (the break's memory is contiguous, whoever moved it), so a
+ * pointer inside may have its header read unchecked (osmem_free's first
+ * test).
+ */
+osmem__lock_t osmem__brk_lock;
+static uintptr_t brk_lo;
+
+/* The window's end is now brk (the lock held). */
+static void
+set_window(uintptr_t brk)
+{
+	size_t span = brk > brk_lo + 16 ? brk - brk_lo - 16 : 0;
+	__atomic_store_n(&osmem__g.win_span, span, __ATOMIC_RELEASE);
+}
+
+/* Move the break by incr; the old break, or NULL (the lock held). */
+static char *
+brk_move(intptr_t incr)
 {
 	if (should_fail(OSMEM_OS_SBRK))
 		return NULL;
 	if (incr > 0 && !take((size_t)incr))
 		return NULL;
-	void *p = sbrk(incr);
-	if (p == (void *)-1) {
+	char *p = sbrk(incr);
+	if (p == (char *)-1) {
 		if (incr > 0)
 			give((size_t)incr);
 		return NULL;
 	}
 	if (incr < 0)
 		give((size_t)-incr);
+	if (incr > 0) {
+		if (!brk_lo) {
+			brk_lo = (uintptr_t)p;
+			__atomic_store_n(&osmem__g.win_lo, brk_lo + 16,
+			                 __ATOMIC_RELEASE);
+		}
+		set_window((uintptr_t)p + (uintptr_t)incr);
+	}
 	return p;
+}
+
+void *
+osmem__os_sbrk(size_t len)
+{
+	osmem__lock(&osmem__brk_lock);
+	char *p = brk_move((intptr_t)len);
+	osmem__unlock(&osmem__brk_lock);
+	return p;
+}
+
+void *
+osmem__os_sbrk_aligned(size_t len, size_t align)
+{
+	osmem__lock(&osmem__brk_lock);
+	uintptr_t cur = (uintptr_t)sbrk(0);
+	size_t pad = (size_t)(osmem__round_up(cur, align) - cur);
+	char *p = brk_move((intptr_t)(pad + len)), *q = NULL;
+	if (p) {
+		/* Another user of the break may have moved it meanwhile: what
+		 * we got must still hold an aligned region, or it stays
+		 * unused. */
+		q = (char *)osmem__round_up((uintptr_t)p, align);
+		if (q + len > p + pad + len)
+			q = NULL;
+	}
+	osmem__unlock(&osmem__brk_lock);
+	return q;
+}
+
+int
+osmem__os_brk_shrink(void *end, size_t cut)
+{
+	int r = -1;
+	osmem__lock(&osmem__brk_lock);
+	if (sbrk(0) == end) {
+		/* Out of the window before the memory goes. */
+		set_window((uintptr_t)end - cut);
+		if (brk_move(-(intptr_t)cut))
+			r = 0;
+		else
+			set_window((uintptr_t)end);
+	}
+	osmem__unlock(&osmem__brk_lock);
+	return r;
 }
 
 void *

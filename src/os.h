@@ -12,8 +12,15 @@
 enum osmem__os_call { OSMEM_OS_SBRK, OSMEM_OS_MMAP, OSMEM_OS_MADVISE,
                       OSMEM_OS_MUNMAP, OSMEM_OS_NCALLS };
 
-/* Move the break by incr bytes; returns the old break or NULL. */
-OSMEM_INTERNAL void *osmem__os_sbrk(intptr_t incr);
+/* Grow the break by len bytes; the old break, or NULL.  Every move of the
+ * break by the allocator keeps the break heap's window in osmem__g. */
+OSMEM_INTERNAL void *osmem__os_sbrk(size_t len);
+/* len bytes of new break aligned to align (a power of two), or NULL; the
+ * padding before them stays unused. */
+OSMEM_INTERNAL void *osmem__os_sbrk_aligned(size_t len, size_t align);
+/* Shrink the break by cut bytes if it is still at end: 0, or -1. */
+OSMEM_INTERNAL int osmem__os_brk_shrink(void *end, size_t cut);
+extern osmem__lock_t osmem__brk_lock OSMEM_INTERNAL;
 /* Fresh zeroed read-write private memory, or NULL. */
 OSMEM_INTERNAL void *osmem__os_map(size_t len);
 /* 0, or -1 if the system refused (the pages stay mapped and counted). */

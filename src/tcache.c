@@ -561,7 +561,11 @@ osmem__free_slow(void *p)
 		return;
 	chunk_t *c = osmem__mem2chunk(p);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                                   !osmem__head_ok(c)))
+	                                   !osmem__readable(p)))
+		osmem__fatal("free of a pointer in no heap (never allocated, or a "
+		             "large block already freed)",
+		             p, 0);
+	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
 		osmem__fatal("free of invalid pointer", p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal("double free of", p, osmem__csize(c));

@@ -30,10 +30,9 @@ shrink_break(struct osmem__arena *a, size_t pad)
 	char *end = (char *)osmem__round_up(keep, page);
 	if (end + page > s->end)
 		return 0;
-	if (osmem__os_sbrk(0) != s->end)
-		return 0; /* someone else's memory lies above ours */
 	size_t cut = (size_t)(s->end - end);
-	if (!osmem__os_sbrk(-(intptr_t)cut))
+	/* Not when someone else's memory lies above ours. */
+	if (osmem__os_brk_shrink(s->end, cut) != 0)
 		return 0;
 	size_t dirt = osmem__dirt(last);
 	osmem__bin_remove(a, last);
@@ -68,8 +67,10 @@ unmap_free_segments(struct osmem__arena *a)
 		len = osmem__round_up(len, osmem__g.page);
 		osmem__bin_remove(a, c);
 		*sp = s->next;
+		(void)osmem__pages_mark(s, len, 0);
 		if (osmem__os_unmap(s, len) != 0) {
 			/* The system refused: the segment stays as it was. */
+			(void)osmem__pages_mark(s, len, 1);
 			*sp = s;
 			osmem__bin_insert(a, c);
 			sp = &s->next;

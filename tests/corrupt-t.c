@@ -62,6 +62,39 @@ foreign(void)
 }
 
 static void
+wild(void)
+{
+	osmem_free((void *)0x12345670);
+}
+
+static void
+large_twice(void)
+{
+	void *p = osmem_malloc(1 << 20);
+	osmem_free(p);
+	osmem_free(p); /* its mapping is gone */
+}
+
+static void
+large_interior(void)
+{
+	char *p = osmem_malloc(1 << 20);
+	osmem_free(p + 8192);
+}
+
+static void
+realloc_wild(void)
+{
+	(void)osmem_realloc((void *)0x12345670, 10);
+}
+
+static void
+usable_wild(void)
+{
+	(void)osmem_usable_size((void *)0x12345670);
+}
+
+static void
 overflow_next_header(void)
 {
 	char *a = osmem_malloc(24), *b = osmem_malloc(24);
@@ -292,8 +325,25 @@ static const struct {
 	{ interior, "free of an interior pointer",
 	  "osmem: free of invalid pointer 0x" },
 	{ stack_pointer, "free of a stack address",
+	  "osmem: free of a pointer in no heap (never allocated, or a large "
+	  "block already freed) 0x" },
+	{ foreign, "free of glibc's memory",
+	  "osmem: free of a pointer in no heap (never allocated, or a large "
+	  "block already freed) 0x" },
+	{ wild, "free of a wild pointer (0x12345670)",
+	  "osmem: free of a pointer in no heap (never allocated, or a large "
+	  "block already freed) 0x12345670" },
+	{ large_twice, "a double free of a large (mapped) block",
+	  "osmem: free of a pointer in no heap (never allocated, or a large "
+	  "block already freed) 0x" },
+	{ large_interior, "free of a pointer inside a large block",
 	  "osmem: free of invalid pointer 0x" },
-	{ foreign, "free of glibc's memory", "osmem: free of invalid pointer 0x" },
+	{ realloc_wild, "realloc of a wild pointer",
+	  "osmem: realloc of a pointer in no heap (never allocated, or a large "
+	  "block already freed) 0x12345670" },
+	{ usable_wild, "usable_size of a wild pointer",
+	  "osmem: usable_size of a pointer in no heap (never allocated, or a "
+	  "large block already freed) 0x12345670" },
 	{ overflow_next_header, "free of a block whose header was overwritten",
 	  "osmem: free of invalid pointer 0x" },
 	{ overflow_then_free_self, "free next to an overwritten header",

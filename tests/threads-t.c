@@ -224,6 +224,25 @@ main(void)
 	ok(waiting == 0, "osmem_trim empties every arena's remote stack");
 	heap_ok("after the trim");
 
+	/* Every arena's segments lie in the break heap's window (their
+	 * regions come from the break), so the fast free takes their blocks
+	 * and reads their headers safely. */
+	int segs = 0, in_window = 0, arenas = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
+		arenas += osmem__g.arena[i].segs != NULL;
+		for (struct osmem__seg *s = osmem__g.arena[i].segs; s;
+		     s = s->next) {
+			segs++;
+			in_window += (uintptr_t)s + 64 - osmem__g.win_lo <
+			                 osmem__g.win_span &&
+			             (uintptr_t)s->end - osmem__g.win_lo <=
+			                 osmem__g.win_span + 16;
+		}
+	}
+	ok(arenas > 1 && segs == in_window,
+	   "%d segments of %d arenas, %d of them in the break heap's window",
+	   segs, arenas, in_window);
+
 	/* A thread's calls outlive it in the figures. */
 	struct osmem_stats s0, s1;
 	pthread_t one;
