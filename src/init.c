@@ -218,6 +218,8 @@ osmem__init(void)
 		 * block stays out of use for a while so a use after free lands
 		 * on memory memcheck knows is freed.  Other tools get the
 		 * ordinary paths: their profiles must count those. */
+		if (OSMEM_VG_RUNNING() && !OSMEM_VG_MEMCHECK())
+			osmem__os_brk_avoid(); /* valgrind's break is 8 MiB */
 		if (osmem__g.cfg.valgrind == 1 ||
 		    (osmem__g.cfg.valgrind == 2 && OSMEM_VG_MEMCHECK())) {
 			osmem__g.valgrind = 1;

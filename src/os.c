@@ -91,58 +91,117 @@ osmem__os_held(void)
 }
 
 /*
- * The break.  Every arena may grow from it (the main arena's heap, the
- * others' aligned regions), so the allocator's moves of it are made under
- * one lock, and after each the break heap's window is set: from 16 bytes
- * past the first break we got to the break now, in osmem__g.win_lo and
- * win_span.  Every block of the break heap lies in it, and all of it is
- * mapped (the break's memory is contiguous, whoever moved it), so a
- * pointer inside may have its header read unchecked (osmem_free's first
- * test).
+ * The heap's break.  Every arena may grow from it (the main arena's heap,
+ * the others' aligned regions), so the allocator's moves of it are made
+ * under one lock, and after each the break heap's window is set: from 16
+ * bytes past the start to the end, in osmem__g.win_lo and win_span.
+ * Every block of the break heap lies in it, and all of it is mapped (the
+ * break's memory is contiguous, whoever moved it), so a pointer inside
+ * may have its header read unchecked (osmem_free's first test).
+ *
+ * When the system's break cannot move any more (valgrind gives a program
+ * 8 MiB of it; a mapping may stand in its way), the heap's break goes on
+ * in a mapping reserved for it (MAP_NORESERVE: only the pages used cost
+ * anything), and the window moves there; the system break's pages are
+ * marked in the page map so its blocks stay known.  Under valgrind tools
+ * other than memcheck the mapped break is used from the start, so that a
+ * profile follows the paths a program takes outside valgrind.
  */
 osmem__lock_t osmem__brk_lock;
-static uintptr_t brk_lo;
+static uintptr_t brk_lo;            /* start of the window's memory */
+static int mapped;                  /* the mapped break is in use */
+static char *m_lo, *m_cur, *m_end;  /* the mapped break */
 
-/* The window's end is now brk (the lock held). */
+/* The window's memory is now [brk_lo, end) (the lock held). */
 static void
-set_window(uintptr_t brk)
+set_window(uintptr_t end)
 {
-	size_t span = brk > brk_lo + 16 ? brk - brk_lo - 16 : 0;
+	size_t span = end > brk_lo + 16 ? end - brk_lo - 16 : 0;
 	__atomic_store_n(&osmem__g.win_span, span, __ATOMIC_RELEASE);
 }
 
-/* Move the break by incr; the old break, or NULL (the lock held). */
-static char *
-brk_move(intptr_t incr)
+static void
+start_window(uintptr_t lo)
 {
-	if (should_fail(OSMEM_OS_SBRK))
-		return NULL;
-	if (incr > 0 && !take((size_t)incr))
-		return NULL;
-	char *p = sbrk(incr);
-	if (p == (char *)-1) {
-		if (incr > 0)
-			give((size_t)incr);
-		return NULL;
+	__atomic_store_n(&osmem__g.win_span, 0, __ATOMIC_RELEASE);
+	brk_lo = lo;
+	__atomic_store_n(&osmem__g.win_lo, lo + 16, __ATOMIC_RELEASE);
+}
+
+/* Leave the system break for the mapped one (the lock held). */
+static void
+go_mapped(void)
+{
+	if (brk_lo) {
+		char *end = sbrk(0);
+		if (osmem__pages_mark((void *)brk_lo, (size_t)(end - (char *)brk_lo),
+		                      1) != 0)
+			return; /* then keep the system break */
 	}
-	if (incr < 0)
-		give((size_t)-incr);
-	if (incr > 0) {
-		if (!brk_lo) {
-			brk_lo = (uintptr_t)p;
-			__atomic_store_n(&osmem__g.win_lo, brk_lo + 16,
-			                 __ATOMIC_RELEASE);
+	mapped = 1;
+	brk_lo = 0;
+	__atomic_store_n(&osmem__g.win_span, 0, __ATOMIC_RELEASE);
+}
+
+/* Reserve the mapped break, as much address space as the system lets us
+ * (the lock held); 0 if it would not. */
+static int
+reserve(void)
+{
+	for (size_t want = (size_t)64 << 30; !m_lo && want >= ((size_t)1 << 30);
+	     want /= 2) {
+		char *r = mmap(NULL, want, PROT_READ | PROT_WRITE,
+		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (r != MAP_FAILED) {
+			m_lo = m_cur = r;
+			m_end = r + want;
+			start_window((uintptr_t)r);
 		}
-		set_window((uintptr_t)p + (uintptr_t)incr);
 	}
+	return m_lo != NULL;
+}
+
+/* Grow the heap's break by len bytes: the old end, or NULL (the lock
+ * held). */
+static char *
+brk_grow(size_t len)
+{
+	if (should_fail(OSMEM_OS_SBRK) || !take(len))
+		return NULL;
+	if (!mapped) {
+		char *p = sbrk((intptr_t)len);
+		if (p != (char *)-1) {
+			if (!brk_lo)
+				start_window((uintptr_t)p);
+			set_window((uintptr_t)p + len);
+			return p;
+		}
+		go_mapped();
+	}
+	if (!mapped || !reserve() || (size_t)(m_end - m_cur) < len) {
+		give(len);
+		return NULL;
+	}
+	char *p = m_cur;
+	m_cur += len;
+	set_window((uintptr_t)m_cur);
 	return p;
+}
+
+void
+osmem__os_brk_avoid(void)
+{
+	osmem__lock(&osmem__brk_lock);
+	if (!mapped)
+		go_mapped();
+	osmem__unlock(&osmem__brk_lock);
 }
 
 void *
 osmem__os_sbrk(size_t len)
 {
 	osmem__lock(&osmem__brk_lock);
-	char *p = brk_move((intptr_t)len);
+	char *p = brk_grow(len);
 	osmem__unlock(&osmem__brk_lock);
 	return p;
 }
@@ -151,13 +210,14 @@ void *
 osmem__os_sbrk_aligned(size_t len, size_t align)
 {
 	osmem__lock(&osmem__brk_lock);
-	uintptr_t cur = (uintptr_t)sbrk(0);
+	uintptr_t cur = mapped && reserve() ? (uintptr_t)m_cur
+	                                    : (uintptr_t)sbrk(0);
 	size_t pad = (size_t)(osmem__round_up(cur, align) - cur);
-	char *p = brk_move((intptr_t)(pad + len)), *q = NULL;
+	char *p = brk_grow(pad + len), *q = NULL;
 	if (p) {
-		/* Another user of the break may have moved it meanwhile: what
-		 * we got must still hold an aligned region, or it stays
-		 * unused. */
+		/* Another user of the break may have moved it meanwhile (or
+		 * the heap moved to the mapped break): what we got must still
+		 * hold an aligned region, or it stays unused. */
 		q = (char *)osmem__round_up((uintptr_t)p, align);
 		if (q + len > p + pad + len)
 			q = NULL;
@@ -171,13 +231,24 @@ osmem__os_brk_shrink(void *end, size_t cut)
 {
 	int r = -1;
 	osmem__lock(&osmem__brk_lock);
-	if (sbrk(0) == end) {
+	if (mapped && end == m_cur && m_lo) {
 		/* Out of the window before the memory goes. */
 		set_window((uintptr_t)end - cut);
-		if (brk_move(-(intptr_t)cut))
+		m_cur -= cut;
+		(void)madvise(m_cur, cut, MADV_DONTNEED);
+		give(cut);
+		r = 0;
+	} else if (sbrk(0) == end && !should_fail(OSMEM_OS_SBRK)) {
+		if (!mapped)
+			set_window((uintptr_t)end - cut);
+		if (sbrk(-(intptr_t)cut) != (void *)-1) {
+			if (mapped) /* a segment left on the system break */
+				(void)osmem__pages_mark((char *)end - cut, cut, 0);
+			give(cut);
 			r = 0;
-		else
+		} else if (!mapped) {
 			set_window((uintptr_t)end);
+		}
 	}
 	osmem__unlock(&osmem__brk_lock);
 	return r;

@@ -18,6 +18,8 @@ OSMEM_INTERNAL void *osmem__os_sbrk(size_t len);
 /* len bytes of new break aligned to align (a power of two), or NULL; the
  * padding before them stays unused. */
 OSMEM_INTERNAL void *osmem__os_sbrk_aligned(size_t len, size_t align);
+/* Grow the heap in its mapped break from now on (see os.c). */
+OSMEM_INTERNAL void osmem__os_brk_avoid(void);
 /* Shrink the break by cut bytes if it is still at end: 0, or -1. */
 OSMEM_INTERNAL int osmem__os_brk_shrink(void *end, size_t cut);
 extern osmem__lock_t osmem__brk_lock OSMEM_INTERNAL;

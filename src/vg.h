@@ -12,6 +12,7 @@
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 #include <valgrind/memcheck.h>
 #include <valgrind/valgrind.h>
+#define OSMEM_VG_RUNNING() (RUNNING_ON_VALGRIND != 0)
 /* Whether the tool is memcheck: only it answers a request for the
  * validity bits of a word (1, success); other tools and no valgrind
  * leave the default, 0. */
@@ -29,6 +30,7 @@ osmem__vg_memcheck(void)
 #define OSMEM_VG_DEFINED(p, n) VALGRIND_MAKE_MEM_DEFINED((p), (n))
 #else
 #define OSMEM_VG_MEMCHECK() 0
+#define OSMEM_VG_RUNNING() 0
 #define OSMEM_VG_MALLOCLIKE(p, n) ((void)(p), (void)(n))
 #define OSMEM_VG_FREELIKE(p) ((void)(p))
 #define OSMEM_VG_NOACCESS(p, n) ((void)(p), (void)(n))

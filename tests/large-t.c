@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 
 /* Whether any byte of [p, p+n) is mapped, from /proc/self/maps (a probe
  * of the address itself would be an error under memcheck). */
@@ -32,6 +33,46 @@ mapped(const void *p, size_t n)
 			line++;
 	}
 	return 0;
+}
+
+/* In a child: a mapping placed just past the break stops it for real;
+ * the heap goes on in the mapped break, the window moves there, and the
+ * blocks left on the system break are still freed and checked.  Exit
+ * status: 0, or the number of the step that failed. */
+static int
+break_blocked(void)
+{
+	void *before[200];
+	for (int i = 0; i < 200; i++) {
+		before[i] = osmem_malloc(100 + (size_t)i * 10);
+		if (!before[i])
+			return 1;
+	}
+	char *end = sbrk(0);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	if (mmap(end + 4 * page, page, PROT_NONE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
+	         0) != end + 4 * page)
+		return 2;
+	uintptr_t lo = osmem__g.win_lo;
+	void *after[200];
+	for (int i = 0; i < 200; i++) {
+		after[i] = osmem_malloc(4000 + (size_t)i * 512);
+		if (!after[i])
+			return 3;
+		memset(after[i], 1, 4000);
+	}
+	if (osmem__g.win_lo == lo)
+		return 4; /* the window did not move */
+	if ((uintptr_t)after[199] - osmem__g.win_lo >= osmem__g.win_span)
+		return 5; /* the new blocks are not in it */
+	if (!osmem__pages_has((uintptr_t)before[0]))
+		return 6; /* the old ones are not known */
+	for (int i = 0; i < 200; i++) {
+		osmem_free(before[i]);
+		osmem_free(after[i]);
+	}
+	return osmem__heap_check() == 0 ? 0 : 7;
 }
 
 int
@@ -175,5 +216,18 @@ main(void)
 	osmem_free(first);
 	heap_ok("at the end");
 	ok(live_bytes() == 0, "nothing in use");
+	if (getenv("OSMEM_VALGRIND")) { /* it keeps its own break */
+		skip("the break blocked, under valgrind");
+		return done_testing();
+	}
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(break_blocked());
+	int status = -1;
+	waitpid(pid, &status, 0);
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a mapping in the break's way: the heap goes on in the mapped break, "
+	   "and blocks on both sides are freed (status %#x)", status);
 	return done_testing();
 }
