@@ -14,13 +14,13 @@ fence_of(const struct osmem__seg *s)
 	return (chunk_t *)(s->end - OSMEM_FENCE);
 }
 
-/* Return the free end of the break segment beyond pad bytes. */
+/* Return the free end of break segment s beyond pad bytes, if s ends
+ * where the break does (the system's, or the mapped one). */
 static size_t
-shrink_break(struct osmem__arena *a, size_t pad)
+shrink_break(struct osmem__arena *a, struct osmem__seg *s, size_t pad)
 {
-	struct osmem__seg *s = a->brk_seg;
 	size_t page = osmem__g.page;
-	if (!s)
+	if (!s || s->kind != SEG_SBRK)
 		return 0;
 	chunk_t *f = fence_of(s);
 	if (f->head & F_PINUSE)
@@ -183,7 +183,12 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 int
 osmem__arena_trim(struct osmem__arena *a, size_t pad, int release_all)
 {
-	size_t done = shrink_break(a, pad) + unmap_free_segments(a);
+	/* The segment the break extends, and one left on the system break
+	 * when the heap went on in the mapped break (os.c). */
+	size_t done = 0;
+	for (struct osmem__seg *s = a->segs; s; s = s->next)
+		done += shrink_break(a, s, pad);
+	done += unmap_free_segments(a);
 	a->st.released += done;
 	if (release_all) {
 		size_t before = a->st.released;
