@@ -15,6 +15,8 @@
  *   randchurn N      N free+malloc of 8..2047 bytes over 10,000 live
  *   burst            1 GiB in mixed sizes, all freed in random order;
  *                    resident set right after and 200 ms later
+ *   largereuse N     N rounds of replacing one of 16 live buffers of
+ *                    1..64 MiB by a new one, written in full
  *
  * Workloads that know their live bytes report the peak of them
  * (peak_live_kib), for the ratio peak RSS / peak live.
@@ -411,6 +413,33 @@ burst(void)
 	free(p);
 }
 
+/* Large buffers replaced in a loop, as a program that reads files or
+ * images into fresh buffers does: each is written in full, so what it
+ * costs is mostly whether its pages are still there from the last one. */
+static void
+largereuse(long rounds)
+{
+	enum { LIVE = 16 };
+	void *slot[LIVE] = { 0 };
+	size_t len[LIVE] = { 0 };
+	uint64_t s = 5, check = 0;
+	double t0 = now();
+	for (long i = 0; i < rounds; i++) {
+		size_t k = rnd(&s) % LIVE;
+		free(slot[k]);
+		live -= len[k];
+		len[k] = ((size_t)1 << 20) + rnd(&s) % ((size_t)63 << 20);
+		slot[k] = xmalloc(len[k]);
+		memset(slot[k], (int)i, len[k]);
+		live_add(len[k]);
+		check += ((unsigned char *)slot[k])[len[k] / 2];
+	}
+	double t1 = now();
+	for (int k = 0; k < LIVE; k++)
+		free(slot[k]);
+	report("largereuse", t1 - t0, rounds, check);
+}
+
 static void
 pairs(long n)
 {
@@ -467,6 +496,8 @@ main(int argc, char **argv)
 		randchurn(n);
 	else if (!strcmp(w, "burst"))
 		burst();
+	else if (!strcmp(w, "largereuse"))
+		largereuse(n ? n : 200);
 	else {
 		fprintf(stderr, "unknown workload %s\n", w);
 		return 2;
