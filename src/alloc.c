@@ -223,13 +223,17 @@ osmem_reallocarray(void *p, size_t count, size_t n)
 void
 osmem_free_sized(void *p, size_t n)
 {
-	if (p && OSMEM_UNLIKELY(n > usable(owned(p, "free_sized of a pointer in "
-	                                            "no heap (never allocated, or "
-	                                            "a large block already freed)",
-	                                         "free_sized of invalid pointer",
-	                                         "double free of"))))
-		osmem__fatal("free_sized with a size larger than the block at", p,
-		             n);
+	if (p) {
+		size_t u = usable(owned(p, "free_sized of a pointer in no heap "
+		                           "(never allocated, or a large block "
+		                           "already freed)",
+		                        "free_sized of invalid pointer",
+		                        "double free of"));
+		/* The message gives the block's own size, not the one passed. */
+		if (OSMEM_UNLIKELY(n > u))
+			osmem__fatal("free_sized with a size larger than the block at",
+			             p, u);
+	}
 	osmem_free(p);
 }
 

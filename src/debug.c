@@ -141,12 +141,106 @@ check_junk(void *p, size_t usable)
 			osmem__fatal("write after free to", b + i, usable);
 }
 
+/*
+ * The blocks in quarantine, as a set, so that a second free of one is
+ * named a double free (its header still says in use: to the heap it is).
+ * Open addressing with linear probing over pointers, in pages of its own,
+ * doubled when half full; the quarantine lock held.  Without memory to
+ * grow it, blocks go unrecorded (and a second free of them is caught as a
+ * write after free, or not at all).
+ */
+static struct {
+	void **slot;
+	size_t cap, n; /* cap: a power of two, or 0 */
+} held;
+
+static size_t
+home(const void *p, size_t cap)
+{
+	uint64_t h = (uint64_t)(uintptr_t)p * 0x9e3779b97f4a7c15ull;
+	return (size_t)(h >> 20) & (cap - 1);
+}
+
+static int
+held_has(const void *p)
+{
+	for (size_t i = held.cap ? home(p, held.cap) : 0; held.cap;
+	     i = (i + 1) & (held.cap - 1)) {
+		if (held.slot[i] == p)
+			return 1;
+		if (!held.slot[i])
+			return 0;
+	}
+	return 0;
+}
+
+static void
+held_put(void *p)
+{
+	if (2 * (held.n + 1) > held.cap) {
+		size_t cap = held.cap ? 2 * held.cap : 512;
+		void **slot = osmem__os_map(cap * sizeof *slot);
+		if (!slot)
+			return;
+		for (size_t j = 0; j < held.cap; j++) {
+			if (!held.slot[j])
+				continue;
+			size_t i = home(held.slot[j], cap);
+			while (slot[i])
+				i = (i + 1) & (cap - 1);
+			slot[i] = held.slot[j];
+		}
+		if (held.cap)
+			(void)osmem__os_unmap(held.slot,
+			                      held.cap * sizeof *held.slot);
+		held.slot = slot;
+		held.cap = cap;
+	}
+	size_t i = home(p, held.cap);
+	while (held.slot[i])
+		i = (i + 1) & (held.cap - 1);
+	held.slot[i] = p;
+	held.n++;
+}
+
+/* Remove p, closing the gap so that every probe run stays unbroken. */
+static void
+held_drop(const void *p)
+{
+	size_t i = held.cap ? home(p, held.cap) : 0;
+	for (; held.cap && held.slot[i] != p; i = (i + 1) & (held.cap - 1))
+		if (!held.slot[i])
+			return; /* never recorded */
+	if (!held.cap)
+		return;
+	held.slot[i] = NULL;
+	held.n--;
+	for (size_t j = (i + 1) & (held.cap - 1); held.slot[j];
+	     j = (j + 1) & (held.cap - 1)) {
+		size_t h = home(held.slot[j], held.cap);
+		/* Move it back if its home is not in (i, j]. */
+		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+			held.slot[i] = held.slot[j];
+			held.slot[j] = NULL;
+			i = j;
+		}
+	}
+}
+
 /* Checks before p (usable bytes) is freed; 1 if it went to quarantine
  * instead, so the caller must leave it alone. */
 int
 osmem__debug_free(void *p, size_t usable)
 {
 	const struct osmem__config *cfg = &osmem__g.cfg;
+	if (cfg->quarantine) {
+		osmem__lock(&osmem__quarantine_lock);
+		int twice = held_has(p);
+		osmem__unlock(&osmem__quarantine_lock);
+		if (twice)
+			osmem__fatal("double free of", p,
+			             osmem__debug_usable(p, usable));
+	}
 	size_t asked = osmem__debug_usable(p, usable);
 	if (osmem__g.valgrind)
 		OSMEM_VG_UNDEFINED((char *)p + asked, usable - asked);
@@ -177,12 +271,14 @@ osmem__debug_free(void *p, size_t usable)
 		q.head = p;
 	q.tail = p;
 	q.bytes += usable;
+	held_put(p);
 	if (q.bytes > cfg->quarantine) {
 		out = q.head;
 		OSMEM_VG_DEFINED(out, sizeof(void *));
 		q.head = *(void **)out;
 		if (!q.head)
 			q.tail = NULL;
+		held_drop(out);
 		q.bytes -= osmem__debug_leaving(out);
 	}
 	osmem__unlock(&osmem__quarantine_lock);

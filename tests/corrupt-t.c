@@ -62,6 +62,13 @@ foreign(void)
 }
 
 static void
+sized_too_large(void)
+{
+	void *p = osmem_malloc(100); /* a 112-byte chunk: 104 usable */
+	osmem_free_sized(p, 5000);
+}
+
+static void
 wild(void)
 {
 	osmem_free((void *)0x12345670);
@@ -330,6 +337,8 @@ static const struct {
 	{ foreign, "free of glibc's memory",
 	  "osmem: free of a pointer in no heap (never allocated, or a large "
 	  "block already freed) 0x" },
+	{ sized_too_large, "free_sized with a size past the block",
+	  "osmem: free_sized with a size larger than the block at 0x" },
 	{ wild, "free of a wild pointer (0x12345670)",
 	  "osmem: free of a pointer in no heap (never allocated, or a large "
 	  "block already freed) 0x12345670" },
@@ -410,6 +419,10 @@ main(void)
 		if (len)
 			diag("stderr: %.*s", (int)len - 1, msg);
 	}
+	in_child(sized_too_large, msg, sizeof msg);
+	ok(strstr(msg, "(block of 104 bytes)") != NULL,
+	   "free_sized's message gives the block's own size, not the one "
+	   "passed");
 	ok(in_child(clean, msg, sizeof msg) == 0 && msg[0] == '\0',
 	   "correct use exits quietly");
 	return done_testing();

@@ -2,7 +2,7 @@
  * debug-t: the opt-in checks of OSMEM_OPTIONS.  Each case runs as a fresh
  * process with the options set (they are read once, at start-up): a
  * canary catches a one-byte overflow, the quarantine catches a write to a
- * freed block, a guard page stops a write past a mapped block, periodic
+ * freed block and keeps a second free of it a double free, a guard page stops a write past a mapped block, periodic
  * heap checks catch a corrupted header, and with every check on a busy
  * workload runs clean.
  */
@@ -45,6 +45,18 @@ corrupt_then_allocate(void)
 	osmem_free(b);
 	memset(a, 0x41, 48 + 8); /* over b's header */
 	osmem_free(osmem_malloc(10));
+}
+
+static void
+double_free(void)
+{
+	char *p = osmem_malloc(100);
+	for (int i = 0; i < 50; i++) /* quarantined blocks around it */
+		osmem_free(osmem_malloc(100 + (size_t)i));
+	osmem_free(p);
+	for (int i = 0; i < 50; i++)
+		osmem_free(osmem_malloc(100 + (size_t)i));
+	osmem_free(p); /* still in quarantine */
 }
 
 static void
@@ -93,6 +105,11 @@ static const struct {
 	  SIGSEGV, "" },
 	{ "check_every=1", "a corrupted header, checked every call",
 	  corrupt_then_allocate, SIGABRT, "heap check: " },
+	{ "quarantine=1M", "a double free, the block in quarantine", double_free,
+	  SIGABRT, "osmem: double free of 0x" },
+	{ "canary=1,junk=1,quarantine=1M",
+	  "a double free, the block in quarantine, canary on", double_free,
+	  SIGABRT, "osmem: double free of 0x" },
 	{ "junk=1,canary=1,quarantine=256K,guard=1,check_every=97",
 	  "every check on, a busy workload", clean_workload, 0, "" },
 };
