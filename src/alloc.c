@@ -90,7 +90,7 @@ owned(const void *p, const char *nowhere, const char *invalid,
 	                                   !osmem__readable(p)))
 		osmem__fatal(nowhere, p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
-		osmem__fatal(invalid, p, 0);
+		osmem__bad_header(p, invalid);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal(freed, p, osmem__csize(c));
 	return c;

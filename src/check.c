@@ -138,3 +138,45 @@ osmem__heap_check(void)
 	osmem__unlock(&osmem__g.large_lock);
 	return r;
 }
+
+/*
+ * A header that fails its check, at chunk c handed to free, realloc or
+ * usable_size: if c lies on a chunk boundary of its segment (the chunks
+ * before it, walked from the segment's start, end there), the block
+ * before it ran past its end into c's header, and that block is named;
+ * otherwise c is no block of ours.  The walk is made under the segment's
+ * arena lock, and only on this path, where the process is about to end.
+ */
+void
+osmem__bad_header(const void *p, const char *invalid)
+{
+	const chunk_t *c = osmem__mem2chunk(p);
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
+		struct osmem__arena *a = &osmem__g.arena[i];
+		if (i > 0 && !__atomic_load_n(&a->aflag, __ATOMIC_RELAXED))
+			continue;
+		osmem__lock(&a->lock);
+		const chunk_t *before = NULL;
+		for (const struct osmem__seg *s = a->segs; s && !before; s = s->next) {
+			const char *fence = s->end - OSMEM_FENCE;
+			if ((const char *)c <= (const char *)s || (const char *)c >= fence)
+				continue;
+			const chunk_t *x = osmem__at(s, OSMEM_SEG_HEAD), *prev = NULL;
+			while ((const char *)x < (const char *)c && osmem__head_ok(x) &&
+			       osmem__csize(x) >= OSMEM_MIN_CHUNK) {
+				prev = x;
+				x = osmem__next(x);
+			}
+			if (x == c && prev && (prev->head & F_CINUSE))
+				before = prev;
+			else
+				break;
+		}
+		osmem__unlock(&a->lock);
+		if (before)
+			osmem__fatal("overflow past the end of",
+			             osmem__chunk2mem((chunk_t *)(uintptr_t)before),
+			             osmem__csize(before) - OSMEM_OVERHEAD);
+	}
+	osmem__fatal(invalid, p, 0);
+}

@@ -860,5 +860,7 @@ osmem__readable(const void *p)
 
 /* check.c */
 OSMEM_INTERNAL int osmem__heap_check(void);
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__bad_header(const void *p,
+                                                     const char *invalid);
 
 #endif /* OSMEM_INTERNAL_H */

@@ -566,7 +566,7 @@ osmem__free_slow(void *p)
 		             "large block already freed)",
 		             p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
-		osmem__fatal("free of invalid pointer", p, 0);
+		osmem__bad_header(p, "free of invalid pointer");
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
 		osmem__fatal("double free of", p, osmem__csize(c));
 	osmem__count(CALL_FREE);

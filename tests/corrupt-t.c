@@ -104,8 +104,8 @@ usable_wild(void)
 static void
 overflow_next_header(void)
 {
-	char *a = osmem_malloc(24), *b = osmem_malloc(24);
-	memset(a, 0x41, 32); /* 8 bytes past the end: b's header */
+	char *a = osmem_malloc(40), *b = osmem_malloc(24);
+	memset(a, 0x41, 48); /* 8 bytes past the end: b's header */
 	osmem_free(b);
 }
 
@@ -354,7 +354,7 @@ static const struct {
 	  "osmem: usable_size of a pointer in no heap (never allocated, or a "
 	  "large block already freed) 0x12345670" },
 	{ overflow_next_header, "free of a block whose header was overwritten",
-	  "osmem: free of invalid pointer 0x" },
+	  "osmem: overflow past the end of 0x" },
 	{ overflow_then_free_self, "free next to an overwritten header",
 	  "osmem: corrupted chunk header at 0x" },
 	{ realloc_invalid, "realloc of an interior pointer",
@@ -370,10 +370,10 @@ static const struct {
 	  "osmem: corrupted chunk header at 0x" },
 	{ overflow_sets_mapped,
 	  "an overflow that sets the next header's mapped flag",
-	  "osmem: free of invalid pointer 0x" },
+	  "osmem: overflow past the end of 0x" },
 	{ overflow_sets_arena,
 	  "an overflow that sets the next header's arena flag",
-	  "osmem: free of invalid pointer 0x" },
+	  "osmem: overflow past the end of 0x" },
 	{ underflow_mapped, "an underflow over a mapped block's offset",
 	  "osmem: corrupted mapped block header at 0x" },
 	{ usable_invalid, "usable_size of an interior pointer",
@@ -419,6 +419,12 @@ main(void)
 		if (len)
 			diag("stderr: %.*s", (int)len - 1, msg);
 	}
+	/* The overflow is blamed on the block that ran past its end, with
+	 * that block's size. */
+	in_child(overflow_next_header, msg, sizeof msg);
+	ok(strstr(msg, "(block of 40 bytes)") != NULL,
+	   "an overflow into the next header names the block before it, with "
+	   "its size (40, not the freed block's 24)");
 	in_child(sized_too_large, msg, sizeof msg);
 	ok(strstr(msg, "(block of 104 bytes)") != NULL,
 	   "free_sized's message gives the block's own size, not the one "
