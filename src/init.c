@@ -83,7 +83,9 @@ before_fork(void)
 	unsigned d = forking.depth++;
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	uint32_t took = 0;
-	int inside = 0, stdio = 0;
+	/* Nested deeper than its record holds (forks in signal handlers
+	 * eight deep): it takes nothing, as it could not give it back. */
+	int inside = d >= FORK_NEST, stdio = 0;
 	for (unsigned k = 0; k < NFORK_LOCKS; k++)
 		inside |= osmem__lock_mine(fork_lock(k));
 	/* With the list of streams held, a busy allocator lock is not
@@ -124,7 +126,7 @@ static void
 after_fork_parent(void)
 {
 	unsigned d = forking.depth - 1;
-	if (d < FORK_NEST) { /* one nested too deep keeps what it took */
+	if (d < FORK_NEST) { /* one nested too deep took nothing */
 		uint32_t took = forking.took[d];
 		int stdio = forking.stdio[d];
 		__atomic_signal_fence(__ATOMIC_SEQ_CST);
