@@ -74,7 +74,7 @@ map_len(const chunk_t *c)
 	return (size_t)c->prev_foot + osmem__csize(c);
 }
 
-static void keep_spare(struct osmem__large *l, size_t len);
+static void keep_spare(struct osmem__large *l, size_t len, int reuse);
 
 /* Lay out chunk c at offset off in the mapping m of len bytes, whose last
  * guard bytes are a guard page (or 0), its pages marked as the
@@ -85,7 +85,7 @@ place(char *m, size_t off, size_t len, size_t guard, int call)
 {
 	if (OSMEM_UNLIKELY(osmem__pages_mark(m, len - guard, 1) != 0)) {
 		if (osmem__os_unmap(m, len) != 0)
-			keep_spare((struct osmem__large *)m, len);
+			keep_spare((struct osmem__large *)m, len, !guard);
 		errno = ENOMEM;
 		return NULL;
 	}
@@ -105,16 +105,17 @@ place(char *m, size_t off, size_t len, size_t guard, int call)
  * mapping is kept here, its pages given back, and a later large request
  * of a size it fits takes it; each free that does unmap a block tries
  * the oldest again.  A spare keeps its struct osmem__large, chunk NULL
- * and guard its length, plus 1 if its pages could not be given back (it
- * is then never handed out: a large block must read as zero).
+ * and guard its length, plus 1 if it is never to be handed out: its pages
+ * could not be given back (a large block must read as zero), or it ends
+ * in a guard page.
  */
 static struct osmem__large *spares;
 
 static void
-keep_spare(struct osmem__large *l, size_t len)
+keep_spare(struct osmem__large *l, size_t len, int reuse)
 {
 	/* All of it: its head is written again below, on a zeroed page. */
-	int dirty = osmem__os_release(l, len) != 0;
+	int dirty = osmem__os_release(l, len) != 0 || !reuse;
 	osmem__lock(&osmem__g.large_lock);
 	l->chunk = NULL;
 	l->guard = len | (size_t)dirty;
@@ -126,7 +127,7 @@ keep_spare(struct osmem__large *l, size_t len)
 
 /* A clean spare of at least len bytes and at most twice that, taken off
  * the list (*got: its length), or NULL; with take 0, the oldest spare
- * whatever its length. */
+ * whatever it is (*got: its length and flag, as kept). */
 static char *
 take_spare(size_t len, size_t *got, int take)
 {
@@ -145,7 +146,7 @@ take_spare(size_t len, size_t *got, int take)
 	}
 	if (found) {
 		*found_lp = found->next;
-		*got = found->guard & ~(size_t)1;
+		*got = take ? found->guard & ~(size_t)1 : found->guard;
 	}
 	osmem__unlock(&osmem__g.large_lock);
 	return (char *)found;
@@ -155,10 +156,11 @@ take_spare(size_t len, size_t *got, int take)
 static void
 retry_spare(void)
 {
-	size_t len;
-	char *m = take_spare(0, &len, 0);
+	size_t kept;
+	char *m = take_spare(0, &kept, 0);
+	size_t len = kept & ~(size_t)1;
 	if (m && osmem__os_unmap(m, len) != 0)
-		keep_spare((struct osmem__large *)m, len);
+		keep_spare((struct osmem__large *)m, len, !(kept & 1));
 }
 
 void *
@@ -181,7 +183,7 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 			return NULL;
 		if (osmem__os_guard(m + len - page, page) != 0) {
 			if (osmem__os_unmap(m, len) != 0)
-				keep_spare((struct osmem__large *)m, len);
+				keep_spare((struct osmem__large *)m, len, 0);
 			return NULL;
 		}
 		return place(m, len - page - body - 2 * OSMEM_OVERHEAD, len, page,
@@ -234,8 +236,9 @@ osmem__large_free(chunk_t *c)
 		cfg->trim_threshold = 2 * n;
 	}
 	unlink_large(l, len, 1);
+	size_t guard = l->guard;
 	if (osmem__os_unmap(l, len) != 0)
-		keep_spare(l, len);
+		keep_spare(l, len, !guard);
 	else
 		retry_spare();
 }

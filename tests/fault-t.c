@@ -51,6 +51,23 @@ munmap_fails(void)
 	   "once munmap works, the next free gives the kept mapping back too "
 	   "(%zu bytes held, were %zu)", osmem__os_held(), held);
 	heap_ok("after the kept mapping went back");
+
+	/* A kept mapping that ends in a guard page is never handed out. */
+	osmem__g.cfg.guard = 1;
+	char *g = osmem_malloc(1 << 20);
+	osmem__g.cfg.guard = 0;
+	osmem__os_fail(OSMEM_OS_MUNMAP, 0, -1);
+	osmem_free(g);
+	reset();
+	char *h = osmem_malloc((1 << 20) - 8192);
+	/* g's mapping: a page of head before it, the guard page after. */
+	uintptr_t gm = ((uintptr_t)g & ~(uintptr_t)4095) - 4096;
+	ok(h && ((uintptr_t)h < gm || (uintptr_t)h > gm + (2u << 20)),
+	   "a kept mapping with a guard page is not reused");
+	if (h) /* all it says is usable: it would fault on a guard page */
+		memset(h, 1, osmem_usable_size(h));
+	osmem_free(h);
+	heap_ok("after a guarded block's mapping was kept");
 }
 
 /* Allocate and free a mix of heap and mapped blocks; 1 if every failure
