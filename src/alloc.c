@@ -49,9 +49,7 @@ osmem_malloc(size_t n)
 static inline int
 in_break_heap(const void *p)
 {
-	if (!OSMEM_HARDEN)
-		return p != NULL;
-	return (uintptr_t)p - osmem__g.win_lo < osmem__g.win_span;
+	return OSMEM_HARDEN ? osmem__in_window(p) : p != NULL;
 }
 
 void
@@ -130,8 +128,7 @@ osmem_realloc(void *p, size_t n)
 		osmem_free(p);
 		return NULL;
 	}
-	chunk_t *c = owned(p, "realloc of a pointer in no heap (never "
-	                      "allocated, or a large block already freed)",
+	chunk_t *c = owned(p, "realloc " OSMEM_NO_HEAP,
 	                   "realloc of invalid pointer",
 	                   "realloc of freed pointer");
 	osmem__count(CALL_REALLOC);
@@ -201,9 +198,7 @@ osmem_usable_size(const void *p)
 {
 	if (!p)
 		return 0;
-	size_t u = usable(owned(p, "usable_size of a pointer in no heap "
-	                           "(never allocated, or a large block already "
-	                           "freed)",
+	size_t u = usable(owned(p, "usable_size " OSMEM_NO_HEAP,
 	                        "usable_size of invalid pointer",
 	                        "usable_size of freed pointer"));
 	return OSMEM_UNLIKELY(osmem__g.debug) ? osmem__debug_usable(p, u) : u;
@@ -224,9 +219,7 @@ void
 osmem_free_sized(void *p, size_t n)
 {
 	if (p) {
-		size_t u = usable(owned(p, "free_sized of a pointer in no heap "
-		                           "(never allocated, or a large block "
-		                           "already freed)",
+		size_t u = usable(owned(p, "free_sized " OSMEM_NO_HEAP,
 		                        "free_sized of invalid pointer",
 		                        "double free of"));
 		/* The message gives the block's own size, not the one passed. */

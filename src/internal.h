@@ -845,17 +845,27 @@ OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
 OSMEM_INTERNAL int osmem__pages_mark(const void *p, size_t len, int on);
 OSMEM_INTERNAL int osmem__pages_has(uintptr_t v);
 
+/* Whether p lies in the break heap's window (os.c): all of it mapped,
+ * NULL never in it. */
+static inline int
+osmem__in_window(const void *p)
+{
+	return (uintptr_t)p - osmem__g.win_lo < osmem__g.win_span;
+}
+
 /* Whether the header of a block the program hands back at p can be read
  * without faulting: p lies in the break heap's window, or its chunk's
  * first bytes in a page of a mapped segment or large block.  A pointer
  * that is neither was never allocated, or is a large block already
- * unmapped. */
+ * unmapped, and gets this message: */
+#define OSMEM_NO_HEAP                                                         \
+	"of a pointer in no heap (never allocated, or a large block already " \
+	"freed)"
 static inline int
 osmem__readable(const void *p)
 {
-	uintptr_t v = (uintptr_t)p;
-	return v - osmem__g.win_lo < osmem__g.win_span ||
-	       osmem__pages_has(v - 2 * OSMEM_OVERHEAD);
+	return osmem__in_window(p) ||
+	       osmem__pages_has((uintptr_t)p - 2 * OSMEM_OVERHEAD);
 }
 
 /* check.c */

@@ -562,9 +562,7 @@ osmem__free_slow(void *p)
 	chunk_t *c = osmem__mem2chunk(p);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
 	                                   !osmem__readable(p)))
-		osmem__fatal("free of a pointer in no heap (never allocated, or a "
-		             "large block already freed)",
-		             p, 0);
+		osmem__fatal("free " OSMEM_NO_HEAP, p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
 		osmem__bad_header(p, "free of invalid pointer");
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
