@@ -3,10 +3,11 @@
  * are the fast paths: a request of a cached size pops a block from the
  * thread's cache, and a free of a block that passes the header check is
  * pushed onto it, with no lock and no call.
- * Everything else goes to the slow paths in tcache.c.  The semantics
+ * Everything else goes to the slow paths (slowpath.c).  The semantics
  * follow glibc's wherever C and POSIX leave a choice (see osmem_malloc(3)).
+ * Layer 6.
  */
-#include "os.h"
+#include "tcache.h"
 
 #include <errno.h>
 #include <string.h>
@@ -49,14 +50,14 @@ osmem_malloc(size_t n)
 static inline int
 in_break_heap(const void *p)
 {
-	return OSMEM_HARDEN ? osmem__in_window(p) : p != NULL;
+	return OSMEM_HARDEN ? osmem__in(&osmem__win, p) : p != NULL;
 }
 
 void
 osmem_free(void *p)
 {
 	if (OSMEM_LIKELY(in_break_heap(p))) {
-		chunk_t *c = osmem__mem2chunk(p);
+		osmem__chunk_t *c = osmem__mem2chunk(p);
 		uint64_t h = __atomic_load_n(&c->head, __ATOMIC_RELAXED);
 		struct osmem__tcache *tc = osmem__tc;
 		if (OSMEM_LIKELY(osmem__fast_free_ok(p, h))) {
@@ -77,31 +78,6 @@ osmem_free(void *p)
 	osmem__free_slow(p); /* NULL too */
 }
 
-/* The chunk behind a pointer handed back to realloc or usable_size, after
- * the always-on checks: aligned, a header we wrote, and in use. */
-static inline chunk_t *
-owned(const void *p, const char *nowhere, const char *invalid,
-      const char *freed)
-{
-	chunk_t *c = osmem__mem2chunk(p);
-	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                                   !osmem__readable(p)))
-		osmem__fatal(nowhere, p, 0);
-	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
-		osmem__bad_header(p, invalid);
-	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & F_CINUSE)))
-		osmem__fatal(freed, p, osmem__csize(c));
-	return c;
-}
-
-static inline size_t
-usable(const chunk_t *c)
-{
-	if (c->head & F_MMAP)
-		return osmem__large_usable(c);
-	return osmem__csize(c) - OSMEM_OVERHEAD;
-}
-
 void *
 osmem_calloc(size_t count, size_t n)
 {
@@ -110,12 +86,18 @@ osmem_calloc(size_t count, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p = osmem_malloc(total);
-	/* A fresh mapping is zero already (unless junk filled it). */
-	if (p && (!(osmem__mem2chunk(p)->head & F_MMAP) || osmem__g.debug))
+	void *p;
+	if (OSMEM_UNLIKELY(osmem__g.hooked)) {
+		osmem__count(OSMEM_CALL_MALLOC);
+		p = osmem__g.hooks->on_malloc(total, OSMEM_ALIGN,
+		                              __builtin_return_address(0));
+	} else {
+		p = osmem_malloc(total);
+	}
+	/* A fresh mapping is zero already (unless a tool filled it). */
+	if (p && (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) ||
+	          osmem__g.hooked))
 		memset(p, 0, total);
-	if (p && OSMEM_UNLIKELY(osmem__g.debug))
-		osmem__debug_set_caller(p, __builtin_return_address(0));
 	return p;
 }
 
@@ -128,32 +110,19 @@ osmem_realloc(void *p, size_t n)
 		osmem_free(p);
 		return NULL;
 	}
-	chunk_t *c = owned(p, "realloc " OSMEM_NO_HEAP,
-	                   "realloc of invalid pointer",
-	                   "realloc of freed pointer");
-	osmem__count(CALL_REALLOC);
-	if (OSMEM_UNLIKELY(osmem__g.debug)) {
-		/* With checks on, a resize always moves: the old block goes
-		 * through free's checks, the new one gets fresh canary/junk. */
-		size_t old = osmem__debug_usable(p, usable(c));
-		osmem__trace_quiet(1);
-		void *q = osmem_malloc(n);
-		if (q) {
-			memcpy(q, p, old < n ? old : n);
-			osmem_free(p);
-			osmem__debug_set_caller(q, __builtin_return_address(0));
-		}
-		osmem__trace_quiet(0);
-		if (osmem__g.tracing)
-			osmem__trace('r', 3, (uintptr_t)p, n, (uintptr_t)q);
-		return q;
-	}
+	osmem__chunk_t *c = osmem__owned(p, "realloc " OSMEM_NO_HEAP,
+	                                 "realloc of invalid pointer",
+	                                 "realloc of freed pointer");
+	osmem__count(OSMEM_CALL_REALLOC);
+	if (OSMEM_UNLIKELY(osmem__g.hooked))
+		return osmem__g.hooks->on_realloc(p, n,
+		                                  __builtin_return_address(0));
 	size_t size = osmem__request2size(n);
 	if (OSMEM_UNLIKELY(size == 0)) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (c->head & F_MMAP) {
+	if (c->head & OSMEM_F_MMAP) {
 		if (n >= osmem__g.cfg.mmap_threshold) {
 			void *q = osmem__large_resize(c, n);
 			if (q)
@@ -164,11 +133,10 @@ osmem_realloc(void *p, size_t n)
 		 * cache when it is a cached size: put straight back in the
 		 * arena, best fit would pack the next request against this
 		 * block, which often dies soon after (a string cut to length)
-		 * and then leaves a hole nothing fits.  Measured on the python3
-		 * trace: 9% less peak RSS. */
+		 * and then leaves a hole nothing fits. */
 		struct osmem__arena *a = osmem__arena_of(c);
 		size_t have = osmem__csize(c);
-		chunk_t *tail = NULL;
+		osmem__chunk_t *tail = NULL;
 		int done;
 		osmem__lock(&a->lock);
 		if (size < have && have - size >= OSMEM_MIN_CHUNK &&
@@ -187,7 +155,7 @@ osmem_realloc(void *p, size_t n)
 	void *q = osmem_malloc(n);
 	if (!q)
 		return NULL;
-	size_t old = usable(c);
+	size_t old = osmem__usable(c);
 	memcpy(q, p, old < n ? old : n);
 	osmem_free(p);
 	return q;
@@ -198,10 +166,11 @@ osmem_usable_size(const void *p)
 {
 	if (!p)
 		return 0;
-	size_t u = usable(owned(p, "usable_size " OSMEM_NO_HEAP,
-	                        "usable_size of invalid pointer",
-	                        "usable_size of freed pointer"));
-	return OSMEM_UNLIKELY(osmem__g.debug) ? osmem__debug_usable(p, u) : u;
+	size_t u = osmem__usable(osmem__owned(p, "usable_size " OSMEM_NO_HEAP,
+	                                      "usable_size of invalid pointer",
+	                                      "usable_size of freed pointer"));
+	return OSMEM_UNLIKELY(osmem__g.hooked) ? osmem__g.hooks->usable(p, u)
+	                                       : u;
 }
 
 void *
@@ -219,9 +188,9 @@ void
 osmem_free_sized(void *p, size_t n)
 {
 	if (p) {
-		size_t u = usable(owned(p, "free_sized " OSMEM_NO_HEAP,
-		                        "free_sized of invalid pointer",
-		                        "double free of"));
+		size_t u = osmem__usable(
+		    osmem__owned(p, "free_sized " OSMEM_NO_HEAP,
+		                 "free_sized of invalid pointer", "double free of"));
 		/* The message gives the block's own size, not the one passed. */
 		if (OSMEM_UNLIKELY(n > u))
 			osmem__fatal("free_sized with a size larger than the block at",

@@ -7,11 +7,10 @@
  * lowest address, at the end of its tree's left spine, which successive
  * takes walk again and so find in the cache; a search by size in a wider
  * bin goes down a new path each time, a cache miss per level on a heap of
- * many free chunks.  With exact classes up to 4 KiB rather than 1 KiB,
- * the free-blocks benchmark (requests of up to 4 KiB among 10^3 to 10^6
- * free blocks) takes 8-35% less time; with the thread caches' runs
- * (tcache.c), which leave more merged holes of odd sizes, 1 KiB made it
- * twice as slow at 10^6 free blocks.  Inside a bin, chunks form a
+ * many free chunks.  So the exact classes reach 4 KiB, where most
+ * requests fall, and the thread caches' runs (tcache.c), which leave
+ * merged holes of odd sizes, still find exact bins (bench/README has the
+ * measurements behind each choice here).  Inside a bin, chunks form a
  * treap ordered by (size, address) whose priorities are a hash of the
  * address, so it needs only the two child links a 32-byte chunk has room
  * for, and a lookup or insert costs O(log n) in the number of chunks in
@@ -31,10 +30,9 @@
  *
  * Chunks of 48 bytes or more also link to their parent (at c+32), so a
  * chunk leaving its bin because a neighbour merges with it is unlinked
- * where it is, not looked for from the root: on a heap of many free
- * blocks, where each level is a cache miss, that made freeing 1 GiB of
- * blocks in random order 24% faster.  The 32-byte chunks have no room for
- * it; their bin is searched.
+ * where it is, not looked for from the root, which on a heap of many free
+ * blocks costs a cache miss per level.  The 32-byte chunks have no room
+ * for it; their bin is searched.
  *
  * A run of frees with no search between them (a program freeing what it
  * built) would put every chunk into its tree only for most of them to
@@ -54,9 +52,9 @@
  * a misaligned value and the allocator aborts.  The end of a tree,
  * OSMEM_LINK_END, decodes misaligned too, so the walks' one test for the
  * end catches a corrupted link as well.  A bin's root is read only while
- * its bitmap bit is set.
+ * its bitmap bit is set.  Layer 4.
  */
-#include "os.h"
+#include "core.h"
 
 typedef void *slot_t; /* an encoded link, as stored */
 
@@ -72,29 +70,29 @@ check_end(const slot_t *s, slot_t e)
 /* Whether link value e, read from slot s, leads to a chunk (into *n): the
  * end and the check are one test. */
 static inline int
-open_link(const slot_t *s, slot_t e, chunk_t **n)
+open_link(const slot_t *s, slot_t e, osmem__chunk_t **n)
 {
 	uintptr_t v = osmem__link_dec((uintptr_t)e);
 	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
 		check_end(s, e);
 		return 0;
 	}
-	*n = (chunk_t *)v;
+	*n = (osmem__chunk_t *)v;
 	return 1;
 }
 
 /* Whether the link at s leads to a chunk (into *n). */
 static inline int
-step(const slot_t *s, chunk_t **n)
+step(const slot_t *s, osmem__chunk_t **n)
 {
 	return open_link(s, *s, n);
 }
 
 /* The chunk the link at s leads to, or NULL at the end of the tree. */
-static inline chunk_t *
+static inline osmem__chunk_t *
 ld(const slot_t *s)
 {
-	chunk_t *n;
+	osmem__chunk_t *n;
 	return step(s, &n) ? n : NULL;
 }
 
@@ -102,7 +100,7 @@ ld(const slot_t *s)
  * stored into another as it is: moving a subtree costs no encoding, only
  * following a link costs its decoding. */
 static inline slot_t
-enc(const chunk_t *c)
+enc(const osmem__chunk_t *c)
 {
 	return (slot_t)osmem__link_enc(c);
 }
@@ -111,7 +109,7 @@ enc(const chunk_t *c)
 #define END ((slot_t)OSMEM_LINK_END)
 
 static inline uint32_t
-prio(const chunk_t *c)
+prio(const osmem__chunk_t *c)
 {
 	return (uint32_t)(uintptr_t)c * 0x9e3779b1u;
 }
@@ -127,7 +125,7 @@ is_exact(unsigned bin)
 /* Treap order: by size, then by address.  In an exact bin the address
  * alone decides and no header need be read. */
 static inline int
-key_less(int exact, const chunk_t *a, const chunk_t *b)
+key_less(int exact, const osmem__chunk_t *a, const osmem__chunk_t *b)
 {
 	if (exact)
 		return (uintptr_t)a < (uintptr_t)b;
@@ -153,7 +151,7 @@ parented(unsigned bin)
 }
 
 static inline slot_t *
-up(chunk_t *c)
+up(osmem__chunk_t *c)
 {
 	return (slot_t *)((char *)c + OSMEM_MIN_CHUNK);
 }
@@ -161,7 +159,7 @@ up(chunk_t *c)
 /* Record n's parent: e is the stored link to it (or the end, for the
  * root). */
 static inline void
-set_up(unsigned bin, chunk_t *n, slot_t e)
+set_up(unsigned bin, osmem__chunk_t *n, slot_t e)
 {
 	if (parented(bin))
 		*up(n) = e;
@@ -208,9 +206,9 @@ next_bin(const struct osmem__arena *a, unsigned bin)
 /* Replace c, at slot s, by the join of its two subtrees; eo is the
  * stored link to the slot's owner (the end: s is the root). */
 static OSMEM_NOINLINE void
-unlink_at(unsigned bin, slot_t *s, slot_t eo, chunk_t *c)
+unlink_at(unsigned bin, slot_t *s, slot_t eo, osmem__chunk_t *c)
 {
-	chunk_t *l, *r;
+	osmem__chunk_t *l, *r;
 	slot_t el = c->link[0], er = c->link[1];
 	int hl = open_link(&c->link[0], el, &l);
 	int hr = open_link(&c->link[1], er, &r);
@@ -237,13 +235,13 @@ unlink_at(unsigned bin, slot_t *s, slot_t eo, chunk_t *c)
 		set_up(bin, hl ? l : r, eo);
 }
 
-/* Take c, at slot s, out of its bin.  A leaf (most removals: 70% in the
- * free-blocks benchmark) needs no walk, and is told from its stored links
+/* Take c, at slot s, out of its bin.  A leaf (most removals) needs no
+ * walk, and is told from its stored links
  * alone; the walk is not inlined, so the test costs its callers no
  * registers saved. */
 static inline void
 remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
-          chunk_t *c)
+          osmem__chunk_t *c)
 {
 	if (c->link[0] == END && c->link[1] == END)
 		*s = END;
@@ -255,10 +253,10 @@ remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
 
 /* The figures of the index, for a chunk coming in (+1) or going out (-1). */
 static inline void
-count(struct osmem__arena *a, const chunk_t *c, int dir)
+count(struct osmem__arena *a, const osmem__chunk_t *c, int dir)
 {
 	size_t size = osmem__csize(c);
-	size_t dirt = osmem__releasable(size) ? *osmem__dirt_slot((chunk_t *)c)
+	size_t dirt = osmem__releasable(size) ? *osmem__dirt_slot((osmem__chunk_t *)c)
 	                                      : 0;
 	if (dir > 0) {
 		a->st.free_bytes += size;
@@ -271,14 +269,14 @@ count(struct osmem__arena *a, const chunk_t *c, int dir)
 	}
 }
 
-static inline chunk_t *
+static inline osmem__chunk_t *
 victim(const struct osmem__arena *a)
 {
 	return a->victim;
 }
 
 static inline void
-set_victim(struct osmem__arena *a, chunk_t *c)
+set_victim(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	a->victim = c;
 }
@@ -305,22 +303,22 @@ pileable(size_t size)
 
 /* The pile of a chunk of this size: 1 for the sizes the release pass
  * looks at, which it walks as it walks the trees. */
-static inline chunk_t **
+static inline osmem__chunk_t **
 pile_of(struct osmem__arena *a, size_t size)
 {
 	return &a->pile[osmem__releasable(size)];
 }
 
 static inline int
-piled(chunk_t *c)
+piled(osmem__chunk_t *c)
 {
 	return pileable(osmem__csize(c)) && *up(c) == PILE_MARK;
 }
 
 static inline void
-pile_push(struct osmem__arena *a, chunk_t *c)
+pile_push(struct osmem__arena *a, osmem__chunk_t *c)
 {
-	chunk_t **top = pile_of(a, osmem__csize(c));
+	osmem__chunk_t **top = pile_of(a, osmem__csize(c));
 	c->link[0] = *top ? enc(*top) : END;
 	c->link[1] = END;
 	*up(c) = PILE_MARK;
@@ -331,9 +329,9 @@ pile_push(struct osmem__arena *a, chunk_t *c)
 
 /* Take c off the pile, checking that its neighbours link back to it. */
 static void
-pile_unlink(struct osmem__arena *a, chunk_t *c)
+pile_unlink(struct osmem__arena *a, osmem__chunk_t *c)
 {
-	chunk_t *next, *prev, **top = pile_of(a, osmem__csize(c));
+	osmem__chunk_t *next, *prev, **top = pile_of(a, osmem__csize(c));
 	int hn = open_link(&c->link[0], c->link[0], &next);
 	int hp = open_link(&c->link[1], c->link[1], &prev);
 	if (OSMEM_UNLIKELY(hp ? prev->link[0] != enc(c) : *top != c) ||
@@ -348,7 +346,7 @@ pile_unlink(struct osmem__arena *a, chunk_t *c)
 	*up(c) = END; /* the chunk may be handed out: no stale mark */
 }
 
-static void tree_insert(struct osmem__arena *a, chunk_t *c);
+static void tree_insert(struct osmem__arena *a, osmem__chunk_t *c);
 
 /* Whether anything is piled. */
 static inline int
@@ -362,7 +360,7 @@ static OSMEM_NOINLINE void
 drain(struct osmem__arena *a)
 {
 	for (int k = 0; k < 2; k++) {
-		chunk_t *c = a->pile[k], *next;
+		osmem__chunk_t *c = a->pile[k], *next;
 		a->pile[k] = NULL;
 		for (; c; c = next) {
 			next = ld(&c->link[0]);
@@ -378,11 +376,11 @@ drain(struct osmem__arena *a)
  * exact bins (ordered by address alone) and for the others, so that the
  * loops do not test which kind of bin they walk at each level. */
 static OSMEM_ALWAYS_INLINE void
-tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
+tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin, int exact)
 {
 	slot_t *s = root_of(a, bin);
 	uint32_t p = prio(c);
-	chunk_t *n;
+	osmem__chunk_t *n;
 	slot_t e, eo = END;
 	int more;
 	/* The walk down keeps the stored link to the owner, as c's parent
@@ -420,28 +418,27 @@ tree_insert_in(struct osmem__arena *a, chunk_t *c, unsigned bin, int exact)
  * registers they save are saved only when a walk is made (see
  * tree_insert). */
 static OSMEM_NOINLINE void
-tree_walk_exact(struct osmem__arena *a, chunk_t *c, unsigned bin)
+tree_walk_exact(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin)
 {
 	tree_insert_in(a, c, bin, 1);
 }
 
 static OSMEM_NOINLINE void
-tree_walk_sized(struct osmem__arena *a, chunk_t *c, unsigned bin)
+tree_walk_sized(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin)
 {
 	tree_insert_in(a, c, bin, 0);
 }
 
 /* Not inlined: most indexing costs no tree work (see the victim), and
  * the walks need registers that bin_insert would otherwise save on every
- * call.  python3: 1% fewer instructions. */
+ * call. */
 static OSMEM_NOINLINE void
-tree_insert(struct osmem__arena *a, chunk_t *c)
+tree_insert(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	if (!bin_nonempty(a, bin)) {
-		/* the only chunk: no walk, and none of the registers a walk
-		 * saves (42% of the insertions of the free-blocks benchmark
-		 * at 10^3 free blocks) */
+		/* the only chunk (a common case on small heaps): no walk,
+		 * and none of the registers a walk saves */
 		*root_of(a, bin) = enc(c);
 		set_up(bin, c, END);
 		c->link[0] = END;
@@ -455,10 +452,10 @@ tree_insert(struct osmem__arena *a, chunk_t *c)
 }
 
 void
-osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
+osmem__bin_insert(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	count(a, c, +1);
-	chunk_t *old = victim(a);
+	osmem__chunk_t *old = victim(a);
 	set_victim(a, c);
 	if (old) {
 		if (a->run++ >= OSMEM_PILE_AFTER && pileable(osmem__csize(old)))
@@ -469,7 +466,7 @@ osmem__bin_insert(struct osmem__arena *a, chunk_t *c)
 }
 
 void
-osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
+osmem__bin_remove(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	count(a, c, -1);
 	if (c == victim(a)) {
@@ -478,7 +475,7 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	slot_t *s = root_of(a, bin), eo = END, ec = enc(c);
-	chunk_t *n = NULL, *owner;
+	osmem__chunk_t *n = NULL, *owner;
 	if (parented(bin) && *up(c) == PILE_MARK) {
 		pile_unlink(a, c);
 		return;
@@ -504,11 +501,11 @@ osmem__bin_remove(struct osmem__arena *a, chunk_t *c)
 
 /* The least chunk of a non-empty bin, the slot that holds it and the
  * stored link to that slot's owner. */
-static OSMEM_ALWAYS_INLINE chunk_t *
+static OSMEM_ALWAYS_INLINE osmem__chunk_t *
 least(struct osmem__arena *a, unsigned bin, slot_t **where, slot_t *eo)
 {
 	slot_t *s = root_of(a, bin), e = *s, o = END;
-	chunk_t *n = ld(s), *l;
+	osmem__chunk_t *n = ld(s), *l;
 	while (step(&n->link[0], &l)) {
 		o = e;
 		s = &n->link[0];
@@ -521,19 +518,19 @@ least(struct osmem__arena *a, unsigned bin, slot_t **where, slot_t *eo)
 }
 
 static inline int
-key_below(const chunk_t *x, const chunk_t *y)
+key_below(const osmem__chunk_t *x, const osmem__chunk_t *y)
 {
 	size_t sx = osmem__csize(x), sy = osmem__csize(y);
 	return sx < sy || (sx == sy && (uintptr_t)x < (uintptr_t)y);
 }
 
 /* The chunk of least key not below (size, 0) in non-empty bin, or NULL. */
-static chunk_t *
+static osmem__chunk_t *
 search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where,
        slot_t *eo)
 {
 	slot_t *s = root_of(a, bin), e, o = END;
-	chunk_t *n, *best = NULL;
+	osmem__chunk_t *n, *best = NULL;
 	while (open_link(s, e = *s, &n)) {
 		if (osmem__csize(n) >= size) {
 			best = n;
@@ -548,11 +545,11 @@ search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where,
 	return best;
 }
 
-chunk_t *
+osmem__chunk_t *
 osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
-	chunk_t *v = victim(a), *c = NULL;
+	osmem__chunk_t *v = victim(a), *c = NULL;
 	slot_t *s = NULL, owner = NULL;
 	if (OSMEM_UNLIKELY(any_piled(a)))
 		drain(a);
@@ -603,7 +600,7 @@ osmem__bin_largest(struct osmem__arena *a)
 	size_t v = victim(a) ? osmem__csize(victim(a)) : 0;
 	if (bin == OSMEM_NBINS)
 		return v;
-	chunk_t *n = ld(root_of(a, bin)), *r;
+	osmem__chunk_t *n = ld(root_of(a, bin)), *r;
 	while ((r = ld(&n->link[1])) != NULL)
 		n = r;
 	return osmem__csize(n) > v ? osmem__csize(n) : v;
@@ -615,7 +612,7 @@ osmem__bin_largest(struct osmem__arena *a)
  * of chunks below two pages is not visited: lowest must be above every
  * bin its chunks go to. */
 static int
-visit(chunk_t *n, int (*fn)(chunk_t *, void *), void *arg)
+visit(osmem__chunk_t *n, int (*fn)(osmem__chunk_t *, void *), void *arg)
 {
 	while (n) {
 		if (visit(ld(&n->link[1]), fn, arg) || fn(n, arg))
@@ -627,13 +624,13 @@ visit(chunk_t *n, int (*fn)(chunk_t *, void *), void *arg)
 
 void
 osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
-                     int (*fn)(chunk_t *, void *), void *arg)
+                     int (*fn)(osmem__chunk_t *, void *), void *arg)
 {
-	chunk_t *v = victim(a);
+	osmem__chunk_t *v = victim(a);
 	if (v && osmem__bin_index(osmem__csize(v)) >= lowest && fn(v, arg))
 		return;
 	/* the larger chunks' pile first, in no order */
-	for (chunk_t *c = a->pile[1]; c; c = ld(&c->link[0]))
+	for (osmem__chunk_t *c = a->pile[1]; c; c = ld(&c->link[0]))
 		if (osmem__bin_index(osmem__csize(c)) >= lowest && fn(c, arg))
 			return;
 	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
@@ -649,18 +646,18 @@ osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
  * corrupted tree may hold a loop: the walk stops at a depth no sound
  * treap reaches, as check_tree does. */
 static int
-in_tree(struct osmem__arena *a, unsigned bin, const chunk_t *c)
+in_tree(struct osmem__arena *a, unsigned bin, const osmem__chunk_t *c)
 {
 	if (!bin_nonempty(a, bin))
 		return 0;
-	chunk_t *n = ld(root_of(a, bin));
+	osmem__chunk_t *n = ld(root_of(a, bin));
 	for (int depth = 0; n && n != c && depth <= TREE_DEPTH_MAX; depth++)
 		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
 	return n == c;
 }
 
 int
-osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
+osmem__bin_contains(struct osmem__arena *a, const osmem__chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
 	if (c == victim(a))
@@ -669,7 +666,7 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
 	 * free chunk's mark is read: a cached one's slot may never have been
 	 * written (memcheck would say so). */
 	if (parented(bin) && osmem__is_free(c) &&
-	    *up((chunk_t *)c) == PILE_MARK)
+	    *up((osmem__chunk_t *)c) == PILE_MARK)
 		return 1;
 	return in_tree(a, bin, c);
 }
@@ -678,8 +675,8 @@ osmem__bin_contains(struct osmem__arena *a, const chunk_t *c)
  * Consistency check of one treap: order, heap property, bin membership,
  * and that every node is a well-formed free chunk. */
 static int
-check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
-           const chunk_t *hi, uint64_t maxprio, int depth, size_t *count)
+check_tree(osmem__chunk_t *n, osmem__chunk_t *parent, unsigned bin, const osmem__chunk_t *lo,
+           const osmem__chunk_t *hi, uint64_t maxprio, int depth, size_t *count)
 {
 	if (!n)
 		return 0;
@@ -691,7 +688,7 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 	if (!osmem__head_ok(n))
 		return osmem__report("heap check: bad header on free chunk", n, 0);
 	size_t sz = osmem__csize(n);
-	if (n->head & (F_CINUSE | F_MMAP))
+	if (n->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP))
 		return osmem__report("heap check: in-use chunk in a bin", n, sz);
 	if (osmem__bin_index(sz) != bin)
 		return osmem__report("heap check: chunk in the wrong bin", n, sz);
@@ -716,13 +713,13 @@ check_tree(chunk_t *n, chunk_t *parent, unsigned bin, const chunk_t *lo,
 static int
 check_pile(struct osmem__arena *a, int k, size_t *count)
 {
-	chunk_t *prev = NULL;
+	osmem__chunk_t *prev = NULL;
 	size_t n = 0;
-	for (chunk_t *c = a->pile[k]; c; prev = c, c = ld(&c->link[0])) {
+	for (osmem__chunk_t *c = a->pile[k]; c; prev = c, c = ld(&c->link[0])) {
 		if (++n > a->st.nfree_chunks)
 			return osmem__report("heap check: pile longer than the free "
 			                     "chunks in", a, n);
-		if (!osmem__head_ok(c) || (c->head & (F_CINUSE | F_MMAP)))
+		if (!osmem__head_ok(c) || (c->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP)))
 			return osmem__report("heap check: bad header on piled chunk",
 			                     c, 0);
 		size_t sz = osmem__csize(c);
@@ -750,10 +747,10 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 			summary |= (uint64_t)1 << w;
 	if (summary != a->summary)
 		return osmem__report("heap check: bin summary bitmap wrong in", a, 0);
-	chunk_t *v = victim(a);
+	osmem__chunk_t *v = victim(a);
 	if (v) {
 		unsigned bin = osmem__bin_index(osmem__csize(v));
-		if (!osmem__head_ok(v) || (v->head & (F_CINUSE | F_MMAP)))
+		if (!osmem__head_ok(v) || (v->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP)))
 			return osmem__report("heap check: bad victim chunk", v, 0);
 		if (in_tree(a, bin, v))
 			return osmem__report("heap check: victim also in a bin", v,
@@ -768,7 +765,7 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
 		if (!bin_nonempty(a, bin))
 			continue;
-		chunk_t *r = ld(root_of(a, bin));
+		osmem__chunk_t *r = ld(root_of(a, bin));
 		if (!r)
 			return osmem__report("heap check: empty bin marked full",
 			                     root_of(a, bin), 0);

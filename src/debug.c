@@ -18,9 +18,9 @@
  * With canary or leaks on, each block ends with a tail: the caller and the
  * size asked for in its last 16 bytes, the canary (if on) right after the
  * bytes asked for.  Each finding ends the process with one line naming
- * the block.
+ * the block.  Layer 7.
  */
-#include "os.h"
+#include "tools.h"
 #include "vg.h"
 
 #include <string.h>
@@ -89,21 +89,6 @@ osmem__debug_caller(const void *p, size_t usable)
 	if (osmem__g.cfg.leaks && usable >= TAIL)
 		tail_read(p, usable, 2 * sizeof caller, &caller, sizeof caller);
 	return caller;
-}
-
-/* Record a different call site for block p (calloc and realloc, which
- * allocate through malloc and know their own caller). */
-void
-osmem__debug_set_caller(void *p, const void *caller)
-{
-	size_t usable = osmem__usable(p);
-	if (p && osmem__g.cfg.leaks && usable >= TAIL) {
-		char *at = (char *)p + usable - 2 * sizeof caller;
-		OSMEM_VG_UNDEFINED(at, sizeof caller);
-		memcpy(at, &caller, sizeof caller);
-		if (osmem__g.valgrind)
-			OSMEM_VG_NOACCESS(at, sizeof caller);
-	}
 }
 
 void *
@@ -227,9 +212,9 @@ held_drop(const void *p)
 	}
 }
 
-/* Checks before p (usable bytes) is freed; 1 if it went to quarantine
- * instead, so the caller must leave it alone. */
-int
+static size_t leaving(void *p);
+
+void *
 osmem__debug_free(void *p, size_t usable)
 {
 	const struct osmem__config *cfg = &osmem__g.cfg;
@@ -254,7 +239,7 @@ osmem__debug_free(void *p, size_t usable)
 	if (cfg->junk || cfg->quarantine)
 		memset(p, JUNK_FREE, usable);
 	if (!cfg->quarantine)
-		return 0;
+		return p;
 	/* Into the quarantine; the oldest blocks leave once it is full. */
 	void *out = NULL;
 	osmem__lock(&osmem__quarantine_lock);
@@ -279,21 +264,17 @@ osmem__debug_free(void *p, size_t usable)
 		if (!q.head)
 			q.tail = NULL;
 		held_drop(out);
-		q.bytes -= osmem__debug_leaving(out);
+		q.bytes -= leaving(out);
 	}
 	osmem__unlock(&osmem__quarantine_lock);
-	if (out)
-		osmem__free_now(out);
-	return 1;
+	return out;
 }
 
 /* A block leaving the quarantine: its junk must be intact. */
-size_t
-osmem__debug_leaving(void *p)
+static size_t
+leaving(void *p)
 {
-	chunk_t *c = osmem__mem2chunk(p);
-	size_t usable = (c->head & F_MMAP) ? osmem__large_usable(c)
-	                                   : osmem__csize(c) - OSMEM_OVERHEAD;
+	size_t usable = osmem__usable(osmem__mem2chunk(p));
 	/* Back in the allocator's hands: to memcheck, it holds the junk
 	 * written when it was freed. */
 	OSMEM_VG_DEFINED(p, usable);

@@ -2,7 +2,9 @@
  * diag.c: one-line diagnostics without stdio or allocation, and the abort
  * that follows a detected corruption.  Messages look like
  *   osmem: double free of 0x5581c3a0 (block of 48 bytes)
+ * Layer 2.
  */
+#include "diag.h"
 #include "os.h"
 
 #include <string.h>
@@ -93,4 +95,19 @@ osmem__assert_fail(const char *expr, const char *file, int line)
 	buf[n++] = '\n';
 	osmem__os_write(2, buf, n);
 	osmem__os_abort();
+}
+
+void
+osmem__path_pid(const char *path, char *name, size_t len)
+{
+	size_t n = 0;
+	for (; *path && n + 24 < len; path++) {
+		if (path[0] == '%' && path[1] == 'p') {
+			n += osmem__fmt_dec(name + n, (size_t)osmem__os_pid());
+			path++;
+		} else {
+			name[n++] = *path;
+		}
+	}
+	name[n] = '\0';
 }

@@ -8,40 +8,13 @@
  * it; if something else moved the break in between (glibc's malloc, a
  * program's own sbrk), the new memory becomes a segment of its own and the
  * gap is left to its owner.  If the break cannot move at all, a segment is
- * mapped instead, so small allocations carry on.
+ * mapped instead, so small allocations carry on.  Layer 4.
  */
-#include "os.h"
+#include "core.h"
 
-static inline chunk_t *
-fence_of(const struct osmem__seg *s)
-{
-	return (chunk_t *)(s->end - OSMEM_FENCE);
-}
-
-static inline size_t
-min_size(size_t x, size_t y)
-{
-	return x < y ? x : y;
-}
-
-/* Make [c, c+size) a free chunk and index it, dirt bytes of it resident.
- * The chunk before c is in use and the chunk after it is in use.  Inlined
- * into its callers: a call of its own was a tenth of python3's
- * instructions in the core. */
-static OSMEM_ALWAYS_INLINE void
-put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
-{
-	chunk_t *n = osmem__at(c, size);
-	osmem__set_head(c, size, F_PINUSE | a->aflag);
-	if (osmem__releasable(size)) {
-		*osmem__dirt_slot(c) = min_size(dirt, size);
-		if (OSMEM_UNLIKELY(osmem__g.cfg.release_threshold == 0) && dirt)
-			osmem__release_now(a, c, size);
-	}
-	n->prev_foot = size;
-	osmem__clear_pinuse(n);
-	osmem__bin_insert(a, c);
-}
+/* The first growth of the break, and the least a mapped segment holds. */
+#define OSMEM_HEAP_INITIAL ((size_t)128 << 10)
+#define OSMEM_MAPPED_SEG ((size_t)1 << 20)
 
 /* Give [c, c+size) back, merging it with a free chunk after it.  The
  * chunk before c is in use.  The next chunk's header is checked only when
@@ -49,15 +22,15 @@ put_free(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
  * use is left as it is (its P bit aside), and its own free, or the cache
  * handing it back, checks it. */
 static void
-release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
+release_tail(struct osmem__arena *a, osmem__chunk_t *c, size_t size, size_t dirt)
 {
-	chunk_t *n = osmem__at(c, size);
-	if (!(n->head & F_CINUSE) && osmem__is_free(osmem__checked(n))) {
+	osmem__chunk_t *n = osmem__at(c, size);
+	if (!(n->head & OSMEM_F_CINUSE) && osmem__is_free(osmem__checked(n))) {
 		dirt += osmem__dirt(n);
 		osmem__bin_remove(a, n);
 		size += osmem__csize(n);
 	}
-	put_free(a, c, size, dirt);
+	osmem__put_free(a, c, size, dirt);
 }
 
 /* Hand out the first `size` bytes of c (which is `have` bytes long, dirt
@@ -65,20 +38,20 @@ release_tail(struct osmem__arena *a, chunk_t *c, size_t size, size_t dirt)
  * chunk before c is in use.  merge: the chunk after c may be free (when
  * c was a free chunk, it cannot be: free chunks never touch). */
 static void *
-carve(struct osmem__arena *a, chunk_t *c, size_t have, size_t size,
+carve(struct osmem__arena *a, osmem__chunk_t *c, size_t have, size_t size,
       uint64_t pflag, size_t dirt, int merge)
 {
 	if (have - size >= OSMEM_MIN_CHUNK) {
-		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
+		osmem__set_head(c, size, OSMEM_F_CINUSE | pflag | a->aflag);
 		if (merge)
 			release_tail(a, osmem__at(c, size), have - size,
-			             min_size(dirt, have - size));
+			             osmem__min(dirt, have - size));
 		else
-			put_free(a, osmem__at(c, size), have - size,
-			         min_size(dirt, have - size));
+			osmem__put_free(a, osmem__at(c, size), have - size,
+			         osmem__min(dirt, have - size));
 	} else {
 		size = have;
-		osmem__set_head(c, size, F_CINUSE | pflag | a->aflag);
+		osmem__set_head(c, size, OSMEM_F_CINUSE | pflag | a->aflag);
 		osmem__set_pinuse(osmem__at(c, size));
 	}
 	a->st.in_use += size;
@@ -100,14 +73,14 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	s->kind = kind;
 	s->arena = a;
 	a->segs = s;
-	if (kind == SEG_SBRK && !a->aflag)
+	if (kind == OSMEM_SEG_BRK && !a->aflag)
 		a->brk_seg = s; /* the one the main arena extends */
-	chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
-	chunk_t *f = fence_of(s);
-	osmem__set_head(f, 0, F_CINUSE | a->aflag);
+	osmem__chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
+	osmem__chunk_t *f = osmem__fence_of(s);
+	osmem__set_head(f, 0, OSMEM_F_CINUSE | a->aflag);
 	/* Fresh pages count as resident: a refault then only ever means a
 	 * page that was given back and used again. */
-	put_free(a, c, (size_t)((char *)f - (char *)c), SIZE_MAX);
+	osmem__put_free(a, c, (size_t)((char *)f - (char *)c), SIZE_MAX);
 	a->st.nsegs++;
 }
 
@@ -127,18 +100,18 @@ count_heap(struct osmem__arena *a, size_t len, int brk)
 static void
 extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 {
-	chunk_t *c = osmem__checked(fence_of(s));
+	osmem__chunk_t *c = osmem__checked(osmem__fence_of(s));
 	size_t size = len, dirt = len; /* fresh pages count as resident */
-	if (!(c->head & F_PINUSE)) {
-		chunk_t *last = osmem__checked(osmem__before(c, c->prev_foot));
+	if (!(c->head & OSMEM_F_PINUSE)) {
+		osmem__chunk_t *last = osmem__checked(osmem__before(c, c->prev_foot));
 		dirt += osmem__dirt(last);
 		osmem__bin_remove(a, last);
 		size += osmem__csize(last);
 		c = last;
 	}
 	s->end += len;
-	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
-	put_free(a, c, size, dirt);
+	osmem__set_head(osmem__fence_of(s), 0, OSMEM_F_CINUSE | a->aflag);
+	osmem__put_free(a, c, size, dirt);
 }
 
 /* Bytes free at the end of the break segment (0 if its last chunk is in
@@ -149,8 +122,8 @@ free_at_break(const struct osmem__arena *a)
 	const struct osmem__seg *s = a->brk_seg;
 	if (!s)
 		return 0;
-	const chunk_t *f = fence_of(s);
-	return (f->head & F_PINUSE) ? 0 : (size_t)f->prev_foot;
+	const osmem__chunk_t *f = osmem__fence_of(s);
+	return (f->head & OSMEM_F_PINUSE) ? 0 : (size_t)f->prev_foot;
 }
 
 /*
@@ -183,7 +156,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		if (!r)
 			return 0;
 		count_heap(a, OSMEM_REGION, brk);
-		add_segment(a, r, OSMEM_REGION, brk ? SEG_SBRK : SEG_MMAP);
+		add_segment(a, r, OSMEM_REGION, brk ? OSMEM_SEG_BRK : OSMEM_SEG_MAPPED);
 		return 1;
 	}
 	if (!no_brk) {
@@ -193,21 +166,21 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			                          cfg->top_pad, page);
 		else
 			len = osmem__round_up(size + seg_cost + cfg->top_pad, page);
-		if (!a->brk_seg && len < cfg->heap_initial)
-			len = cfg->heap_initial;
+		if (!a->brk_seg && len < OSMEM_HEAP_INITIAL)
+			len = OSMEM_HEAP_INITIAL;
 		char *p = osmem__os_sbrk(len);
 		if (p) {
 			count_heap(a, len, 1);
 			if (a->brk_seg && p == a->brk_seg->end)
 				extend_segment(a, a->brk_seg, len);
 			else if (len >= seg_cost + OSMEM_MIN_CHUNK)
-				add_segment(a, p, len, SEG_SBRK);
+				add_segment(a, p, len, OSMEM_SEG_BRK);
 			return 1;
 		}
 	}
 	size_t len = size + seg_cost;
-	if (len < cfg->mmap_seg)
-		len = cfg->mmap_seg;
+	if (len < OSMEM_MAPPED_SEG)
+		len = OSMEM_MAPPED_SEG;
 	len = osmem__round_up(len, page);
 	char *p = osmem__os_map(len);
 	if (p && osmem__pages_mark(p, len, 1) != 0) {
@@ -217,7 +190,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	if (!p)
 		return 0;
 	count_heap(a, len, 0);
-	add_segment(a, p, len, SEG_MMAP);
+	add_segment(a, p, len, OSMEM_SEG_MAPPED);
 	return 1;
 }
 
@@ -225,11 +198,11 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
  * none exists.  A few tries: another user of the break may take what we
  * asked for.  Its header is checked before its size is trusted: a small
  * overflow from the block before it is caught here, at the split. */
-static chunk_t *
+static osmem__chunk_t *
 take(struct osmem__arena *a, size_t size, int may_grow)
 {
 	for (int tries = 0;; tries++) {
-		chunk_t *c = osmem__bin_take_best(a, size);
+		osmem__chunk_t *c = osmem__bin_take_best(a, size);
 		if (OSMEM_LIKELY(c != NULL))
 			return osmem__checked(c);
 		if (!may_grow || !grow(a, size, tries >= 3))
@@ -252,7 +225,7 @@ void *
 osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
                   int may_grow)
 {
-	chunk_t *c = take(a, size, may_grow);
+	osmem__chunk_t *c = take(a, size, may_grow);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	size_t have = osmem__csize(c), dirt = osmem__dirt(c), rest = 0;
@@ -264,13 +237,13 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 	if (dirt < have) /* some of it comes from released pages */
 		a->st.refault += size + rest -
 		                 (size_t)((double)(size + rest) * dirt / have);
-	char *p = carve(a, c, have, size + rest, F_PINUSE, dirt, 0);
+	char *p = carve(a, c, have, size + rest, OSMEM_F_PINUSE, dirt, 0);
 	if (rest) {
 		size_t first = osmem__csize(c) - rest;
-		osmem__set_head(c, first, F_CINUSE | F_PINUSE | a->aflag);
+		osmem__set_head(c, first, OSMEM_F_CINUSE | OSMEM_F_PINUSE | a->aflag);
 		osmem__set_heads(osmem__at(c, first),
 		                 osmem__at(c, first + rest), size,
-		                 F_PINUSE | a->aflag);
+		                 OSMEM_F_PINUSE | a->aflag);
 		/* set_heads restates the tag incrementally: the heads it
 		 * wrote must pass the check made with osmem__tag itself */
 		osmem__assert(osmem__head_ok(osmem__at(c, first)) &&
@@ -282,7 +255,7 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 void *
 osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 {
-	chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK, 1);
+	osmem__chunk_t *c = take(a, size + align + OSMEM_MIN_CHUNK, 1);
 	if (OSMEM_UNLIKELY(!c))
 		return NULL;
 	size_t have = osmem__csize(c), dirt = osmem__dirt(c);
@@ -290,28 +263,28 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 	if (mem & (align - 1)) {
 		/* Free a leading piece of at least a minimum chunk. */
 		size_t lead = osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
-		chunk_t *n = osmem__at(c, lead);
-		osmem__set_head(n, have - lead, F_CINUSE | a->aflag);
-		put_free(a, c, lead, min_size(dirt, lead));
+		osmem__chunk_t *n = osmem__at(c, lead);
+		osmem__set_head(n, have - lead, OSMEM_F_CINUSE | a->aflag);
+		osmem__put_free(a, c, lead, osmem__min(dirt, lead));
 		return carve(a, n, have - lead, size, 0,
-		             min_size(dirt, have - lead), 0);
+		             osmem__min(dirt, have - lead), 0);
 	}
-	return carve(a, c, have, size, F_PINUSE, dirt, 0);
+	return carve(a, c, have, size, OSMEM_F_PINUSE, dirt, 0);
 }
 
 void
-osmem__heap_free(struct osmem__arena *a, chunk_t *c)
+osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	size_t size = osmem__csize(c), dirt = size;
 	a->st.in_use -= size;
-	if (!(c->head & F_PINUSE)) {
+	if (!(c->head & OSMEM_F_PINUSE)) {
 		/* The chunk before must be free and as long as its footer says
 		 * (and bin_remove finds it in its bin): a checked header would
 		 * add nothing. */
-		chunk_t *p = osmem__before(c, c->prev_foot);
+		osmem__chunk_t *p = osmem__before(c, c->prev_foot);
 		if (OSMEM_HARDEN &&
 		    OSMEM_UNLIKELY(osmem__csize(p) != c->prev_foot ||
-		                   (p->head & F_CINUSE)))
+		                   (p->head & OSMEM_F_CINUSE)))
 			osmem__fatal("corrupted free chunk before", c, size);
 		dirt += osmem__dirt(p);
 		osmem__bin_remove(a, p);
@@ -326,7 +299,7 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 	 * pages of free chunks, once enough of them lie idle. */
 	size = osmem__csize(c);
 	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
-	    osmem__next(c) == fence_of(a->brk_seg))
+	    osmem__next(c) == osmem__fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at))
 		osmem__arena_release(a, osmem__release_threshold(a) / 2);
@@ -334,30 +307,30 @@ osmem__heap_free(struct osmem__arena *a, chunk_t *c)
 
 /* Shrink in-use chunk c to size bytes and make the rest a chunk of its own,
  * in use, for the caller to free (have - size >= OSMEM_MIN_CHUNK). */
-chunk_t *
-osmem__heap_cut(struct osmem__arena *a, chunk_t *c, size_t size)
+osmem__chunk_t *
+osmem__heap_cut(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 {
 	size_t have = osmem__csize(c);
-	chunk_t *t = osmem__at(c, size);
-	osmem__set_head(c, size, (c->head & F_PINUSE) | F_CINUSE | a->aflag);
-	osmem__set_head(t, have - size, F_PINUSE | F_CINUSE | a->aflag);
+	osmem__chunk_t *t = osmem__at(c, size);
+	osmem__set_head(c, size, (c->head & OSMEM_F_PINUSE) | OSMEM_F_CINUSE | a->aflag);
+	osmem__set_head(t, have - size, OSMEM_F_PINUSE | OSMEM_F_CINUSE | a->aflag);
 	return t;
 }
 
 int
-osmem__heap_resize(struct osmem__arena *a, chunk_t *c, size_t size)
+osmem__heap_resize(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 {
 	size_t have = osmem__csize(c), dirt = have; /* in use: resident */
-	uint64_t pflag = c->head & F_PINUSE;
+	uint64_t pflag = c->head & OSMEM_F_PINUSE;
 	if (size > have) {
-		chunk_t *n = osmem__checked(osmem__next(c));
+		osmem__chunk_t *n = osmem__checked(osmem__next(c));
 		size_t avail = have;
 		if (osmem__is_free(n))
 			avail += osmem__csize(n);
 		/* At the end of the break segment: move the break. */
 		struct osmem__seg *s = a->brk_seg;
 		if (avail < size && s &&
-		    osmem__at(c, avail) == fence_of(s)) {
+		    osmem__at(c, avail) == osmem__fence_of(s)) {
 			grow(a, size - have, 0);
 			n = osmem__checked(osmem__next(c));
 			avail = have;

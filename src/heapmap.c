@@ -12,13 +12,12 @@
  * (SVG if FILE ends in .svg, text otherwise); with OSMEM_HEAP_MAP_SIGNAL=N
  * too, also when signal N arrives: the handler only raises a flag (drawing
  * takes the allocator's locks, which the interrupted code may hold), and
- * the next call that takes a slow path draws the map.
+ * the next call that takes a slow path draws the map.  Layer 7.
  */
-#include "os.h"
+#include "tools.h"
 
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #define ROWS 48   /* segments drawn; the rest are summed in the last */
@@ -282,11 +281,11 @@ osmem_heap_map(int fd, int format)
 static volatile int map_wanted;
 
 /* Where maps go: heap_map= of OSMEM_OPTIONS, or OSMEM_HEAP_MAP. */
-const char *
-osmem__heap_map_path(void)
+static const char *
+map_path(void)
 {
 	return osmem__g.cfg.heap_map[0] ? osmem__g.cfg.heap_map
-	                                : getenv("OSMEM_HEAP_MAP");
+	                                : osmem__os_env("OSMEM_HEAP_MAP");
 }
 
 static void
@@ -300,11 +299,11 @@ want_map(int sig)
 void
 osmem__heap_map_signal(void)
 {
-	const char *s = getenv("OSMEM_HEAP_MAP_SIGNAL");
+	const char *s = osmem__os_env("OSMEM_HEAP_MAP_SIGNAL");
 	int sig = 0;
 	for (; s && *s >= '0' && *s <= '9' && sig < 1000; s++)
 		sig = sig * 10 + (*s - '0');
-	if (sig > 0 && osmem__heap_map_path() &&
+	if (sig > 0 && map_path() &&
 	    osmem__os_on_signal(sig, want_map) == 0)
 		osmem__g.map_signal = 1;
 }
@@ -320,14 +319,14 @@ osmem__heap_map_if_wanted(void)
 	if (!map_wanted)
 		return;
 	map_wanted = 0;
-	write_map(osmem__heap_map_path(), ++maps);
+	write_map(map_path(), ++maps);
 }
 
 /* OSMEM_HEAP_MAP=FILE: the map at exit. */
 void
-osmem__heap_map_at_exit(const char *path)
+osmem__heap_map_at_exit(void)
 {
-	write_map(path, 0);
+	write_map(map_path(), 0);
 }
 
 static void

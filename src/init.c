@@ -1,257 +1,65 @@
 /*
  * init.c: the allocator's global state and its start-up, run when the
- * library is loaded, or on the first call into the allocator if that comes
- * first (from the dynamic loader or libc, as a preloaded malloc).  Start-up
- * allocates nothing and calls nothing that might.
+ * library is loaded, or on the first call into the allocator if that
+ * comes first (from the dynamic loader or libc, as a preloaded malloc).
+ * Start-up allocates nothing and calls nothing that might.  Layer 3; the
+ * one file that reaches up the layers, and only to install what lives
+ * there: the opt-in tools' hooks and the fork handlers.
  */
-#include "os.h"
+#include "chunk.h"
 #include "vg.h"
-
-#include <pthread.h>
-#include <stdlib.h>
 
 struct osmem__global osmem__g = {
 	.fast_mask = OSMEM_FAST_MASK, /* from the first free, before start-up */
-	.large_lock = OSMEM_LOCK_INIT,
-	.tc_lock = OSMEM_LOCK_INIT,
 };
 
-static osmem__lock_t init_lock = OSMEM_LOCK_INIT;
-
-/*
- * Fork.  The child has one thread, the one that forked: a lock that
- * another thread held at that moment would stay held there for good.  So
- * the prepare handler takes every lock of the allocator, the parent
- * releases them after, and the child starts them afresh.  Two things
- * make this safe where a plain "lock everything" was not:
- *
- * - A signal handler may fork while the thread it interrupted is inside
- *   the allocator, or inside fork itself (POSIX lists fork as
- *   async-signal-safe).  The locks name their holder (lock.h): when its
- *   own thread holds one, the prepare takes none.  Waiting for the others
- *   could wait for ever (a thread holding the cache list's lock may be
- *   waiting for the arena this thread holds), and they would not make the
- *   child's heap whole: the interrupted call has left it half changed,
- *   and such a child may only call async-signal-safe functions anyway
- *   (glibc's malloc, in a process without threads, likewise takes
- *   nothing).  Prepares nest, each keeping its own record.
- * - C's stdio: glibc takes its list of streams' lock after the prepare
- *   handlers.  A thread flushing every stream holds that lock and waits
- *   for a stream whose holder waits for an arena in realloc; were we to
- *   hold the arenas and then wait for the list, nobody would move.  So
- *   in a process with threads the list's lock (recursive) is taken
- *   first, and the allocator's locks are the last taken before the
- *   process is copied and the first given back after.
- *
- * Lock order: heap map, init, thread caches, arenas, break, large,
- * quarantine, trace.
- */
-#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 7)
-_Static_assert(NFORK_LOCKS <= 32, "a prepare's record is one word");
-
-static osmem__lock_t *
-fork_lock(unsigned k)
-{
-	static osmem__lock_t *const fixed[] = { &osmem__map_lock, &init_lock,
-		                                &osmem__g.tc_lock };
-	if (k < 3)
-		return fixed[k];
-	if (k < 3 + OSMEM_MAX_ARENAS)
-		return &osmem__g.arena[k - 3].lock;
-	static osmem__lock_t *const leaves[] = { &osmem__brk_lock,
-		                                 &osmem__g.large_lock,
-		                                 &osmem__quarantine_lock,
-		                                 &osmem__trace_lock };
-	return leaves[k - 3 - OSMEM_MAX_ARENAS];
-}
-
-/* What each prepare of this thread took, innermost last. */
-#define FORK_NEST 8
-static __thread struct {
-	unsigned depth;
-	uint32_t took[FORK_NEST];
-	unsigned char stdio[FORK_NEST];
-	unsigned char inside[FORK_NEST]; /* it held one already */
-} forking __attribute__((tls_model("initial-exec")));
-
-/* The depth moves before a prepare takes anything and after a parent or
- * child handler has released everything, so a fork nested in either
- * (from a signal handler) keeps its record in the next slot. */
-static void
-before_fork(void)
-{
-	unsigned d = forking.depth++;
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	uint32_t took = 0;
-	/* Nested deeper than its record holds (forks in signal handlers
-	 * eight deep): it takes nothing, as it could not give it back. */
-	int inside = d >= FORK_NEST, stdio = 0;
-	for (unsigned k = 0; k < NFORK_LOCKS; k++)
-		inside |= osmem__lock_mine(fork_lock(k));
-	/* With the list of streams held, a busy allocator lock is not
-	 * waited for: its holder may be a thread that a signal handler
-	 * interrupted, now forking too and waiting for that list.  All is
-	 * given back, the busy lock waited for holding nothing, and the
-	 * whole taken again. */
-	while (!inside) {
-		stdio = !osmem__os_single_threaded();
-		if (stdio)
-			osmem__os_stdio_lock();
-		unsigned k = 0;
-		while (k < NFORK_LOCKS && osmem__trylock(fork_lock(k)))
-			took |= (uint32_t)1 << k++;
-		if (k == NFORK_LOCKS)
-			break;
-		for (unsigned j = k; j-- > 0;)
-			osmem__unlock(fork_lock(j));
-		took = 0;
-		if (stdio)
-			osmem__os_stdio_unlock();
-		osmem__lock(fork_lock(k));
-		osmem__unlock(fork_lock(k));
-	}
-	/* Or the child would write the trace's lines again; not when this
-	 * thread was interrupted writing it. */
-	if (took & ((uint32_t)1 << (NFORK_LOCKS - 1)))
-		osmem__trace_write_out();
-	if (d < FORK_NEST) {
-		forking.took[d] = took;
-		forking.stdio[d] = (unsigned char)stdio;
-		forking.inside[d] = (unsigned char)inside;
-	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-}
-
-static void
-after_fork_parent(void)
-{
-	unsigned d = forking.depth - 1;
-	if (d < FORK_NEST) { /* one nested too deep took nothing */
-		uint32_t took = forking.took[d];
-		int stdio = forking.stdio[d];
-		__atomic_signal_fence(__ATOMIC_SEQ_CST);
-		for (unsigned k = NFORK_LOCKS; k-- > 0;)
-			if (took & ((uint32_t)1 << k))
-				osmem__unlock(fork_lock(k));
-		if (stdio)
-			osmem__os_stdio_unlock();
-	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	forking.depth = d;
-}
-
-static void
-after_fork_child(void)
-{
-	unsigned d = forking.depth - 1;
-	for (unsigned k = 0; k < NFORK_LOCKS; k++)
-		osmem__lock_reset(fork_lock(k));
-	if (d < FORK_NEST) {
-		if (forking.stdio[d])
-			osmem__os_stdio_reset();
-		/* The other threads' cached blocks go back, unless this
-		 * thread was interrupted inside the allocator: its heap may be
-		 * half changed, and such a child may only call
-		 * async-signal-safe functions. */
-		if (!forking.inside[d])
-			osmem__tc_after_fork();
-	}
-	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	forking.depth = d;
-}
+osmem__lock_t osmem__init_lock;
 
 /* At load, before the program can start a thread.  Started up by the
  * first allocation instead, a thread making it could be forked from
  * before the fork handlers were registered, and the child inherit a lock
- * held for good (a fork loop started right after a thread's first
- * osmem_malloc: its first child hung about one run in two). */
+ * held for good (fork-t). */
 __attribute__((constructor)) static void
 at_load(void)
 {
 	osmem__ensure_init();
 }
 
-/* At exit (or when the library is unloaded): what stats=1 asks for, on a
- * copy of stderr taken at start-up (programs often close stderr in their
- * own exit handlers, which run first). */
-__attribute__((destructor)) static void
-at_exit(void)
-{
-	if (osmem__g.ready && osmem__g.cfg.stats)
-		osmem__stats_summary(osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2);
-	osmem__trace_flush();
-	if (osmem__g.ready)
-		osmem__heap_map_at_exit(osmem__heap_map_path());
-	if (osmem__g.ready && osmem__g.cfg.leaks) {
-		int fd = osmem__g.stats_fd >= 0 ? osmem__g.stats_fd : 2;
-		if (osmem__leak_report(fd) && osmem__g.cfg.leak_exitcode)
-			osmem__os_exit((int)osmem__g.cfg.leak_exitcode);
-	}
-}
-
 void
 osmem__init(void)
 {
-	osmem__lock(&init_lock);
-	if (!osmem__g.ready) {
-		osmem__g.secret = osmem__os_random() | 1;
-		osmem__g.secret_t = osmem__g.secret & TAG_MASK;
-		osmem__g.secret_c = osmem__g.secret_t | F_CINUSE;
-		osmem__g.page = osmem__os_page_size();
-		osmem__g.cfg.mmap_threshold = 128 * 1024;
-		osmem__g.cfg.trim_threshold = 128 * 1024;
-		osmem__g.cfg.top_pad = 128 * 1024;
-		osmem__g.cfg.heap_initial = 128 * 1024;
-		osmem__g.cfg.mmap_seg = 1024 * 1024;
-		osmem__g.cfg.tc_cap = OSMEM_TC_CAP;
-
-		osmem__g.cfg.release_threshold = 1024 * 1024;
-		osmem__g.cfg.valgrind = 2;
-		osmem__parse_options(&osmem__g.cfg, getenv("OSMEM_OPTIONS"));
-		/* The other arenas are set up when first handed out (writing
-		 * to all of them now would make ~80 KiB resident for nothing). */
-		osmem__g.arena[0].st.release_at = osmem__g.cfg.release_threshold;
-		osmem__g.stats_fd = osmem__g.cfg.stats || osmem__g.cfg.leaks
-		                        ? osmem__os_dup(2)
-		                        : -1;
-		osmem__trace_open();
-		osmem__heap_map_signal();
-		/* Under memcheck, blocks are told to it (debug.c), and a freed
-		 * block stays out of use for a while so a use after free lands
-		 * on memory memcheck knows is freed.  Other tools get the
-		 * ordinary paths: their profiles must count those. */
-		if (OSMEM_VG_RUNNING() && !OSMEM_VG_MEMCHECK())
-			osmem__os_brk_avoid(); /* valgrind's break is 8 MiB */
-		if (osmem__g.cfg.valgrind == 1 ||
-		    (osmem__g.cfg.valgrind == 2 && OSMEM_VG_MEMCHECK())) {
-			osmem__g.valgrind = 1;
-			if (!osmem__g.cfg.quarantine)
-				osmem__g.cfg.quarantine = (size_t)16 << 20;
-		}
-		/* The opt-in checks and the trace live on the slow paths: no
-		 * thread caches. */
-		const struct osmem__config *c = &osmem__g.cfg;
-		if (c->junk || c->canary || c->quarantine || c->guard ||
-		    c->check_every || c->leaks || osmem__g.tracing ||
-		    osmem__g.valgrind) {
-			osmem__g.debug = 1;
-			osmem__g.cfg.tc_cap = 0;
-		}
-		/* Enough arenas that busy threads rarely share one. */
-		unsigned n = 2 * osmem__os_ncpu();
-		if (osmem__os_ncpu() == 1)
-			n = 1;
-		if (osmem__g.cfg.narenas)
-			n = (unsigned)osmem__g.cfg.narenas;
-		osmem__g.narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;
-		osmem__tc_init();
-		__atomic_store_n(&osmem__g.ready, 1, __ATOMIC_RELEASE);
-		/* Registered last and with the allocator ready, in case
-		 * registering allocates. */
-		osmem__unlock(&init_lock);
-		pthread_atfork(before_fork, after_fork_parent,
-		               after_fork_child);
+	struct osmem__global *g = &osmem__g;
+	osmem__lock(&osmem__init_lock);
+	if (g->ready) {
+		osmem__unlock(&osmem__init_lock);
 		return;
 	}
-	osmem__unlock(&init_lock);
+	g->secret = osmem__os_random() | 1;
+	g->secret_t = g->secret & OSMEM_TAG_MASK;
+	g->secret_c = g->secret_t | OSMEM_F_CINUSE;
+	g->page = osmem__os_page_size();
+	osmem__options_default(&g->cfg);
+	osmem__options_parse(&g->cfg, osmem__os_env("OSMEM_OPTIONS"));
+	osmem__os_set_limit(g->cfg.limit);
+	/* The other arenas are set up when first handed out (writing to all
+	 * of them now would make ~80 KiB resident for nothing). */
+	g->arena[0].st.release_at = g->cfg.release_threshold;
+	/* Valgrind gives a program 8 MiB of break; under its profiling
+	 * tools the heap takes the paths it takes outside (memcheck gets
+	 * the debug paths, tools.c). */
+	if (OSMEM_VG_RUNNING() && !OSMEM_VG_MEMCHECK())
+		osmem__os_brk_avoid();
+	/* Enough arenas that busy threads rarely share one. */
+	unsigned ncpu = osmem__os_ncpu();
+	unsigned n = ncpu == 1 ? 1 : 2 * ncpu;
+	if (g->cfg.narenas)
+		n = (unsigned)g->cfg.narenas;
+	g->narenas = n < OSMEM_MAX_ARENAS ? n : OSMEM_MAX_ARENAS;
+	g->hooks = osmem__tools_start();
+	g->hooked = g->hooks != NULL;
+	__atomic_store_n(&g->ready, 1, __ATOMIC_RELEASE);
+	/* Registered last and with the allocator ready, in case registering
+	 * allocates. */
+	osmem__unlock(&osmem__init_lock);
+	osmem__fork_start();
 }

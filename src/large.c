@@ -6,70 +6,58 @@
  * A mapping m holds, in order: a struct osmem__large linking every live
  * large chunk (so the walker and checker find them), padding up to the
  * alignment asked for, and the chunk c with head M|C.  c->prev_foot is the
- * distance from m to c; the chunk runs to the end of the mapping.
+ * distance from m to c; the chunk runs to the end of the mapping.  Their
+ * figures are the main arena's (under the large lock).  Layer 4.
  */
-#include "os.h"
+#include "core.h"
 
 #include <errno.h>
+
+osmem__lock_t osmem__large_lock;
+static struct osmem__large *live; /* every live large chunk */
 
 /* call: whether this is an allocation (not a move) to count. */
 static void
 link_large(struct osmem__large *l, size_t len, int call)
 {
-	struct osmem__global *g = &osmem__g;
-	osmem__lock(&g->large_lock);
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	osmem__lock(&osmem__large_lock);
 	l->prev = NULL;
-	l->next = g->large;
-	if (g->large)
-		g->large->prev = l;
-	g->large = l;
-	g->arena[0].st.large += len;
-	g->arena[0].st.nlarge++;
-	g->arena[0].st.nlarge_alloc += (size_t)call;
-	if (g->arena[0].st.large > g->arena[0].st.large_peak)
-		g->arena[0].st.large_peak = g->arena[0].st.large;
-	osmem__unlock(&g->large_lock);
+	l->next = live;
+	if (live)
+		live->prev = l;
+	live = l;
+	st->large += len;
+	st->nlarge++;
+	st->nlarge_alloc += (size_t)call;
+	if (st->large > st->large_peak)
+		st->large_peak = st->large;
+	osmem__unlock(&osmem__large_lock);
 }
 
 static void
 unlink_large(struct osmem__large *l, size_t len, int call)
 {
-	struct osmem__global *g = &osmem__g;
-	osmem__lock(&g->large_lock);
-	if (OSMEM_UNLIKELY((l->prev ? l->prev->next : g->large) != l ||
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	osmem__lock(&osmem__large_lock);
+	if (OSMEM_UNLIKELY((l->prev ? l->prev->next : live) != l ||
 	                   (l->next && l->next->prev != l)))
 		osmem__fatal("corrupted mapped block list at", l->chunk, len);
 	if (l->prev)
 		l->prev->next = l->next;
 	else
-		g->large = l->next;
+		live = l->next;
 	if (l->next)
 		l->next->prev = l->prev;
-	g->arena[0].st.large -= len;
-	g->arena[0].st.nlarge--;
-	g->arena[0].st.nlarge_free += (size_t)call;
-	osmem__unlock(&g->large_lock);
+	st->large -= len;
+	st->nlarge--;
+	st->nlarge_free += (size_t)call;
+	osmem__unlock(&osmem__large_lock);
 	(void)osmem__pages_mark(l, len - l->guard, 0);
 }
 
-/* The head of c's mapping.  c->prev_foot lies just before the block and
- * an underflow can write it, so it is checked before it is followed: the
- * mapping starts on a page, c lies in its first page past the head (see
- * large_alloc), and the head points back to c. */
-static struct osmem__large *
-large_of(const chunk_t *c)
-{
-	size_t off = c->prev_foot;
-	uintptr_t m = (uintptr_t)c - off;
-	if (OSMEM_UNLIKELY(off - OSMEM_LARGE_HEAD >= osmem__g.page ||
-	                   (m & (osmem__g.page - 1)) ||
-	                   ((struct osmem__large *)m)->chunk != c))
-		osmem__fatal("corrupted mapped block header at", c, 0);
-	return (struct osmem__large *)m;
-}
-
 static inline size_t
-map_len(const chunk_t *c)
+map_len(const osmem__chunk_t *c)
 {
 	return (size_t)c->prev_foot + osmem__csize(c);
 }
@@ -89,9 +77,9 @@ place(char *m, size_t off, size_t len, size_t guard, int call)
 		errno = ENOMEM;
 		return NULL;
 	}
-	chunk_t *c = osmem__at(m, off);
+	osmem__chunk_t *c = osmem__at(m, off);
 	c->prev_foot = off;
-	osmem__set_head(c, len - off, F_MMAP | F_CINUSE);
+	osmem__set_head(c, len - off, OSMEM_F_MMAP | OSMEM_F_CINUSE);
 	((struct osmem__large *)m)->chunk = c;
 	((struct osmem__large *)m)->guard = guard;
 	link_large((struct osmem__large *)m, len, call);
@@ -116,13 +104,13 @@ keep_spare(struct osmem__large *l, size_t len, int reuse)
 {
 	/* All of it: its head is written again below, on a zeroed page. */
 	int dirty = osmem__os_release(l, len) != 0 || !reuse;
-	osmem__lock(&osmem__g.large_lock);
+	osmem__lock(&osmem__large_lock);
 	l->chunk = NULL;
 	l->guard = len | (size_t)dirty;
 	l->prev = NULL;
 	l->next = spares;
 	spares = l;
-	osmem__unlock(&osmem__g.large_lock);
+	osmem__unlock(&osmem__large_lock);
 }
 
 /* A clean spare of at least len bytes and at most twice that, taken off
@@ -134,7 +122,7 @@ take_spare(size_t len, size_t *got, int take)
 	struct osmem__large **lp, *found = NULL, **found_lp = NULL;
 	if (!__atomic_load_n(&spares, __ATOMIC_RELAXED))
 		return NULL;
-	osmem__lock(&osmem__g.large_lock);
+	osmem__lock(&osmem__large_lock);
 	for (lp = &spares; *lp; lp = &(*lp)->next) {
 		size_t have = (*lp)->guard;
 		if (!take || (!(have & 1) && have >= len && have / 2 <= len)) {
@@ -148,7 +136,7 @@ take_spare(size_t len, size_t *got, int take)
 		*found_lp = found->next;
 		*got = take ? found->guard & ~(size_t)1 : found->guard;
 	}
-	osmem__unlock(&osmem__g.large_lock);
+	osmem__unlock(&osmem__large_lock);
 	return (char *)found;
 }
 
@@ -164,9 +152,8 @@ retry_spare(void)
 }
 
 void *
-osmem__large_alloc(size_t n, size_t align, int zero)
+osmem__large_alloc(size_t n, size_t align)
 {
-	(void)zero; /* a fresh mapping is zero already */
 	size_t page = osmem__g.page;
 	const size_t head = OSMEM_LARGE_HEAD + 2 * OSMEM_OVERHEAD;
 	if (n > OSMEM_MAX_REQUEST || align > OSMEM_MAX_REQUEST) {
@@ -217,9 +204,9 @@ osmem__large_alloc(size_t n, size_t align, int zero)
 }
 
 void
-osmem__large_free(chunk_t *c)
+osmem__large_free(osmem__chunk_t *c)
 {
-	struct osmem__large *l = large_of(c);
+	struct osmem__large *l = osmem__large_of(c);
 	size_t len = map_len(c);
 	/*
 	 * The dynamic threshold (glibc's rule): a program that frees a mapped
@@ -229,9 +216,9 @@ osmem__large_free(chunk_t *c)
 	 * never once the user has set either.
 	 */
 	struct osmem__config *cfg = &osmem__g.cfg;
-	size_t n = osmem__large_usable(c);
+	size_t n = osmem__usable(c);
 	if (!cfg->fixed_thresholds && n > cfg->mmap_threshold &&
-	    n <= ((size_t)32 << 20)) {
+	    n <= OSMEM_MMAP_THRESHOLD_MAX) {
 		cfg->mmap_threshold = n;
 		cfg->trim_threshold = 2 * n;
 	}
@@ -243,16 +230,24 @@ osmem__large_free(chunk_t *c)
 		retry_spare();
 }
 
-size_t
-osmem__large_usable(const chunk_t *c)
+int
+osmem__large_each(int (*fn)(const struct osmem__large *, void *), void *arg,
+                  struct osmem__counters *figures)
 {
-	return osmem__csize(c) - 2 * OSMEM_OVERHEAD - large_of(c)->guard;
+	int r = 0;
+	osmem__lock(&osmem__large_lock);
+	for (const struct osmem__large *l = live; l && r == 0; l = l->next)
+		r = fn(l, arg);
+	if (figures)
+		*figures = osmem__g.arena[0].st;
+	osmem__unlock(&osmem__large_lock);
+	return r;
 }
 
 void *
-osmem__large_resize(chunk_t *c, size_t n)
+osmem__large_resize(osmem__chunk_t *c, size_t n)
 {
-	struct osmem__large *l = large_of(c);
+	struct osmem__large *l = osmem__large_of(c);
 	size_t off = c->prev_foot, len = map_len(c);
 	size_t want = osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
 	if (l->guard)

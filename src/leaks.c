@@ -9,8 +9,9 @@
  *   osmem: leaks: 5300 bytes in 4 blocks from 2 call sites
  *
  * The sums live in a static table, so the report allocates nothing.
+ * Layer 7.
  */
-#include "os.h"
+#include "tools.h"
 
 #include <stdio.h>
 #include <string.h>

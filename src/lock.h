@@ -3,15 +3,17 @@
  * 0 when free, else the holding thread's number (even, nonzero), plus 1
  * when threads wait.  An uncontended lock and unlock are one atomic
  * instruction each (a pthread mutex costs a call and some thirty); a
- * contended one sleeps in the kernel (os.c).  Naming the holder lets fork
+ * contended one sleeps in the kernel (sys.c).  Naming the holder lets fork
  * tell the locks its own thread holds (a signal handler that forks while
  * the thread it interrupted is inside the allocator) from those it must
  * wait for.  No initialisation call is needed, so it works before main
  * and before libc has finished starting up; a child after fork resets it
- * by a store.
+ * by a store.  Layer 2.
  */
 #ifndef OSMEM_LOCK_H
 #define OSMEM_LOCK_H
+
+#include "base.h"
 
 typedef struct {
 	int v;
@@ -19,21 +21,21 @@ typedef struct {
 #define OSMEM_LOCK_INIT { 0 }
 #define OSMEM_LOCK_WAITERS 1
 
-/* The calling thread's number (os.c hands them out), shifted so that the
+/* The calling thread's number (sys.c hands them out), shifted so that the
  * waiters bit is free. */
 extern __thread int osmem__self
     __attribute__((tls_model("initial-exec"), visibility("hidden")));
 
-/* os.c */
-__attribute__((visibility("hidden"))) int osmem__self_new(void);
-__attribute__((visibility("hidden"))) void osmem__lock_wait(int *v, int me);
-__attribute__((visibility("hidden"))) void osmem__lock_wake(int *v);
+/* sys.c */
+OSMEM_INTERNAL int osmem__self_new(void);
+OSMEM_INTERNAL void osmem__lock_wait(int *v, int me);
+OSMEM_INTERNAL void osmem__lock_wake(int *v);
 
 static inline int
 osmem__me(void)
 {
 	int me = osmem__self;
-	return __builtin_expect(me != 0, 1) ? me : osmem__self_new();
+	return OSMEM_LIKELY(me != 0) ? me : osmem__self_new();
 }
 
 static inline void

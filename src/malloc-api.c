@@ -7,7 +7,7 @@
  * a thin call of the osmem_ function of the same meaning; malloc, free,
  * calloc and realloc are aliases defined in alloc.c.
  */
-#include "os.h"
+#include "api.h"
 
 #include <errno.h>
 #include <malloc.h>

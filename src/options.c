@@ -1,56 +1,63 @@
 /*
- * options.c: tunables.  At start-up, OSMEM_OPTIONS (name=value pairs
- * separated by commas, sizes with an optional K, M or G) is read once,
- * without allocating; an unknown name or a bad value gets a one-line
- * warning naming it, and the default stays.  At run time, osmem_mallopt
- * takes glibc's mallopt parameters (the same numbers, so
- * libosmem-malloc.so passes mallopt through unchanged): the mmap threshold,
- * the trim threshold and the top pad are honoured; glibc's other
- * parameters are accepted and ignored, as osmem_mallopt(3) documents.
- * Every tunable is documented in osmem(7).
+ * options.c: the tunables, one table row each (name, kind, range,
+ * default, field), and OSMEM_OPTIONS: name=value pairs separated by
+ * commas, sizes with an optional K, M or G, read once at start-up without
+ * allocating.  An unknown name or a bad value gets a one-line warning
+ * naming it, and the default stays.  Adding a tunable takes a row here,
+ * its line in osmem(7) and in osmem-run's flag list.  osmem_mallopt
+ * (control.c) changes some at run time.  Layer 3.
  */
+#include "diag.h"
 #include "os.h"
+#include "types.h"
 
-#include <stdlib.h>
 #include <string.h>
 
-enum kind { SIZE, COUNT, PATH };
+enum kind { OSMEM_OPT_SIZE, OSMEM_OPT_COUNT, OSMEM_OPT_PATH };
 
-/* The tunables: name, kind, range, and where the value goes. */
+#define ROW(name, kind, min, max, dflt)                                       \
+	{ #name, OSMEM_OPT_##kind, min, max, dflt,                            \
+	  offsetof(struct osmem__config, name) }
+
 static const struct tunable {
 	const char *name;
 	enum kind kind;
-	size_t min, max;
+	size_t min, max, dflt;
 	size_t offset; /* in struct osmem__config */
 } tunables[] = {
-	{ "mmap_threshold", SIZE, 0, (size_t)32 << 20,
-	  offsetof(struct osmem__config, mmap_threshold) },
-	{ "trim_threshold", SIZE, 0, SIZE_MAX,
-	  offsetof(struct osmem__config, trim_threshold) },
-	{ "top_pad", SIZE, 0, (size_t)1 << 30,
-	  offsetof(struct osmem__config, top_pad) },
-	{ "tcache", COUNT, 0, OSMEM_TC_CAP_MAX,
-	  offsetof(struct osmem__config, tc_cap) },
-	{ "arenas", COUNT, 1, OSMEM_MAX_ARENAS,
+	/* glibc's defaults for its three thresholds */
+	ROW(mmap_threshold, SIZE, 0, OSMEM_MMAP_THRESHOLD_MAX, 128 << 10),
+	ROW(trim_threshold, SIZE, 0, SIZE_MAX, 128 << 10),
+	ROW(top_pad, SIZE, 0, (size_t)1 << 30, 128 << 10),
+	{ "tcache", OSMEM_OPT_COUNT, 0, OSMEM_TC_CAP_MAX, 32,
+	  offsetof(struct osmem__config, tc_cap) }, /* see tcache.c */
+	{ "arenas", OSMEM_OPT_COUNT, 1, OSMEM_MAX_ARENAS, 0, /* 2 per CPU */
 	  offsetof(struct osmem__config, narenas) },
-	{ "limit", SIZE, 0, SIZE_MAX, offsetof(struct osmem__config, limit) },
-	{ "release_threshold", SIZE, 0, SIZE_MAX,
-	  offsetof(struct osmem__config, release_threshold) },
-	{ "stats", COUNT, 0, 1, offsetof(struct osmem__config, stats) },
-	{ "junk", COUNT, 0, 1, offsetof(struct osmem__config, junk) },
-	{ "canary", COUNT, 0, 1, offsetof(struct osmem__config, canary) },
-	{ "quarantine", SIZE, 0, SIZE_MAX,
-	  offsetof(struct osmem__config, quarantine) },
-	{ "guard", COUNT, 0, 1, offsetof(struct osmem__config, guard) },
-	{ "check_every", COUNT, 0, SIZE_MAX,
-	  offsetof(struct osmem__config, check_every) },
-	{ "leaks", COUNT, 0, 1, offsetof(struct osmem__config, leaks) },
-	{ "valgrind", COUNT, 0, 2, offsetof(struct osmem__config, valgrind) },
-	{ "heap_map", PATH, 0, 0, offsetof(struct osmem__config, heap_map) },
-	{ "trace", PATH, 0, 0, offsetof(struct osmem__config, trace) },
-	{ "leak_exitcode", COUNT, 0, 255,
-	  offsetof(struct osmem__config, leak_exitcode) },
+	ROW(limit, SIZE, 0, SIZE_MAX, 0),
+	/* resident free bytes before a release pass (trim.c) */
+	ROW(release_threshold, SIZE, 0, SIZE_MAX, 1 << 20),
+	ROW(stats, COUNT, 0, 1, 0),
+	ROW(junk, COUNT, 0, 1, 0),
+	ROW(canary, COUNT, 0, 1, 0),
+	ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
+	ROW(guard, COUNT, 0, 1, 0),
+	ROW(check_every, COUNT, 0, SIZE_MAX, 0),
+	ROW(leaks, COUNT, 0, 1, 0),
+	ROW(valgrind, COUNT, 0, 2, 2), /* 2: when under memcheck */
+	ROW(heap_map, PATH, 0, 0, 0),
+	ROW(trace, PATH, 0, 0, 0),
+	ROW(leak_exitcode, COUNT, 0, 255, 0),
 };
+#define NTUNABLES (sizeof tunables / sizeof *tunables)
+
+void
+osmem__options_default(struct osmem__config *cfg)
+{
+	for (size_t i = 0; i < NTUNABLES; i++)
+		if (tunables[i].kind != OSMEM_OPT_PATH)
+			*(size_t *)((char *)cfg + tunables[i].offset) =
+			    tunables[i].dflt;
+}
 
 static void
 warn(const char *what, const char *item, size_t len)
@@ -95,7 +102,7 @@ parse_number(const char *s, size_t len, enum kind kind, size_t *out)
 		case 'g': case 'G': shift = 30; break;
 		default: return 0;
 		}
-		if (kind != SIZE || i + 1 != len || v > (SIZE_MAX >> shift))
+		if (kind != OSMEM_OPT_SIZE || i + 1 != len || v > (SIZE_MAX >> shift))
 			return 0;
 		v <<= shift;
 	}
@@ -104,7 +111,7 @@ parse_number(const char *s, size_t len, enum kind kind, size_t *out)
 }
 
 void
-osmem__parse_options(struct osmem__config *cfg, const char *s)
+osmem__options_parse(struct osmem__config *cfg, const char *s)
 {
 	while (s && *s) {
 		const char *end = strchr(s, ',');
@@ -112,7 +119,7 @@ osmem__parse_options(struct osmem__config *cfg, const char *s)
 		const char *eq = memchr(s, '=', len);
 		size_t nlen = eq ? (size_t)(eq - s) : len;
 		const struct tunable *t = NULL;
-		for (size_t i = 0; i < sizeof tunables / sizeof *tunables; i++)
+		for (size_t i = 0; i < NTUNABLES; i++)
 			if (strlen(tunables[i].name) == nlen &&
 			    !memcmp(tunables[i].name, s, nlen))
 				t = &tunables[i];
@@ -121,7 +128,7 @@ osmem__parse_options(struct osmem__config *cfg, const char *s)
 			/* an empty item: nothing to do */
 		} else if (!t) {
 			warn("unknown option", s, nlen);
-		} else if (t->kind == PATH) {
+		} else if (t->kind == OSMEM_OPT_PATH) {
 			/* A file name, up to the next comma, kept in place. */
 			char *dst = (char *)cfg + t->offset;
 			size_t vlen = eq ? len - nlen - 1 : 0;
@@ -144,49 +151,4 @@ osmem__parse_options(struct osmem__config *cfg, const char *s)
 		}
 		s = end ? end + 1 : NULL;
 	}
-}
-
-/* glibc's largest mmap threshold on 64-bit systems: half of 64 MiB. */
-#define MAX_MMAP_THRESHOLD ((size_t)32 << 20)
-
-int
-osmem_mallopt(int param, int value)
-{
-	osmem__ensure_init();
-	struct osmem__config *cfg = &osmem__g.cfg;
-	struct osmem__arena *a = &osmem__g.arena[0];
-	int ok = 1;
-	osmem__lock(&a->lock);
-	switch (param) {
-	case OSMEM_M_MMAP_THRESHOLD:
-		if (value < 0 || (size_t)value > MAX_MMAP_THRESHOLD)
-			ok = 0;
-		else
-			cfg->mmap_threshold = (size_t)value;
-		cfg->fixed_thresholds = ok;
-		break;
-	case OSMEM_M_TRIM_THRESHOLD:
-		/* glibc takes the value as unsigned: -1 turns trimming off. */
-		cfg->trim_threshold = (size_t)(unsigned long)(long)value;
-		if (value < 0)
-			cfg->trim_threshold = SIZE_MAX;
-		cfg->fixed_thresholds = 1;
-		break;
-	case OSMEM_M_TOP_PAD:
-		cfg->top_pad = value < 0 ? 0 : (size_t)value;
-		cfg->fixed_thresholds = 1;
-		break;
-	case OSMEM_M_TCACHE_COUNT:
-		if (value < 0 || value > (int)OSMEM_TC_CAP_MAX)
-			ok = 0;
-		else
-			cfg->tc_cap = (size_t)value;
-		break;
-	default:
-		break; /* accepted, ignored */
-	}
-	osmem__unlock(&a->lock);
-	if (ok && param == OSMEM_M_TCACHE_COUNT)
-		osmem__tc_set_cap(osmem__tc, (unsigned)value);
-	return ok;
 }

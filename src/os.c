@@ -1,26 +1,15 @@
 /*
- * os.c: the only file that talks to the operating system.  Everything the
- * allocator needs from the kernel (the break, mappings, page release,
- * randomness, writing a diagnostic, aborting) goes through here, and so does
- * the fault seam the tests use to make any of these calls fail.
+ * os.c: memory from the operating system, the half of os.h that moves
+ * the break and maps, unmaps and releases pages (sys.c has the rest),
+ * with the optional limit on bytes held and the fault seam the tests use
+ * to make any of these calls fail.  Layer 2: it uses base.h and lock.h
+ * only, and never aborts on a failure.
  */
 #include "os.h"
 
-#include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/auxv.h>
-#include <linux/futex.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
-#include <sys/random.h>
-#ifdef HAVE_SYS_SINGLE_THREADED_H
-#include <sys/single_threaded.h>
-#endif
 #include <unistd.h>
 
 struct fault {
@@ -64,12 +53,17 @@ should_fail(enum osmem__os_call kind)
  * optional limit (OSMEM_OPTIONS=limit=SIZE) is enforced in one place: a
  * call that would pass it fails as if the system had said no.
  */
-static size_t held;
+static size_t held, limit;
+
+void
+osmem__os_set_limit(size_t most)
+{
+	limit = most;
+}
 
 static int
 take(size_t len)
 {
-	size_t limit = osmem__g.cfg.limit;
 	size_t now = __atomic_add_fetch(&held, len, __ATOMIC_RELAXED);
 	if (limit && now > limit) {
 		__atomic_sub_fetch(&held, len, __ATOMIC_RELAXED);
@@ -93,54 +87,45 @@ osmem__os_held(void)
 /*
  * The heap's break.  Every arena may grow from it (the main arena's heap,
  * the others' aligned regions), so the allocator's moves of it are made
- * under one lock, and after each the break heap's window is set: from 16
- * bytes past the start to the end, in osmem__g.win_lo and win_span.
- * Every block of the break heap lies in it, and all of it is mapped (the
- * break's memory is contiguous, whoever moved it), so a pointer inside
- * may have its header read unchecked (osmem_free's first test).
+ * under one lock, and after each the window (os.h) is set: from 16 bytes
+ * past the start to the end.  The break's memory is contiguous, whoever
+ * moved it, so all of the window is mapped.
  *
  * When the system's break cannot move any more (valgrind gives a program
  * 8 MiB of it; a mapping may stand in its way), the heap's break goes on
  * in a mapping reserved for it (MAP_NORESERVE: only the pages used cost
- * anything), and the window moves there; the system break's pages are
- * marked in the page map so its blocks stay known.  Under valgrind tools
+ * anything), and the window moves there; what the heap had of the
+ * system's break stays known as the old window.  Under valgrind tools
  * other than memcheck the mapped break is used from the start, so that a
  * profile follows the paths a program takes outside valgrind.
  */
+struct osmem__window osmem__win, osmem__win_old;
 osmem__lock_t osmem__brk_lock;
-static uintptr_t brk_lo;            /* start of the window's memory */
-static int mapped;                  /* the mapped break is in use */
-static char *m_lo, *m_cur, *m_end;  /* the mapped break */
+static uintptr_t brk_lo;           /* start of the window's memory */
+static int mapped;                 /* the mapped break is in use */
+static char *m_lo, *m_cur, *m_end; /* the mapped break */
 
-/* The window's memory is now [brk_lo, end) (the lock held). */
+/* Window w now covers [lo + 16, end) (the lock held). */
 static void
-set_window(uintptr_t end)
+set_window(struct osmem__window *w, uintptr_t lo, uintptr_t end)
 {
-	size_t span = end > brk_lo + 16 ? end - brk_lo - 16 : 0;
-	__atomic_store_n(&osmem__g.win_span, span, __ATOMIC_RELEASE);
-}
-
-static void
-start_window(uintptr_t lo)
-{
-	__atomic_store_n(&osmem__g.win_span, 0, __ATOMIC_RELEASE);
-	brk_lo = lo;
-	__atomic_store_n(&osmem__g.win_lo, lo + 16, __ATOMIC_RELEASE);
+	size_t span = end > lo + 16 ? end - lo - 16 : 0;
+	if (w->lo != lo + 16) {
+		__atomic_store_n(&w->span, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&w->lo, lo + 16, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&w->span, span, __ATOMIC_RELEASE);
 }
 
 /* Leave the system break for the mapped one (the lock held). */
 static void
 go_mapped(void)
 {
-	if (brk_lo) {
-		char *end = sbrk(0);
-		if (osmem__pages_mark((void *)brk_lo, (size_t)(end - (char *)brk_lo),
-		                      1) != 0)
-			return; /* then keep the system break */
-	}
+	if (brk_lo)
+		set_window(&osmem__win_old, brk_lo, (uintptr_t)sbrk(0));
 	mapped = 1;
 	brk_lo = 0;
-	__atomic_store_n(&osmem__g.win_span, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&osmem__win.span, 0, __ATOMIC_RELEASE);
 }
 
 /* Reserve the mapped break, as much address space as the system lets us
@@ -155,7 +140,8 @@ reserve(void)
 		if (r != MAP_FAILED) {
 			m_lo = m_cur = r;
 			m_end = r + want;
-			start_window((uintptr_t)r);
+			brk_lo = (uintptr_t)r;
+			set_window(&osmem__win, brk_lo, brk_lo);
 		}
 	}
 	return m_lo != NULL;
@@ -172,8 +158,8 @@ brk_grow(size_t len)
 		char *p = sbrk((intptr_t)len);
 		if (p != (char *)-1) {
 			if (!brk_lo)
-				start_window((uintptr_t)p);
-			set_window((uintptr_t)p + len);
+				brk_lo = (uintptr_t)p;
+			set_window(&osmem__win, brk_lo, (uintptr_t)p + len);
 			return p;
 		}
 		go_mapped();
@@ -184,7 +170,7 @@ brk_grow(size_t len)
 	}
 	char *p = m_cur;
 	m_cur += len;
-	set_window((uintptr_t)m_cur);
+	set_window(&osmem__win, brk_lo, (uintptr_t)m_cur);
 	return p;
 }
 
@@ -212,7 +198,7 @@ osmem__os_sbrk_aligned(size_t len, size_t align)
 	osmem__lock(&osmem__brk_lock);
 	uintptr_t cur = mapped && reserve() ? (uintptr_t)m_cur
 	                                    : (uintptr_t)sbrk(0);
-	size_t pad = (size_t)(osmem__round_up(cur, align) - cur);
+	size_t pad = osmem__round_up(cur, align) - cur;
 	char *p = brk_grow(pad + len), *q = NULL;
 	if (p) {
 		/* Another user of the break may have moved it meanwhile (or
@@ -230,24 +216,26 @@ int
 osmem__os_brk_shrink(void *end, size_t cut)
 {
 	int r = -1;
+	uintptr_t lo = (uintptr_t)end - cut;
 	osmem__lock(&osmem__brk_lock);
 	if (mapped && end == m_cur && m_lo) {
 		/* Out of the window before the memory goes. */
-		set_window((uintptr_t)end - cut);
+		set_window(&osmem__win, brk_lo, lo);
 		m_cur -= cut;
 		(void)madvise(m_cur, cut, MADV_DONTNEED);
 		give(cut);
 		r = 0;
 	} else if (sbrk(0) == end && !should_fail(OSMEM_OS_SBRK)) {
-		if (!mapped)
-			set_window((uintptr_t)end - cut);
+		/* The system break: the current window, or the old one when
+		 * the heap has moved to the mapped break. */
+		struct osmem__window *w = mapped ? &osmem__win_old : &osmem__win;
+		uintptr_t from = mapped ? w->lo - 16 : brk_lo;
+		set_window(w, from, lo);
 		if (sbrk(-(intptr_t)cut) != (void *)-1) {
-			if (mapped) /* a segment left on the system break */
-				(void)osmem__pages_mark((char *)end - cut, cut, 0);
 			give(cut);
 			r = 0;
-		} else if (!mapped) {
-			set_window((uintptr_t)end);
+		} else {
+			set_window(w, from, (uintptr_t)end);
 		}
 	}
 	osmem__unlock(&osmem__brk_lock);
@@ -282,16 +270,6 @@ osmem__os_map_aligned(size_t len, size_t align)
 		(void)osmem__os_unmap(q + len,
 		                      (size_t)(p + len + align - (q + len)));
 	return q;
-}
-
-unsigned
-osmem__os_ncpu(void)
-{
-	cpu_set_t set;
-	if (sched_getaffinity(0, sizeof set, &set) != 0)
-		return 1;
-	int n = CPU_COUNT(&set);
-	return n > 0 ? (unsigned)n : 1;
 }
 
 int
@@ -348,201 +326,3 @@ osmem__os_page_size(void)
 	return ps ? (size_t)ps : 4096;
 }
 
-uint64_t
-osmem__os_random(void)
-{
-	uint64_t v = 0;
-	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
-		/* Fall back to the 16 bytes the kernel put on our stack. */
-		const unsigned char *r =
-		    (const unsigned char *)getauxval(AT_RANDOM);
-		if (r)
-			for (int i = 0; i < 8; i++)
-				v = (v << 8) | r[i];
-	}
-	/* Mix in an address so a missing AT_RANDOM still varies with ASLR. */
-	return v ^ ((uint64_t)(uintptr_t)&faults * 0x9e3779b97f4a7c15ull);
-}
-
-int
-osmem__os_open_append(const char *path)
-{
-	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-}
-
-int
-osmem__os_open_new(const char *path)
-{
-	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-}
-
-void
-osmem__os_close(int fd)
-{
-	close(fd);
-}
-
-int
-osmem__os_pid(void)
-{
-	return (int)getpid();
-}
-
-int
-osmem__os_dup(int fd)
-{
-	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
-}
-
-void
-osmem__os_write(int fd, const char *buf, size_t len)
-{
-	int saved = errno;
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf += n;
-		len -= (size_t)n;
-	}
-	errno = saved;
-}
-
-/* Thread numbers for lock.h: even and nonzero, so the waiters bit is
- * free; a thread keeps its number for life, and a forked child's one
- * thread keeps the one it had. */
-__thread int osmem__self __attribute__((tls_model("initial-exec")));
-static int next_self;
-
-int
-osmem__self_new(void)
-{
-	int me;
-	do
-		me = (int)((unsigned)__atomic_add_fetch(&next_self, 2,
-		                                        __ATOMIC_RELAXED) &
-		           0x7ffffffe);
-	while (me == 0);
-	osmem__self = me;
-	return me;
-}
-
-/* The contended half of the lock in lock.h: spin briefly, then sleep
- * until the holder's unlock wakes us, marking the lock as having waiters
- * (and taking it so marked, since others may still be asleep). */
-void
-osmem__lock_wait(int *v, int me)
-{
-	for (int spin = 0; spin < 100; spin++) {
-		int c = 0;
-		if (__atomic_load_n(v, __ATOMIC_RELAXED) == 0 &&
-		    __atomic_compare_exchange_n(v, &c, me, 0, __ATOMIC_ACQUIRE,
-		                                __ATOMIC_RELAXED))
-			return;
-#if defined(__x86_64__) || defined(__i386__)
-		__builtin_ia32_pause();
-#endif
-	}
-	for (;;) {
-		int c = __atomic_load_n(v, __ATOMIC_RELAXED);
-		if (c == 0) {
-			if (__atomic_compare_exchange_n(v, &c,
-			                                me | OSMEM_LOCK_WAITERS, 0,
-			                                __ATOMIC_ACQUIRE,
-			                                __ATOMIC_RELAXED))
-				return;
-			continue;
-		}
-		if (!(c & OSMEM_LOCK_WAITERS) &&
-		    !__atomic_compare_exchange_n(v, &c, c | OSMEM_LOCK_WAITERS,
-		                                 0, __ATOMIC_RELAXED,
-		                                 __ATOMIC_RELAXED))
-			continue;
-		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, c | OSMEM_LOCK_WAITERS,
-		        NULL, NULL, 0);
-	}
-}
-
-void
-osmem__lock_wake(int *v)
-{
-	syscall(SYS_futex, v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
-}
-
-int
-osmem__os_on_signal(int sig, void (*fn)(int))
-{
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = fn;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(sig, &sa, NULL);
-}
-
-void
-osmem__os_exit(int code)
-{
-	_exit(code);
-}
-
-int
-osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
-                 const char **object)
-{
-	Dl_info info;
-	if (!dladdr(addr, &info))
-		return 0;
-	*sym = info.dli_sname;
-	*sym_addr = info.dli_saddr;
-	*object = info.dli_fname;
-	return 1;
-}
-
-int
-osmem__os_single_threaded(void)
-{
-#ifdef HAVE_SYS_SINGLE_THREADED_H
-	return __libc_single_threaded;
-#else
-	return 0;
-#endif
-}
-
-#ifdef HAVE__IO_LIST_LOCK
-/* glibc exports these (GLIBC_2.2.5) but declares them in no installed
- * header. */
-extern void _IO_list_lock(void);
-extern void _IO_list_unlock(void);
-extern void _IO_list_resetlock(void);
-#else
-#define _IO_list_lock() ((void)0)
-#define _IO_list_unlock() ((void)0)
-#define _IO_list_resetlock() ((void)0)
-#endif
-
-void
-osmem__os_stdio_lock(void)
-{
-	_IO_list_lock();
-}
-
-void
-osmem__os_stdio_unlock(void)
-{
-	_IO_list_unlock();
-}
-
-void
-osmem__os_stdio_reset(void)
-{
-	_IO_list_resetlock();
-}
-
-void
-osmem__os_abort(void)
-{
-	abort();
-}

@@ -1,19 +1,45 @@
 /*
  * os.h: every operating-system primitive the allocator uses, behind one
  * small interface (implemented in os.c), with a seam that makes chosen
- * calls fail so tests can prove each failure is handled.
+ * calls fail so tests can prove each failure is handled.  Nothing here
+ * aborts: every call returns its failure to the caller.  Layer 2.
  */
 #ifndef OSMEM_OS_H
 #define OSMEM_OS_H
 
-#include "internal.h"
+#include "base.h"
+#include "lock.h"
 
 /* Kinds of call that the fault seam can fail. */
-enum osmem__os_call { OSMEM_OS_SBRK, OSMEM_OS_MMAP, OSMEM_OS_MADVISE,
-                      OSMEM_OS_MUNMAP, OSMEM_OS_NCALLS };
+enum osmem__os_call {
+	OSMEM_OS_SBRK,
+	OSMEM_OS_MMAP,
+	OSMEM_OS_MADVISE,
+	OSMEM_OS_MUNMAP,
+	OSMEM_OS_NCALLS
+};
 
-/* Grow the break by len bytes; the old break, or NULL.  Every move of the
- * break by the allocator keeps the break heap's window in osmem__g. */
+/*
+ * The break heap's window: a pointer p with p - lo < span lies in memory
+ * the allocator's break holds, all of it mapped (NULL never does), so
+ * its header may be read unchecked.  os.c keeps it true at every move of
+ * the break.  old: the part of the system's break the heap used before
+ * it went on in a mapped break (see os.c), empty until then.
+ */
+struct osmem__window {
+	uintptr_t lo;
+	size_t span;
+};
+extern struct osmem__window osmem__win OSMEM_INTERNAL;
+extern struct osmem__window osmem__win_old OSMEM_INTERNAL;
+
+static inline int
+osmem__in(const struct osmem__window *w, const void *p)
+{
+	return (uintptr_t)p - w->lo < w->span;
+}
+
+/* Grow the break by len bytes; the old break, or NULL. */
 OSMEM_INTERNAL void *osmem__os_sbrk(size_t len);
 /* len bytes of new break aligned to align (a power of two), or NULL; the
  * padding before them stays unused. */
@@ -23,6 +49,8 @@ OSMEM_INTERNAL void osmem__os_brk_avoid(void);
 /* Shrink the break by cut bytes if it is still at end: 0, or -1. */
 OSMEM_INTERNAL int osmem__os_brk_shrink(void *end, size_t cut);
 extern osmem__lock_t osmem__brk_lock OSMEM_INTERNAL;
+/* The most bytes held from the system at once (0: no limit). */
+OSMEM_INTERNAL void osmem__os_set_limit(size_t limit);
 /* Fresh zeroed read-write private memory, or NULL. */
 OSMEM_INTERNAL void *osmem__os_map(size_t len);
 /* 0, or -1 if the system refused (the pages stay mapped and counted). */
@@ -63,6 +91,16 @@ OSMEM_INTERNAL int osmem__os_single_threaded(void);
 OSMEM_INTERNAL void osmem__os_stdio_lock(void);
 OSMEM_INTERNAL void osmem__os_stdio_unlock(void);
 OSMEM_INTERNAL void osmem__os_stdio_reset(void);
+/* Run prepare, parent and child around every fork; 0 on success. */
+OSMEM_INTERNAL int osmem__os_atfork(void (*prepare)(void),
+                                    void (*parent)(void),
+                                    void (*child)(void));
+/* A key whose destructor runs fn(value) at thread exit (0 on success),
+ * and setting this thread's value of it. */
+OSMEM_INTERNAL int osmem__os_thread_key(unsigned *key, void (*fn)(void *));
+OSMEM_INTERNAL void osmem__os_thread_set(unsigned key, void *value);
+/* An environment variable read at start-up (no allocation), or NULL. */
+OSMEM_INTERNAL const char *osmem__os_env(const char *name);
 /* The symbol and object nearest an address (dladdr); 0 if none. */
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
                                     const void **sym_addr,

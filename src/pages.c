@@ -12,8 +12,10 @@
  * only once written).  Bits are set before a mapping's blocks are handed
  * out and cleared before it is unmapped; bits of one word are changed
  * atomically, since neighbouring mappings may belong to different arenas.
+ * Layer 2.
  */
 #include "os.h"
+#include "pages.h"
 
 #define TOP_BITS 17u
 #define LEAF_SHIFT 30u /* a leaf covers 1 GiB */

@@ -1,68 +1,65 @@
 /*
- * stats.c: the allocator's figures for the program (osmem_stats) and the
- * release of memory on request (osmem_trim).  Figures are read under the
- * locks, so they are consistent with each other at one instant.
+ * stats.c: the allocator's figures for the program (osmem_stats), and the
+ * two reports made of them: glibc's malloc_stats and libosmem's summary.
+ * Each arena's figures are read under its lock.  Layer 6.
  */
-#include "os.h"
+#include "api.h"
 
 #include <string.h>
+
+static int
+add_arena(struct osmem__arena *a, unsigned i, void *arg)
+{
+	struct osmem_stats *out = arg;
+	const struct osmem__counters *c = &a->st;
+	(void)i;
+	out->in_use += c->in_use;
+	out->in_use_peak += c->in_use_peak;
+	out->heap += c->heap;
+	out->heap_peak += c->heap_peak;
+	out->heap_brk += c->heap_brk;
+	out->free += c->free_bytes;
+	out->free_blocks += c->nfree_chunks;
+	size_t largest = osmem__bin_largest(a);
+	if (largest > out->largest_free)
+		out->largest_free = largest;
+	out->released += c->released;
+	out->segments += c->nsegs;
+	/* Blocks waiting on remote stacks are free to the program. */
+	out->cached += __atomic_load_n(&a->remote_bytes, __ATOMIC_RELAXED);
+	return 0;
+}
+
+static int
+no_block(const struct osmem__large *l, void *arg)
+{
+	(void)l, (void)arg;
+	return 0;
+}
 
 void
 osmem_stats(struct osmem_stats *out)
 {
 	osmem__ensure_init();
 	memset(out, 0, sizeof *out);
-	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
-		struct osmem__arena *a = &osmem__g.arena[i];
-		osmem__lock(&a->lock);
-		const struct osmem__counters *c = &a->st;
-		out->in_use += c->in_use;
-		out->in_use_peak += c->in_use_peak;
-		out->heap += c->heap;
-		out->heap_peak += c->heap_peak;
-		out->heap_brk += c->heap_brk;
-		out->free += c->free_bytes;
-		out->free_blocks += c->nfree_chunks;
-		size_t largest = osmem__bin_largest(a);
-		if (largest > out->largest_free)
-			out->largest_free = largest;
-		out->released += c->released;
-		out->segments += c->nsegs;
-		osmem__unlock(&a->lock);
-	}
-	const struct osmem__counters *c = &osmem__g.arena[0].st;
-	osmem__lock(&osmem__g.large_lock);
-	out->mapped = c->large;
-	out->mapped_peak = c->large_peak;
-	out->mapped_blocks = c->nlarge;
-	out->in_use += c->large;
-	osmem__unlock(&osmem__g.large_lock);
-	size_t calls[NCALLS];
+	osmem__arena_each(add_arena, out, 1);
+	/* The large figures, read under the large lock. */
+	struct osmem__counters c;
+	osmem__large_each(no_block, NULL, &c);
+	out->mapped = c.large;
+	out->mapped_peak = c.large_peak;
+	out->mapped_blocks = c.nlarge;
+	out->in_use += c.large;
+	size_t calls[OSMEM_NCALLS];
 	osmem__calls(calls);
-	out->nmalloc = calls[CALL_MALLOC];
-	out->nfree = calls[CALL_FREE];
-	out->nrealloc = calls[CALL_REALLOC];
+	out->nmalloc = calls[OSMEM_CALL_MALLOC];
+	out->nfree = calls[OSMEM_CALL_FREE];
+	out->nrealloc = calls[OSMEM_CALL_REALLOC];
 	/* Blocks in thread caches are free to the program. */
-	out->cached = osmem__tc_bytes();
+	out->cached += osmem__tc_bytes();
 	out->in_use -= out->cached < out->in_use ? out->cached : out->in_use;
 	out->fragmentation =
 	    out->free ? 1.0 - (double)out->largest_free / (double)out->free : 0;
-}
-
-int
-osmem_trim(size_t pad)
-{
-	osmem__ensure_init();
-	osmem__tc_flush(osmem__tc);
-	int r = 0;
-	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
-		struct osmem__arena *a = &osmem__g.arena[i];
-		osmem__remote_drain(a, NULL);
-		osmem__lock(&a->lock);
-		r |= osmem__arena_trim(a, pad, 1);
-		osmem__unlock(&a->lock);
-	}
-	return r;
 }
 
 /* One "label = number" line, the number right-aligned in 10 columns. */

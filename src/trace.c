@@ -12,10 +12,10 @@
  * (numbers in hex).  Recording turns the thread caches off so every call
  * takes the slow paths, where it is recorded; lines are buffered, under a
  * lock, and written when the buffer fills, before fork and at exit.
+ * Layer 7.
  */
-#include "os.h"
+#include "tools.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 osmem__lock_t osmem__trace_lock;
@@ -28,27 +28,11 @@ static struct {
 /* The calling thread is inside realloc: its inner calls are not its own. */
 static __thread int quiet __attribute__((tls_model("initial-exec")));
 
-/* A file name from a template in which %p stands for the process id. */
-void
-osmem__path_pid(const char *path, char *name, size_t len)
-{
-	size_t n = 0;
-	for (; *path && n + 24 < len; path++) {
-		if (path[0] == '%' && path[1] == 'p') {
-			n += osmem__fmt_dec(name + n, (size_t)osmem__os_pid());
-			path++;
-		} else {
-			name[n++] = *path;
-		}
-	}
-	name[n] = '\0';
-}
-
 void
 osmem__trace_open(void)
 {
 	const char *path = osmem__g.cfg.trace[0] ? osmem__g.cfg.trace
-	                                          : getenv("OSMEM_TRACE");
+	                                          : osmem__os_env("OSMEM_TRACE");
 	char name[512];
 	if (!path || !*path)
 		return;
@@ -80,12 +64,6 @@ osmem__trace_write_out(void)
 	t.len = 0;
 }
 
-static size_t
-hex(char *b, uintptr_t v)
-{
-	return osmem__fmt_hex(b, v) ;
-}
-
 /* Record one call: op and up to three numbers. */
 void
 osmem__trace(char op, int count, uintptr_t x, uintptr_t y, uintptr_t z)
@@ -98,7 +76,7 @@ osmem__trace(char op, int count, uintptr_t x, uintptr_t y, uintptr_t z)
 	uintptr_t v[3] = { x, y, z };
 	for (int i = 0; i < count; i++) {
 		line[n++] = ' ';
-		n += hex(line + n, v[i]);
+		n += osmem__fmt_hex(line + n, v[i]);
 	}
 	line[n++] = '\n';
 	osmem__lock(&osmem__trace_lock);

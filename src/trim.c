@@ -4,15 +4,9 @@
  * where we left it), mapped segments that became wholly free are unmapped,
  * and on request the whole pages inside every free chunk are released
  * with madvise (they read as zero and cost nothing until touched again).
- * Called with the arena locked.
+ * Called with the arena locked.  Layer 4.
  */
-#include "os.h"
-
-static inline chunk_t *
-fence_of(const struct osmem__seg *s)
-{
-	return (chunk_t *)(s->end - OSMEM_FENCE);
-}
+#include "core.h"
 
 /* Return the free end of break segment s beyond pad bytes, if s ends
  * where the break does (the system's, or the mapped one). */
@@ -20,12 +14,12 @@ static size_t
 shrink_break(struct osmem__arena *a, struct osmem__seg *s, size_t pad)
 {
 	size_t page = osmem__g.page;
-	if (!s || s->kind != SEG_SBRK)
+	if (!s || s->kind != OSMEM_SEG_BRK)
 		return 0;
-	chunk_t *f = fence_of(s);
-	if (f->head & F_PINUSE)
+	osmem__chunk_t *f = osmem__fence_of(s);
+	if (f->head & OSMEM_F_PINUSE)
 		return 0;
-	chunk_t *last = osmem__checked(osmem__before(f, f->prev_foot));
+	osmem__chunk_t *last = osmem__checked(osmem__before(f, f->prev_foot));
 	uintptr_t keep = (uintptr_t)last + OSMEM_MIN_CHUNK + pad + OSMEM_FENCE;
 	char *end = (char *)osmem__round_up(keep, page);
 	if (end + page > s->end)
@@ -37,14 +31,9 @@ shrink_break(struct osmem__arena *a, struct osmem__seg *s, size_t pad)
 	size_t dirt = osmem__dirt(last);
 	osmem__bin_remove(a, last);
 	s->end = end;
-	osmem__set_head(fence_of(s), 0, F_CINUSE | a->aflag);
-	/* put the shortened chunk back */
-	size_t size = (size_t)((char *)fence_of(s) - (char *)last);
-	osmem__set_head(last, size, F_PINUSE | a->aflag);
-	if (osmem__releasable(size))
-		*osmem__dirt_slot(last) = dirt < size ? dirt : size;
-	fence_of(s)->prev_foot = size;
-	osmem__bin_insert(a, last);
+	osmem__set_head(osmem__fence_of(s), 0, OSMEM_F_CINUSE | a->aflag);
+	osmem__put_free(a, last,
+	                (size_t)((char *)osmem__fence_of(s) - (char *)last), dirt);
 	a->st.heap -= cut;
 	a->st.heap_brk -= cut;
 	return cut;
@@ -57,9 +46,9 @@ unmap_free_segments(struct osmem__arena *a)
 	size_t done = 0;
 	for (struct osmem__seg **sp = &a->segs; *sp;) {
 		struct osmem__seg *s = *sp;
-		chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
-		if (s->kind != SEG_MMAP || !osmem__is_free(osmem__checked(c)) ||
-		    osmem__next(c) != fence_of(s)) {
+		osmem__chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
+		if (s->kind != OSMEM_SEG_MAPPED || !osmem__is_free(osmem__checked(c)) ||
+		    osmem__next(c) != osmem__fence_of(s)) {
 			sp = &s->next;
 			continue;
 		}
@@ -83,6 +72,20 @@ unmap_free_segments(struct osmem__arena *a)
 	return done;
 }
 
+/*
+ * The resident free bytes an arena keeps before a release pass: the
+ * tunable (1 MiB by default), or 1/64 of the arena's heap when that is
+ * more (0 stays 0), so that large heaps are not walked for a few pages.
+ * Lower defaults gave back pages that a program's working set soon
+ * faulted in again (bench/README has the figures).
+ */
+size_t
+osmem__release_threshold(const struct osmem__arena *a)
+{
+	size_t t = osmem__g.cfg.release_threshold, h = a->st.heap / 64;
+	return t && h > t ? h : t;
+}
+
 /* The largest step of the wait between release passes (see below). */
 #define RELEASE_STEP ((size_t)512 << 10)
 
@@ -98,7 +101,7 @@ struct release {
  * which the kernel skips, so what counts is the estimate, at most the
  * range's length. */
 static size_t
-give_back(chunk_t *c, size_t size)
+give_back(osmem__chunk_t *c, size_t size)
 {
 	size_t page = osmem__g.page, *dirt = osmem__dirt_slot(c);
 	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
@@ -114,7 +117,7 @@ give_back(chunk_t *c, size_t size)
  * enough of it is resident to be worth the walk, an eighth of it or 64
  * pages, so no range is released over and over for a few dirty pages. */
 static int
-release_chunk(chunk_t *c, void *arg)
+release_chunk(osmem__chunk_t *c, void *arg)
 {
 	struct release *r = arg;
 	/* the size bounds what is given back: checked first */
@@ -137,7 +140,7 @@ release_chunk(chunk_t *c, void *arg)
  * start) made freeing 1 GiB of blocks in random order take 3.6-8.7 s
  * instead of 0.3 s. */
 void
-osmem__release_now(struct osmem__arena *a, chunk_t *c, size_t size)
+osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 {
 	a->st.released += give_back(c, size); /* not indexed yet */
 }

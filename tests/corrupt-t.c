@@ -180,13 +180,13 @@ overflow_sets_flag(uint8_t flag)
 static void
 overflow_sets_mapped(void)
 {
-	overflow_sets_flag((uint8_t)F_MMAP);
+	overflow_sets_flag((uint8_t)OSMEM_F_MMAP);
 }
 
 static void
 overflow_sets_arena(void)
 {
-	overflow_sets_flag((uint8_t)F_ARENA);
+	overflow_sets_flag((uint8_t)OSMEM_F_ARENA);
 }
 
 /* An underflow of a mapped block into the word before its header, the
@@ -236,7 +236,7 @@ zeroed_remote_link(void)
 	osmem_free(osmem_malloc(1)); /* this thread: the first arena */
 	if (pthread_create(&t, NULL, two_blocks, b) || pthread_join(t, NULL))
 		bail("cannot run a thread");
-	if (osmem__arena_of(osmem__mem2chunk(b[0])) == osmem__my_arena())
+	if (osmem__arena_of(osmem__mem2chunk(b[0])) == osmem__my_tcache()->arena)
 		bail("the thread shared this thread's arena");
 	osmem_free(b[1]);
 	osmem_free(b[0]); /* both into this thread's cache */

@@ -199,7 +199,7 @@ main(void)
 	reset();
 	osmem__os_fail(OSMEM_OS_MMAP, 0, -1);
 	void *l = osmem_malloc(300000);
-	ok(l && !(osmem__mem2chunk(l)->head & F_MMAP),
+	ok(l && !(osmem__mem2chunk(l)->head & OSMEM_F_MMAP),
 	   "a large request falls back to the heap when mmap fails");
 	osmem_free(l);
 	reset();

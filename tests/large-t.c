@@ -54,7 +54,7 @@ break_blocked(void)
 	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1,
 	         0) != end + 4 * page)
 		return 2;
-	uintptr_t lo = osmem__g.win_lo;
+	uintptr_t lo = osmem__win.lo;
 	void *after[200];
 	for (int i = 0; i < 200; i++) {
 		after[i] = osmem_malloc(4000 + (size_t)i * 512);
@@ -62,11 +62,11 @@ break_blocked(void)
 			return 3;
 		memset(after[i], 1, 4000);
 	}
-	if (osmem__g.win_lo == lo)
+	if (osmem__win.lo == lo)
 		return 4; /* the window did not move */
-	if ((uintptr_t)after[199] - osmem__g.win_lo >= osmem__g.win_span)
+	if ((uintptr_t)after[199] - osmem__win.lo >= osmem__win.span)
 		return 5; /* the new blocks are not in it */
-	if (!osmem__pages_has((uintptr_t)before[0]))
+	if (!osmem__readable(before[0]))
 		return 6; /* the old ones are not known */
 	for (int i = 0; i < 200; i++) {
 		osmem_free(before[i]);
@@ -91,11 +91,11 @@ main(void)
 	size_t t = osmem__g.cfg.mmap_threshold;
 	ok(t == 128 * 1024, "the default mmap threshold is 128 KiB");
 	char *below = osmem_malloc(t - 1);
-	ok(below && !(osmem__mem2chunk(below)->head & F_MMAP) &&
+	ok(below && !(osmem__mem2chunk(below)->head & OSMEM_F_MMAP) &&
 	       below >= brk0 && below < (char *)sbrk(0),
 	   "threshold - 1 bytes come from the break heap");
 	char *at = osmem_malloc(t);
-	ok(at && (osmem__mem2chunk(at)->head & F_MMAP) &&
+	ok(at && (osmem__mem2chunk(at)->head & OSMEM_F_MMAP) &&
 	       (at < brk0 || at >= (char *)sbrk(0)),
 	   "threshold bytes get a mapping of their own");
 	ok(osmem_usable_size(at) >= t, "usable size of the mapped block");
@@ -110,14 +110,14 @@ main(void)
 	/* The dynamic threshold: freeing a mapped block of 300 KiB raises the
 	 * threshold past it, so the next such block comes from the heap. */
 	char *m1 = osmem_malloc(300 * 1024);
-	ok(osmem__mem2chunk(m1)->head & F_MMAP, "300 KiB is mapped at first");
+	ok(osmem__mem2chunk(m1)->head & OSMEM_F_MMAP, "300 KiB is mapped at first");
 	osmem_free(m1);
 	ok(osmem__g.cfg.mmap_threshold >= 300 * 1024 &&
 	       osmem__g.cfg.trim_threshold == 2 * osmem__g.cfg.mmap_threshold,
 	   "freeing it raised the mmap threshold to %zu, trim to twice that",
 	   osmem__g.cfg.mmap_threshold);
 	char *m2 = osmem_malloc(300 * 1024);
-	ok(!(osmem__mem2chunk(m2)->head & F_MMAP),
+	ok(!(osmem__mem2chunk(m2)->head & OSMEM_F_MMAP),
 	   "the next 300 KiB block comes from the heap");
 	osmem_free(m2);
 	ok(osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, (int)t) == 1,
@@ -130,12 +130,12 @@ main(void)
 	/* The fast free's test (osmem__fast_free_ok) must refuse a mapped
 	 * chunk, and the cache bin must come from the whole size: it once
 	 * skipped the mapped flag and truncated the size to 32 bits. */
-	static chunk_t fake[4] __attribute__((aligned(16)));
+	static osmem__chunk_t fake[4] __attribute__((aligned(16)));
 	void *fm = osmem__chunk2mem(&fake[0]);
-	osmem__set_head(&fake[0], 64, F_MMAP | F_CINUSE);
+	osmem__set_head(&fake[0], 64, OSMEM_F_MMAP | OSMEM_F_CINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "the fast free refuses a mapped chunk");
-	osmem__set_head(&fake[0], 64, F_CINUSE | F_PINUSE);
+	osmem__set_head(&fake[0], 64, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(osmem__fast_free_ok(fm, fake[0].head),
 	   "and takes a heap chunk in use");
 	osmem__clear_pinuse(&fake[0]); /* P changes with no new tag */
@@ -145,17 +145,17 @@ main(void)
 	   "but not one whose size was overwritten (the tag no longer fits)");
 	osmem__clear_cinuse(&fake[0]);
 	ok(!osmem__fast_free_ok(fm, fake[0].head), "nor a free one");
-	osmem__set_head(&fake[0], 4080, F_CINUSE | F_PINUSE);
+	osmem__set_head(&fake[0], 4080, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(osmem__fast_free_ok(fm, fake[0].head) &&
 	       osmem__fast_bin(&fake[0]) == 4080 / 16,
 	   "and one of 4080 bytes, whose bin the fast free may index");
-	osmem__set_head(&fake[0], 4096, F_CINUSE | F_PINUSE);
+	osmem__set_head(&fake[0], 4096, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "but not one of 4096 bytes, whose bin it may not");
-	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64, F_CINUSE | F_PINUSE);
+	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "nor one of 4 GiB + 64 bytes");
-	osmem__set_head(&fake[0], 64, F_CINUSE);
+	osmem__set_head(&fake[0], 64, OSMEM_F_CINUSE);
 	osmem__set_pinuse(&fake[0]);
 	ok(osmem__fast_free_ok(fm, fake[0].head) &&
 	       osmem__fast_bin(&fake[0]) == 64 / 16,
@@ -165,7 +165,7 @@ main(void)
 	if (huge) {
 		osmem_free(huge);
 		char *q = osmem_malloc(4000);
-		ok(q != huge && !(osmem__mem2chunk(q)->head & F_MMAP),
+		ok(q != huge && !(osmem__mem2chunk(q)->head & OSMEM_F_MMAP),
 		   "a freed 4 GiB mapping is unmapped, not cached as 4 KiB");
 		osmem_free(q);
 		heap_ok("after the 4 GiB block");
@@ -194,13 +194,13 @@ main(void)
 
 	/* A request larger than the free end extends that free block. */
 	struct osmem__seg *seg = osmem__g.arena[0].brk_seg;
-	chunk_t *fence = (chunk_t *)(seg->end - OSMEM_FENCE);
-	ok(!(fence->head & F_PINUSE), "the heap ends in a free block");
+	osmem__chunk_t *fence = (osmem__chunk_t *)(seg->end - OSMEM_FENCE);
+	ok(!(fence->head & OSMEM_F_PINUSE), "the heap ends in a free block");
 	void *filler[8];
 	int nfill = 0;
 	while (fence->prev_foot > 64 * 1024 && nfill < 8) /* stay under t */
 		filler[nfill++] = osmem_malloc(32 * 1024);
-	chunk_t *top = osmem__before(fence, fence->prev_foot);
+	osmem__chunk_t *top = osmem__before(fence, fence->prev_foot);
 	size_t want = fence->prev_foot + 4096;
 	char *brk2 = sbrk(0);
 	void *ext = osmem_malloc(want);

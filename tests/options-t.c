@@ -22,7 +22,7 @@ parse(const char *s)
 		bail("pipe");
 	int saved = dup(2);
 	dup2(fds[1], 2);
-	osmem__parse_options(&cfg, s);
+	osmem__options_parse(&cfg, s);
 	dup2(saved, 2);
 	close(saved);
 	close(fds[1]);

@@ -35,13 +35,13 @@ main(void)
 
 	/* Grow at the end of the heap by moving the break. */
 	struct osmem__seg *s = osmem__g.arena[0].brk_seg;
-	chunk_t *fence = (chunk_t *)(s->end - OSMEM_FENCE);
-	size_t top = (fence->head & F_PINUSE) ? 0 : fence->prev_foot;
+	osmem__chunk_t *fence = (osmem__chunk_t *)(s->end - OSMEM_FENCE);
+	size_t top = (fence->head & OSMEM_F_PINUSE) ? 0 : fence->prev_foot;
 	void *filler[16];
 	int nfill = 0;
 	while (top >= 65536 && nfill < 16) { /* stay under the threshold */
 		filler[nfill++] = osmem_malloc(32768);
-		top = (fence->head & F_PINUSE) ? 0 : fence->prev_foot;
+		top = (fence->head & OSMEM_F_PINUSE) ? 0 : fence->prev_foot;
 	}
 	void *last = osmem_malloc(top - OSMEM_OVERHEAD);
 	ok(osmem__next(osmem__mem2chunk(last)) == fence,
@@ -92,10 +92,10 @@ main(void)
 	fill(big, 200000, 6);
 	char *bigger = osmem_realloc(big, 3000000);
 	ok(bigger && filled(bigger, 200000, 6), "a mapped block grows");
-	ok(osmem__mem2chunk(bigger)->head & F_MMAP, "and stays mapped");
+	ok(osmem__mem2chunk(bigger)->head & OSMEM_F_MMAP, "and stays mapped");
 	char *small = osmem_realloc(bigger, 1000);
 	ok(small && filled(small, 1000, 6), "shrinking it to 1000 bytes keeps data");
-	ok(!(osmem__mem2chunk(small)->head & F_MMAP), "and moves it to the heap");
+	ok(!(osmem__mem2chunk(small)->head & OSMEM_F_MMAP), "and moves it to the heap");
 	heap_ok("after mapped reallocs");
 
 	osmem_free(small);

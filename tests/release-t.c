@@ -134,7 +134,7 @@ main(void)
 
 	/* The limit: growth past it fails with ENOMEM. */
 	size_t held = osmem__os_held();
-	osmem__g.cfg.limit = held + 1024 * 1024;
+	osmem__os_set_limit(held + 1024 * 1024);
 	errno = 0;
 	void *big = osmem_malloc(4 * 1024 * 1024);
 	ok(big == NULL && errno == ENOMEM,
@@ -142,7 +142,7 @@ main(void)
 	void *fits = osmem_malloc(256 * 1024);
 	ok(fits != NULL, "a 256 KiB block under the limit is served");
 	osmem_free(fits);
-	osmem__g.cfg.limit = 0;
+	osmem__os_set_limit(0);
 	heap_ok("at the end");
 	return done_testing();
 }

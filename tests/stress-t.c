@@ -177,7 +177,7 @@ main(void)
 	   children_ok, forks);
 	/* Every exited thread's cache went back to the free list. */
 	size_t live = 0;
-	for (struct osmem__tcache *tc = osmem__g.tcaches; tc; tc = tc->next)
+	for (struct osmem__tcache *tc = osmem__tcaches; tc; tc = tc->next)
 		live++;
 	ok(live <= 1, "no per-thread state left behind (%zu caches live)", live);
 	heap_ok("after the stress");

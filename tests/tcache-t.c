@@ -177,7 +177,7 @@ main(void)
 	heap_ok("after freeing the run");
 	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP) == 1, "caches emptied");
 	ok(cached() == 0, "nothing cached after the reset");
-	chunk_t *first = osmem__mem2chunk(p[0]);
+	osmem__chunk_t *first = osmem__mem2chunk(p[0]);
 	ok(osmem__is_free(first) && osmem__csize(first) >= 64 * CHUNK,
 	   "the run's space is one free chunk again (%zu bytes)",
 	   osmem__csize(first));

@@ -234,10 +234,10 @@ main(void)
 		arenas += osmem__g.arena[i].segs != NULL;
 		for (struct osmem__seg *s = osmem__g.arena[i].segs; s;
 		     s = s->next) {
-			int in = (uintptr_t)s + 64 - osmem__g.win_lo <
-			             osmem__g.win_span &&
-			         (uintptr_t)s->end - osmem__g.win_lo <=
-			             osmem__g.win_span + 16;
+			int in = (uintptr_t)s + 64 - osmem__win.lo <
+			             osmem__win.span &&
+			         (uintptr_t)s->end - osmem__win.lo <=
+			             osmem__win.span + 16;
 			segs++;
 			in_window += in;
 			marked += !in && osmem__pages_has((uintptr_t)s) &&

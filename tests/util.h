@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
-#include "internal.h"
+#include "tools.h" /* every layer: the tests look inside */
 #include "tap.h"
 
 /* Fill n bytes at p with a pattern derived from seed. */

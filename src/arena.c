@@ -1,0 +1,97 @@
+/*
+ * arena.c: the arenas as a set: which arena a new thread gets, a visit of
+ * every arena in use under its lock (for the figures, the walker, the
+ * checker and trim), and the remote-free stacks.  Layer 4.
+ *
+ * A block freed by a thread of another arena waits on its arena's remote
+ * stack (lock-free, links encoded as in the bins but ending in 0, the
+ * empty head the exchange leaves; to the heap the block is still cached:
+ * C clear, the next chunk's P set) until a thread of that arena misses
+ * its cache and drains the stack, into its own cache where a bin has
+ * room (tcache.c) and otherwise back into the arena under one lock.  So a
+ * block made by one thread and freed by another (a producer and a
+ * consumer) is used again without either going through the arena's index.
+ */
+#include "core.h"
+
+static unsigned next_arena; /* round-robin for new threads */
+
+struct osmem__arena *
+osmem__arena_pick(void)
+{
+	struct osmem__global *g = &osmem__g;
+	unsigned k = __atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED);
+	if (k == 0 || g->narenas == 1)
+		return &g->arena[0];
+	struct osmem__arena *a = &g->arena[1 + (k - 1) % (g->narenas - 1)];
+	if (!__atomic_load_n(&a->aflag, __ATOMIC_ACQUIRE)) {
+		osmem__lock(&a->lock);
+		if (!a->aflag) {
+			a->st.release_at = g->cfg.release_threshold;
+			__atomic_store_n(&a->aflag, OSMEM_F_ARENA,
+			                 __ATOMIC_RELEASE); /* in use from now on */
+		}
+		osmem__unlock(&a->lock);
+	}
+	return a;
+}
+
+int
+osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned, void *),
+                  void *arg, int lock)
+{
+	int r = 0;
+	for (unsigned i = 0; i < OSMEM_MAX_ARENAS && r == 0; i++) {
+		struct osmem__arena *a = &osmem__g.arena[i];
+		if (i > 0 && !__atomic_load_n(&a->aflag, __ATOMIC_ACQUIRE))
+			continue; /* never handed out: nothing in it */
+		if (lock)
+			osmem__lock(&a->lock);
+		r = fn(a, i, arg);
+		if (lock)
+			osmem__unlock(&a->lock);
+	}
+	return r;
+}
+
+void
+osmem__remote_push(struct osmem__arena *a, void *p)
+{
+	__atomic_add_fetch(&a->remote_bytes, osmem__csize(osmem__mem2chunk(p)),
+	                   __ATOMIC_RELAXED);
+	uintptr_t old = __atomic_load_n(&a->remote, __ATOMIC_RELAXED);
+	do
+		*(uintptr_t *)p = osmem__link_enc((void *)old);
+	while (!__atomic_compare_exchange_n(&a->remote, &old, (uintptr_t)p, 1,
+	                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+
+void
+osmem__remote_drain(struct osmem__arena *a,
+                    int (*keep)(void *, void *, size_t), void *arg)
+{
+	if (!__atomic_load_n(&a->remote, __ATOMIC_RELAXED))
+		return;
+	char *p = (char *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
+	int locked = 0;
+	while (p) {
+		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
+		/* written over while it waited? its size is used below */
+		osmem__chunk_t *c = osmem__checked(osmem__mem2chunk(p));
+		size_t size = osmem__csize(c);
+		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
+			osmem__fatal("corrupted remote-free link",
+			             (const void *)next, size);
+		__atomic_sub_fetch(&a->remote_bytes, size, __ATOMIC_RELAXED);
+		if (!keep || !keep(arg, p, size)) {
+			osmem__set_cinuse(c);
+			if (!locked)
+				osmem__lock(&a->lock);
+			locked = 1;
+			osmem__heap_free(a, c);
+		}
+		p = (char *)next;
+	}
+	if (locked)
+		osmem__unlock(&a->lock);
+}

@@ -1,0 +1,24 @@
+/*
+ * diag.h: one-line diagnostics without stdio or allocation (diag.c), the
+ * abort that follows a detected corruption, and the number and file-name
+ * formatting the reports share.  Layer 2.
+ */
+#ifndef OSMEM_DIAG_H
+#define OSMEM_DIAG_H
+
+#include "base.h"
+
+/* "osmem: WHAT PTR (block of SIZE bytes)" on stderr, then abort. */
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__fatal(const char *what,
+                                                const void *ptr, size_t size);
+/* The same line without the abort; returns -1 for the checkers. */
+OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
+                                 size_t size);
+/* v in hex with 0x, or in decimal, into buf: the characters written. */
+OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
+OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
+/* A file name from a template in which %p stands for the process id. */
+OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name,
+                                    size_t len);
+
+#endif /* OSMEM_DIAG_H */

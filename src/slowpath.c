@@ -1,0 +1,119 @@
+/*
+ * slowpath.c: what the fast paths (alloc.c) hand on.  A miss of the
+ * thread cache or a heap size above the cached ones goes to the cache's
+ * slow side (tcache.c); requests at the mmap threshold get a mapping of
+ * their own (large.c); a free is checked before anything is written,
+ * then cached or given back to its arena.  When an opt-in tool is on
+ * (osmem__g.hooked), every call comes here and goes to the tools' hooks,
+ * which call osmem__alloc and osmem__free_now for the memory itself.
+ * Layer 5.
+ */
+#include "tcache.h"
+
+#include <errno.h>
+
+void *
+osmem__malloc_slow(size_t n)
+{
+	/* The common misses: a thread with a cache, no tool on, a size
+	 * below the mmap threshold (at most 32 MiB, so request2size
+	 * cannot fail). */
+	struct osmem__tcache *tc = osmem__tc;
+	if (OSMEM_LIKELY(tc->real && n < osmem__g.cfg.mmap_threshold &&
+	                 !osmem__g.hooked)) {
+		tc->calls[OSMEM_CALL_MALLOC]++;
+		void *p = osmem__tc_alloc(tc, osmem__request2size(n));
+		if (OSMEM_UNLIKELY(!p))
+			errno = ENOMEM;
+		return p;
+	}
+	osmem__ensure_init();
+	osmem__count(OSMEM_CALL_MALLOC);
+	/* Reached by osmem_malloc's tail jump: the return address is the
+	 * program's call site (in builds that make tail calls). */
+	if (OSMEM_UNLIKELY(osmem__g.hooked))
+		return osmem__g.hooks->on_malloc(n, OSMEM_ALIGN,
+		                                 __builtin_return_address(0));
+	return osmem__alloc(n, OSMEM_ALIGN);
+}
+
+void *
+osmem__alloc(size_t n, size_t align)
+{
+	size_t size = osmem__request2size(n);
+	if (OSMEM_UNLIKELY(size == 0 || align > OSMEM_MAX_REQUEST)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	struct osmem__tcache *tc = osmem__my_tcache();
+	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
+	void *p = NULL;
+	if (align <= OSMEM_ALIGN) {
+		if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
+			p = osmem__large_alloc(n, OSMEM_ALIGN);
+			if (!p)
+				tc = NULL; /* no mapping: try the main break */
+		}
+		if (!p)
+			p = osmem__tc_alloc(tc, size);
+	} else {
+		/* A block wastes at most the alignment: in the heap the
+		 * leading piece is freed back, and a mapping gives back its
+		 * leading and trailing pages. */
+		if (n + align >= osmem__g.cfg.mmap_threshold)
+			p = osmem__large_alloc(n, align);
+		if (!p) {
+			osmem__lock(&a->lock);
+			p = osmem__heap_alloc_aligned(a, size, align);
+			osmem__unlock(&a->lock);
+		}
+	}
+	if (OSMEM_UNLIKELY(!p))
+		errno = ENOMEM;
+	return p;
+}
+
+void
+osmem__free_slow(void *p)
+{
+	if (!p)
+		return;
+	(void)osmem__owned(p, "free " OSMEM_NO_HEAP, "free of invalid pointer",
+	                   "double free of");
+	osmem__count(OSMEM_CALL_FREE);
+	if (OSMEM_UNLIKELY(osmem__g.hooked) && !(p = osmem__g.hooks->on_free(p)))
+		return; /* kept by a tool */
+	osmem__free_now(p);
+}
+
+void
+osmem__free_full(void *p)
+{
+	if (!osmem__tc->real || osmem__g.hooked) {
+		osmem__free_slow(p); /* no cache, or a tool on */
+		return;
+	}
+	osmem__tc->calls[OSMEM_CALL_FREE]++;
+	osmem__free_now(p);
+}
+
+void
+osmem__free_now(void *p)
+{
+	osmem__chunk_t *c = osmem__mem2chunk(p);
+	if (c->head & OSMEM_F_MMAP) {
+		int saved = errno;
+		osmem__large_free(c);
+		errno = saved;
+		return;
+	}
+	if (osmem__csize(c) <= OSMEM_TC_MAX_CHUNK) {
+		struct osmem__tcache *tc = osmem__my_tcache();
+		if (tc && osmem__tc_put(tc, c))
+			return;
+	}
+	struct osmem__arena *a = osmem__arena_of(c);
+	osmem__lock(&a->lock);
+	osmem__heap_free(a, c);
+	osmem__unlock(&a->lock);
+}

@@ -1,0 +1,263 @@
+/*
+ * sys.c: the rest of os.h, everything that is not memory: randomness,
+ * files and diagnostics' output, thread numbers and the futex under
+ * lock.h, threads' exit, fork, signals, the C library's stream lock, and
+ * the way out.  With os.c, the only file that calls the operating system
+ * or the C library's thread machinery.  Layer 2.
+ */
+#include "os.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+#include <sys/single_threaded.h>
+#endif
+#include <unistd.h>
+
+unsigned
+osmem__os_ncpu(void)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) != 0)
+		return 1;
+	int n = CPU_COUNT(&set);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+uint64_t
+osmem__os_random(void)
+{
+	uint64_t v = 0;
+	if (getrandom(&v, sizeof v, GRND_NONBLOCK) != (ssize_t)sizeof v) {
+		/* Fall back to the 16 bytes the kernel put on our stack. */
+		const unsigned char *r =
+		    (const unsigned char *)getauxval(AT_RANDOM);
+		if (r)
+			for (int i = 0; i < 8; i++)
+				v = (v << 8) | r[i];
+	}
+	/* Mix in an address so a missing AT_RANDOM still varies with ASLR. */
+	return v ^ ((uint64_t)(uintptr_t)&osmem__self * 0x9e3779b97f4a7c15ull);
+}
+
+int
+osmem__os_open_append(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+}
+
+int
+osmem__os_open_new(const char *path)
+{
+	return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+}
+
+void
+osmem__os_close(int fd)
+{
+	close(fd);
+}
+
+int
+osmem__os_pid(void)
+{
+	return (int)getpid();
+}
+
+int
+osmem__os_dup(int fd)
+{
+	return fcntl(fd, F_DUPFD_CLOEXEC, 10);
+}
+
+void
+osmem__os_write(int fd, const char *buf, size_t len)
+{
+	int saved = errno;
+	while (len > 0) {
+		ssize_t n = write(fd, buf, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf += n;
+		len -= (size_t)n;
+	}
+	errno = saved;
+}
+
+/* Thread numbers for lock.h: even and nonzero, so the waiters bit is
+ * free; a thread keeps its number for life, and a forked child's one
+ * thread keeps the one it had. */
+__thread int osmem__self __attribute__((tls_model("initial-exec")));
+static int next_self;
+
+int
+osmem__self_new(void)
+{
+	int me;
+	do
+		me = (int)((unsigned)__atomic_add_fetch(&next_self, 2,
+		                                        __ATOMIC_RELAXED) &
+		           0x7ffffffe);
+	while (me == 0);
+	osmem__self = me;
+	return me;
+}
+
+/* The contended half of the lock in lock.h: spin briefly, then sleep
+ * until the holder's unlock wakes us, marking the lock as having waiters
+ * (and taking it so marked, since others may still be asleep). */
+void
+osmem__lock_wait(int *v, int me)
+{
+	for (int spin = 0; spin < 100; spin++) {
+		int c = 0;
+		if (__atomic_load_n(v, __ATOMIC_RELAXED) == 0 &&
+		    __atomic_compare_exchange_n(v, &c, me, 0, __ATOMIC_ACQUIRE,
+		                                __ATOMIC_RELAXED))
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+	}
+	for (;;) {
+		int c = __atomic_load_n(v, __ATOMIC_RELAXED);
+		if (c == 0) {
+			if (__atomic_compare_exchange_n(v, &c,
+			                                me | OSMEM_LOCK_WAITERS, 0,
+			                                __ATOMIC_ACQUIRE,
+			                                __ATOMIC_RELAXED))
+				return;
+			continue;
+		}
+		if (!(c & OSMEM_LOCK_WAITERS) &&
+		    !__atomic_compare_exchange_n(v, &c, c | OSMEM_LOCK_WAITERS,
+		                                 0, __ATOMIC_RELAXED,
+		                                 __ATOMIC_RELAXED))
+			continue;
+		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, c | OSMEM_LOCK_WAITERS,
+		        NULL, NULL, 0);
+	}
+}
+
+void
+osmem__lock_wake(int *v)
+{
+	syscall(SYS_futex, v, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+}
+
+int
+osmem__os_on_signal(int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = fn;
+	sa.sa_flags = SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(sig, &sa, NULL);
+}
+
+void
+osmem__os_exit(int code)
+{
+	_exit(code);
+}
+
+int
+osmem__os_atfork(void (*prepare)(void), void (*parent)(void),
+                 void (*child)(void))
+{
+	return pthread_atfork(prepare, parent, child);
+}
+
+int
+osmem__os_thread_key(unsigned *key, void (*fn)(void *))
+{
+	pthread_key_t k;
+	if (pthread_key_create(&k, fn) != 0)
+		return -1;
+	*key = (unsigned)k;
+	return 0;
+}
+
+void
+osmem__os_thread_set(unsigned key, void *value)
+{
+	pthread_setspecific((pthread_key_t)key, value);
+}
+
+const char *
+osmem__os_env(const char *name)
+{
+	return getenv(name);
+}
+
+int
+osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
+                 const char **object)
+{
+	Dl_info info;
+	if (!dladdr(addr, &info))
+		return 0;
+	*sym = info.dli_sname;
+	*sym_addr = info.dli_saddr;
+	*object = info.dli_fname;
+	return 1;
+}
+
+int
+osmem__os_single_threaded(void)
+{
+#ifdef HAVE_SYS_SINGLE_THREADED_H
+	return __libc_single_threaded;
+#else
+	return 0;
+#endif
+}
+
+#ifdef HAVE__IO_LIST_LOCK
+/* glibc exports these (GLIBC_2.2.5) but declares them in no installed
+ * header. */
+extern void _IO_list_lock(void);
+extern void _IO_list_unlock(void);
+extern void _IO_list_resetlock(void);
+#else
+#define _IO_list_lock() ((void)0)
+#define _IO_list_unlock() ((void)0)
+#define _IO_list_resetlock() ((void)0)
+#endif
+
+void
+osmem__os_stdio_lock(void)
+{
+	_IO_list_lock();
+}
+
+void
+osmem__os_stdio_unlock(void)
+{
+	_IO_list_unlock();
+}
+
+void
+osmem__os_stdio_reset(void)
+{
+	_IO_list_resetlock();
+}
+
+void
+osmem__os_abort(void)
+{
+	abort();
+}

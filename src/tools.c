@@ -1,0 +1,109 @@
+/*
+ * tools.c: the opt-in tools' one way into the allocator.  At start-up it
+ * turns on what OSMEM_OPTIONS and the environment ask for (the debug
+ * checks, leak records, the trace, the heap map on a signal, memcheck's
+ * annotations) and hands init.c the hook table that the slow paths and
+ * the entry points call while any is on; at exit it makes the reports.
+ * Each hook does the tools' part around the plain allocation below it
+ * (osmem__alloc, osmem__free_now).  Layer 7.
+ */
+#include "tools.h"
+#include "vg.h"
+
+#include <string.h>
+
+static void *
+on_malloc(size_t n, size_t align, const void *caller)
+{
+	osmem__heap_map_if_wanted();
+	osmem__debug_tick();
+	void *p = osmem__alloc(osmem__debug_request(n), align);
+	if (osmem__g.tracing) {
+		if (align > OSMEM_ALIGN)
+			osmem__trace('a', 3, align, n, (uintptr_t)p);
+		else
+			osmem__trace('m', 2, n, (uintptr_t)p, 0);
+	}
+	if (!p)
+		return NULL;
+	return osmem__debug_new(p, n, osmem__usable(osmem__mem2chunk(p)),
+	                        caller);
+}
+
+static void *
+on_free(void *p)
+{
+	osmem__heap_map_if_wanted();
+	osmem__debug_tick();
+	if (osmem__g.tracing)
+		osmem__trace('f', 1, (uintptr_t)p, 0, 0);
+	return osmem__debug_free(p, osmem__usable(osmem__mem2chunk(p)));
+}
+
+/* With a tool on, a resize always moves: the old block goes through
+ * free's checks, the new one gets a fresh canary and junk. */
+static void *
+on_realloc(void *p, size_t n, const void *caller)
+{
+	size_t old = osmem__debug_usable(p, osmem__usable(osmem__mem2chunk(p)));
+	osmem__trace_quiet(1);
+	osmem__count(OSMEM_CALL_MALLOC);
+	void *q = on_malloc(n, OSMEM_ALIGN, caller);
+	if (q) {
+		memcpy(q, p, old < n ? old : n);
+		osmem_free(p);
+	}
+	osmem__trace_quiet(0);
+	if (osmem__g.tracing)
+		osmem__trace('r', 3, (uintptr_t)p, n, (uintptr_t)q);
+	return q;
+}
+
+static const struct osmem__hooks hooks = {
+	.on_malloc = on_malloc,
+	.on_free = on_free,
+	.on_realloc = on_realloc,
+	.usable = osmem__debug_usable,
+};
+
+const struct osmem__hooks *
+osmem__tools_start(void)
+{
+	struct osmem__global *g = &osmem__g;
+	struct osmem__config *c = &g->cfg;
+	/* Reports go to a copy of stderr taken now: programs often close
+	 * stderr in their own exit handlers, which run first. */
+	g->stats_fd = c->stats || c->leaks ? osmem__os_dup(2) : -1;
+	osmem__trace_open();
+	osmem__heap_map_signal();
+	/* Under memcheck, blocks are told to it (debug.c), and a freed block
+	 * stays out of use for a while so a use after free lands on memory
+	 * memcheck knows is freed. */
+	if (c->valgrind == 1 || (c->valgrind == 2 && OSMEM_VG_MEMCHECK())) {
+		g->valgrind = 1;
+		if (!c->quarantine)
+			c->quarantine = (size_t)16 << 20;
+	}
+	/* The checks and the trace see every call: no thread caches. */
+	int checks = c->junk || c->canary || c->quarantine || c->guard ||
+	             c->check_every || c->leaks || g->tracing || g->valgrind;
+	if (checks)
+		c->tc_cap = 0;
+	return checks || g->map_signal ? &hooks : NULL;
+}
+
+/* At exit (or when the library is unloaded): the reports asked for. */
+__attribute__((destructor)) static void
+at_exit(void)
+{
+	const struct osmem__global *g = &osmem__g;
+	if (!g->ready)
+		return;
+	int fd = g->stats_fd >= 0 ? g->stats_fd : 2;
+	if (g->cfg.stats)
+		osmem__stats_summary(fd);
+	osmem__trace_flush();
+	osmem__heap_map_at_exit();
+	if (g->cfg.leaks && osmem__leak_report(fd) && g->cfg.leak_exitcode)
+		osmem__os_exit((int)g->cfg.leak_exitcode);
+}
