@@ -102,7 +102,6 @@ take(uintptr_t key)
 	return s;
 }
 
-
 int
 main(int argc, char **argv)
 {
@@ -132,9 +131,9 @@ main(int argc, char **argv)
 		;
 	table = mmap(NULL, SLOTS * sizeof *table, PROT_READ | PROT_WRITE,
 	             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	struct op *op = mmap(NULL, ((size_t)nops + 1) * sizeof *op,
-	                     PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-	                     -1, 0);
+	struct op *op =
+	    mmap(NULL, ((size_t)nops + 1) * sizeof *op, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (table == MAP_FAILED || op == MAP_FAILED)
 		return 1;
 	memset(table, 0, SLOTS * sizeof *table); /* resident before we start */
@@ -142,10 +141,12 @@ main(int argc, char **argv)
 	long n = 0;
 	while (n < nops && fgets(line, sizeof line, in)) {
 		struct op *o = &op[n];
-		int want = line[0] == 'm' ? 2 : line[0] == 'f' ? 1 :
-		           line[0] == 'a' || line[0] == 'r' ? 3 : 0;
-		if (want && sscanf(line + 1, "%lx %lx %lx", &o->a, &o->b, &o->c) >=
-		                want) {
+		int want = line[0] == 'm'                     ? 2
+		           : line[0] == 'f'                   ? 1
+		           : line[0] == 'a' || line[0] == 'r' ? 3
+		                                              : 0;
+		if (want && sscanf(line + 1, "%lx %lx %lx", &o->a, &o->b,
+		                   &o->c) >= want) {
 			o->kind = line[0];
 			n++;
 		}

@@ -55,14 +55,14 @@ real_size(uint64_t *s)
 {
 	uint64_t r = rnd(s) % 1000;
 	if (r < 600)
-		return 8 + rnd(s) % 57;         /* 8..64 */
+		return 8 + rnd(s) % 57; /* 8..64 */
 	if (r < 850)
-		return 64 + rnd(s) % 449;       /* 64..512 */
+		return 64 + rnd(s) % 449; /* 64..512 */
 	if (r < 970)
-		return 512 + rnd(s) % 3585;     /* 512..4096 */
+		return 512 + rnd(s) % 3585; /* 512..4096 */
 	if (r < 998)
-		return 4096 + rnd(s) % 61441;   /* 4 KiB..64 KiB */
-	return 65536 + rnd(s) % 458753;     /* 64 KiB..512 KiB */
+		return 4096 + rnd(s) % 61441; /* 4 KiB..64 KiB */
+	return 65536 + rnd(s) % 458753;       /* 64 KiB..512 KiB */
 }
 
 static void
@@ -92,7 +92,6 @@ xmalloc(size_t n)
 		die("malloc");
 	return p;
 }
-
 
 static long
 peak_rss_kib(void)
@@ -246,8 +245,13 @@ static struct {
 	void *item[QCAP];
 	size_t head, count;
 	int done;
-} q = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-	PTHREAD_COND_INITIALIZER, { 0 }, 0, 0, 0 };
+} q = {PTHREAD_MUTEX_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       PTHREAD_COND_INITIALIZER,
+       {0},
+       0,
+       0,
+       0};
 static long q_items;
 
 static void *
@@ -379,8 +383,8 @@ burst(void)
 	uint64_t s = 11, check = 0;
 	double t0 = now();
 	while (live < total) {
-		size_t sz = rnd(&s) % 10 ? 16 + rnd(&s) % 497
-		                         : 4096 + rnd(&s) % 61441;
+		size_t sz =
+		    rnd(&s) % 10 ? 16 + rnd(&s) % 497 : 4096 + rnd(&s) % 61441;
 		if (n == cap)
 			die("burst: too many blocks");
 		p[n] = xmalloc(sz);
@@ -402,7 +406,7 @@ burst(void)
 	}
 	double t1 = now();
 	long after = rss_kib();
-	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	struct timespec pause = {0, 200 * 1000 * 1000};
 	nanosleep(&pause, NULL);
 	long later = rss_kib();
 	printf("burst seconds=%.6f ops=%zu check=%llu peak_kib=%ld "
@@ -420,8 +424,8 @@ static void
 largereuse(long rounds)
 {
 	enum { LIVE = 16 };
-	void *slot[LIVE] = { 0 };
-	size_t len[LIVE] = { 0 };
+	void *slot[LIVE] = {0};
+	size_t len[LIVE] = {0};
 	uint64_t s = 5, check = 0;
 	double t0 = now();
 	for (long i = 0; i < rounds; i++) {

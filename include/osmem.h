@@ -40,16 +40,18 @@ OSMEM_API void *osmem_realloc(void *ptr, size_t size) OSMEM_NOTHROW
     OSMEM_ALLOC_SIZE(2);
 OSMEM_API void osmem_free(void *ptr) OSMEM_NOTHROW;
 OSMEM_API size_t osmem_usable_size(const void *ptr) OSMEM_NOTHROW;
-OSMEM_API void *osmem_reallocarray(void *ptr, size_t count, size_t size)
-    OSMEM_NOTHROW OSMEM_ALLOC_SIZE(2, 3);
+OSMEM_API void *osmem_reallocarray(void *ptr, size_t count,
+                                   size_t size) OSMEM_NOTHROW
+    OSMEM_ALLOC_SIZE(2, 3);
 /* Free with the size (and alignment) the block was asked for (C23). */
 OSMEM_API void osmem_free_sized(void *ptr, size_t size) OSMEM_NOTHROW;
 OSMEM_API void osmem_free_aligned_sized(void *ptr, size_t alignment,
                                         size_t size) OSMEM_NOTHROW;
 
 /* Aligned allocation (osmem_aligned_alloc(3)). */
-OSMEM_API void *osmem_aligned_alloc(size_t alignment, size_t size)
-    OSMEM_NOTHROW OSMEM_MALLOC_ATTR(alloc_size(2));
+OSMEM_API void *osmem_aligned_alloc(size_t alignment,
+                                    size_t size) OSMEM_NOTHROW
+    OSMEM_MALLOC_ATTR(alloc_size(2));
 OSMEM_API int osmem_posix_memalign(void **out, size_t alignment,
                                    size_t size) OSMEM_NOTHROW;
 OSMEM_API void *osmem_memalign(size_t alignment, size_t size) OSMEM_NOTHROW
@@ -73,13 +75,13 @@ OSMEM_API int osmem_mallopt(int param, int value) OSMEM_NOTHROW;
 /* Figures (osmem_stats(3)).  Byte counts are of whole blocks, headers
  * included. */
 struct osmem_stats {
-	size_t in_use;        /* bytes in blocks handed out, mapped included */
-	size_t in_use_peak;   /* most bytes in heap blocks at once (cached
-	                         blocks count as in use here) */
-	size_t heap;          /* bytes of heap segments (sbrk and mapped) */
+	size_t in_use;      /* bytes in blocks handed out, mapped included */
+	size_t in_use_peak; /* most bytes in heap blocks at once (cached
+	                       blocks count as in use here) */
+	size_t heap;        /* bytes of heap segments (sbrk and mapped) */
 	size_t heap_peak;
-	size_t heap_brk;      /* of which obtained with sbrk */
-	size_t mapped;        /* bytes mapped for large blocks */
+	size_t heap_brk; /* of which obtained with sbrk */
+	size_t mapped;   /* bytes mapped for large blocks */
 	size_t mapped_peak;
 	size_t mapped_blocks; /* number of large blocks */
 	size_t free;          /* bytes in free heap blocks */

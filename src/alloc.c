@@ -33,7 +33,8 @@ osmem_malloc(size_t n)
 		osmem__in_return_register(p);
 		/* A stop: the bin is empty. */
 		if (OSMEM_LIKELY(!osmem__tc_stop(p))) {
-			osmem__tc_move_top(tc, i, 1); /* counted in osmem__calls */
+			osmem__tc_move_top(tc, i,
+			                   1); /* counted in osmem__calls */
 			osmem__set_cinuse(osmem__mem2chunk(p));
 			return p;
 		}
@@ -95,8 +96,8 @@ osmem_calloc(size_t count, size_t n)
 		p = osmem_malloc(total);
 	}
 	/* A fresh mapping is zero already (unless a tool filled it). */
-	if (p && (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) ||
-	          osmem__g.hooked))
+	if (p &&
+	    (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) || osmem__g.hooked))
 		memset(p, 0, total);
 	return p;
 }
@@ -188,13 +189,15 @@ void
 osmem_free_sized(void *p, size_t n)
 {
 	if (p) {
-		size_t u = osmem__usable(
-		    osmem__owned(p, "free_sized " OSMEM_NO_HEAP,
-		                 "free_sized of invalid pointer", "double free of"));
-		/* The message gives the block's own size, not the one passed. */
+		size_t u = osmem__usable(osmem__owned(
+		    p, "free_sized " OSMEM_NO_HEAP,
+		    "free_sized of invalid pointer", "double free of"));
+		/* The message gives the block's own size, not the one passed.
+		 */
 		if (OSMEM_UNLIKELY(n > u))
-			osmem__fatal("free_sized with a size larger than the block at",
-			             p, u);
+			osmem__fatal(
+			    "free_sized with a size larger than the block at",
+			    p, u);
 	}
 	osmem_free(p);
 }
@@ -203,7 +206,8 @@ void
 osmem_free_aligned_sized(void *p, size_t align, size_t n)
 {
 	if (p && OSMEM_UNLIKELY((uintptr_t)p & (align - 1)))
-		osmem__fatal("free_aligned_sized of a misaligned pointer", p, n);
+		osmem__fatal("free_aligned_sized of a misaligned pointer", p,
+		             n);
 	osmem_free_sized(p, n);
 }
 

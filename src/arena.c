@@ -28,8 +28,9 @@ osmem__arena_pick(void)
 		osmem__lock(&a->lock);
 		if (!a->aflag) {
 			a->st.release_at = g->cfg.release_threshold;
-			__atomic_store_n(&a->aflag, OSMEM_F_ARENA,
-			                 __ATOMIC_RELEASE); /* in use from now on */
+			__atomic_store_n(
+			    &a->aflag, OSMEM_F_ARENA,
+			    __ATOMIC_RELEASE); /* in use from now on */
 		}
 		osmem__unlock(&a->lock);
 	}
@@ -63,7 +64,8 @@ osmem__remote_push(struct osmem__arena *a, void *p)
 	do
 		*(uintptr_t *)p = osmem__link_enc((void *)old);
 	while (!__atomic_compare_exchange_n(&a->remote, &old, (uintptr_t)p, 1,
-	                                    __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+	                                    __ATOMIC_RELEASE,
+	                                    __ATOMIC_RELAXED));
 }
 
 void

@@ -36,9 +36,8 @@
 #define osmem__assert(e) ((void)0)
 #endif
 /* diag.c */
-OSMEM_INTERNAL OSMEM_NORETURN void osmem__assert_fail(const char *expr,
-                                                      const char *file,
-                                                      int line);
+OSMEM_INTERNAL OSMEM_NORETURN void
+osmem__assert_fail(const char *expr, const char *file, int line);
 
 /* n rounded up to a multiple of to, a power of two. */
 static inline size_t

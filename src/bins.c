@@ -54,137 +54,7 @@
  * end catches a corrupted link as well.  A bin's root is read only while
  * its bitmap bit is set.  Layer 4.
  */
-#include "core.h"
-
-typedef void *slot_t; /* an encoded link, as stored */
-
-/* A link that stops a walk (stored value e): the end of the tree, or
- * corrupted. */
-static inline void
-check_end(const slot_t *s, slot_t e)
-{
-	if (OSMEM_UNLIKELY((uintptr_t)e != OSMEM_LINK_END))
-		osmem__fatal("corrupted free-chunk link at", s, 0);
-}
-
-/* Whether link value e, read from slot s, leads to a chunk (into *n): the
- * end and the check are one test. */
-static inline int
-open_link(const slot_t *s, slot_t e, osmem__chunk_t **n)
-{
-	uintptr_t v = osmem__link_dec((uintptr_t)e);
-	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
-		check_end(s, e);
-		return 0;
-	}
-	*n = (osmem__chunk_t *)v;
-	return 1;
-}
-
-/* Whether the link at s leads to a chunk (into *n). */
-static inline int
-step(const slot_t *s, osmem__chunk_t **n)
-{
-	return open_link(s, *s, n);
-}
-
-/* The chunk the link at s leads to, or NULL at the end of the tree. */
-static inline osmem__chunk_t *
-ld(const slot_t *s)
-{
-	osmem__chunk_t *n;
-	return step(s, &n) ? n : NULL;
-}
-
-/* The stored form of a link to chunk c.  A link read from one slot is
- * stored into another as it is: moving a subtree costs no encoding, only
- * following a link costs its decoding. */
-static inline slot_t
-enc(const osmem__chunk_t *c)
-{
-	return (slot_t)osmem__link_enc(c);
-}
-
-/* The stored end of a tree or list (see OSMEM_LINK_END). */
-#define END ((slot_t)OSMEM_LINK_END)
-
-static inline uint32_t
-prio(const osmem__chunk_t *c)
-{
-	return (uint32_t)(uintptr_t)c * 0x9e3779b1u;
-}
-
-/* The exact bins, below OSMEM_SMALL_LIMIT: every chunk in one has the
- * same size. */
-static inline int
-is_exact(unsigned bin)
-{
-	return bin < OSMEM_SMALL_LIMIT / 16;
-}
-
-/* Treap order: by size, then by address.  In an exact bin the address
- * alone decides and no header need be read. */
-static inline int
-key_less(int exact, const osmem__chunk_t *a, const osmem__chunk_t *b)
-{
-	if (exact)
-		return (uintptr_t)a < (uintptr_t)b;
-	size_t sa = osmem__csize(a), sb = osmem__csize(b);
-	return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
-}
-
-static inline slot_t *
-root_of(struct osmem__arena *a, unsigned bin)
-{
-	return &a->root[bin];
-}
-
-/* Chunks of 48 bytes or more (every bin but that of 32-byte chunks) keep
- * a third link, to their parent (the end for a root), so that removing
- * one, as merging a neighbour does, starts at its own slot rather than
- * searching down from the root: a cache miss or two instead of one per
- * level. */
-static inline int
-parented(unsigned bin)
-{
-	return bin != OSMEM_MIN_CHUNK / 16;
-}
-
-static inline slot_t *
-up(osmem__chunk_t *c)
-{
-	return (slot_t *)((char *)c + OSMEM_MIN_CHUNK);
-}
-
-/* Record n's parent: e is the stored link to it (or the end, for the
- * root). */
-static inline void
-set_up(unsigned bin, osmem__chunk_t *n, slot_t e)
-{
-	if (parented(bin))
-		*up(n) = e;
-}
-
-static inline int
-bin_nonempty(const struct osmem__arena *a, unsigned bin)
-{
-	return (a->map[bin >> 6] >> (bin & 63)) & 1;
-}
-
-static inline void
-mark(struct osmem__arena *a, unsigned bin)
-{
-	a->map[bin >> 6] |= (uint64_t)1 << (bin & 63);
-	a->summary |= (uint64_t)1 << (bin >> 6);
-}
-
-static inline void
-unmark(struct osmem__arena *a, unsigned bin)
-{
-	a->map[bin >> 6] &= ~((uint64_t)1 << (bin & 63));
-	if (a->map[bin >> 6] == 0)
-		a->summary &= ~((uint64_t)1 << (bin >> 6));
-}
+#include "bins.h"
 
 /* The first non-empty bin at or above bin, or OSMEM_NBINS. */
 static inline unsigned
@@ -256,8 +126,9 @@ static inline void
 count(struct osmem__arena *a, const osmem__chunk_t *c, int dir)
 {
 	size_t size = osmem__csize(c);
-	size_t dirt = osmem__releasable(size) ? *osmem__dirt_slot((osmem__chunk_t *)c)
-	                                      : 0;
+	size_t dirt = osmem__releasable(size)
+	                  ? *osmem__dirt_slot((osmem__chunk_t *)c)
+	                  : 0;
 	if (dir > 0) {
 		a->st.free_bytes += size;
 		a->st.nfree_chunks++;
@@ -267,52 +138,6 @@ count(struct osmem__arena *a, const osmem__chunk_t *c, int dir)
 		a->st.nfree_chunks--;
 		a->st.dirty -= dirt;
 	}
-}
-
-static inline osmem__chunk_t *
-victim(const struct osmem__arena *a)
-{
-	return a->victim;
-}
-
-static inline void
-set_victim(struct osmem__arena *a, osmem__chunk_t *c)
-{
-	a->victim = c;
-}
-
-/* ---------------------------------------------------------------------
- * The pile (see the top of the file).  link[0] leads to the next chunk,
- * link[1] to the one before (the end for the first); the parent slot holds
- * OSMEM_LINK_PILE, which no tree link can equal. */
-#ifndef OSMEM_PILE_AFTER /* the fuzzer sets a small one, to pile often */
-#define OSMEM_PILE_AFTER 32u
-#endif
-_Static_assert(OSMEM_LINK_PILE != OSMEM_LINK_END &&
-               (OSMEM_HARDEN ? (OSMEM_LINK_PILE | OSMEM_LINK_END) % 2 == 0
-                             : OSMEM_LINK_PILE % OSMEM_ALIGN != 0),
-               "the pile's mark is no link");
-
-#define PILE_MARK ((slot_t)OSMEM_LINK_PILE)
-
-static inline int
-pileable(size_t size)
-{
-	return parented(osmem__bin_index(size));
-}
-
-/* The pile of a chunk of this size: 1 for the sizes the release pass
- * looks at, which it walks as it walks the trees. */
-static inline osmem__chunk_t **
-pile_of(struct osmem__arena *a, size_t size)
-{
-	return &a->pile[osmem__releasable(size)];
-}
-
-static inline int
-piled(osmem__chunk_t *c)
-{
-	return pileable(osmem__csize(c)) && *up(c) == PILE_MARK;
 }
 
 static inline void
@@ -336,7 +161,8 @@ pile_unlink(struct osmem__arena *a, osmem__chunk_t *c)
 	int hp = open_link(&c->link[1], c->link[1], &prev);
 	if (OSMEM_UNLIKELY(hp ? prev->link[0] != enc(c) : *top != c) ||
 	    OSMEM_UNLIKELY(hn && next->link[1] != enc(c)))
-		osmem__fatal("corrupted free-chunk link at", c, osmem__csize(c));
+		osmem__fatal("corrupted free-chunk link at", c,
+		             osmem__csize(c));
 	if (hp)
 		prev->link[0] = c->link[0];
 	else
@@ -348,16 +174,8 @@ pile_unlink(struct osmem__arena *a, osmem__chunk_t *c)
 
 static void tree_insert(struct osmem__arena *a, osmem__chunk_t *c);
 
-/* Whether anything is piled. */
-static inline int
-any_piled(const struct osmem__arena *a)
-{
-	return ((uintptr_t)a->pile[0] | (uintptr_t)a->pile[1]) != 0;
-}
-
-/* Put the piles into the trees. */
-static OSMEM_NOINLINE void
-drain(struct osmem__arena *a)
+void
+osmem__bin_drain(struct osmem__arena *a)
 {
 	for (int k = 0; k < 2; k++) {
 		osmem__chunk_t *c = a->pile[k], *next;
@@ -376,7 +194,8 @@ drain(struct osmem__arena *a)
  * exact bins (ordered by address alone) and for the others, so that the
  * loops do not test which kind of bin they walk at each level. */
 static OSMEM_ALWAYS_INLINE void
-tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin, int exact)
+tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin,
+               int exact)
 {
 	slot_t *s = root_of(a, bin);
 	uint32_t p = prio(c);
@@ -458,7 +277,8 @@ osmem__bin_insert(struct osmem__arena *a, osmem__chunk_t *c)
 	osmem__chunk_t *old = victim(a);
 	set_victim(a, c);
 	if (old) {
-		if (a->run++ >= OSMEM_PILE_AFTER && pileable(osmem__csize(old)))
+		if (a->run++ >= OSMEM_PILE_AFTER &&
+		    pileable(osmem__csize(old)))
 			pile_push(a, old);
 		else
 			tree_insert(a, old);
@@ -495,7 +315,8 @@ osmem__bin_remove(struct osmem__arena *a, osmem__chunk_t *c)
 			s = &n->link[key_less(is_exact(bin), n, c)];
 	}
 	if (OSMEM_UNLIKELY(n != c))
-		osmem__fatal("free chunk missing from its bin:", c, osmem__csize(c));
+		osmem__fatal("free chunk missing from its bin:", c,
+		             osmem__csize(c));
 	remove_at(a, bin, s, eo, c);
 }
 
@@ -552,7 +373,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	osmem__chunk_t *v = victim(a), *c = NULL;
 	slot_t *s = NULL, owner = NULL;
 	if (OSMEM_UNLIKELY(any_piled(a)))
-		drain(a);
+		osmem__bin_drain(a);
 	a->run = 0;
 	if (v && osmem__csize(v) < size)
 		v = NULL; /* it does not fit: out of the running */
@@ -564,8 +385,8 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 			c = search(a, bin, size, &s, &owner);
 		if (!c) {
 			/* Every chunk of a higher bin fits; the least of the
-			 * first non-empty one is the best, unless that bin lies
-			 * above the victim's. */
+			 * first non-empty one is the best, unless that bin
+			 * lies above the victim's. */
 			unsigned b = next_bin(a, bin + 1);
 			if (b < OSMEM_NBINS &&
 			    !(v && b > osmem__bin_index(osmem__csize(v)))) {
@@ -584,193 +405,4 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 		remove_at(a, bin, s, owner, c);
 	}
 	return c;
-}
-
-size_t
-osmem__bin_largest(struct osmem__arena *a)
-{
-	unsigned bin = OSMEM_NBINS;
-	if (any_piled(a))
-		drain(a);
-	for (unsigned w = OSMEM_BITMAP_WORDS; w-- > 0;)
-		if (a->map[w]) {
-			bin = w * 64 + 63 - (unsigned)__builtin_clzll(a->map[w]);
-			break;
-		}
-	size_t v = victim(a) ? osmem__csize(victim(a)) : 0;
-	if (bin == OSMEM_NBINS)
-		return v;
-	osmem__chunk_t *n = ld(root_of(a, bin)), *r;
-	while ((r = ld(&n->link[1])) != NULL)
-		n = r;
-	return osmem__csize(n) > v ? osmem__csize(n) : v;
-}
-
-/* Call fn on indexed free chunks in bins from the highest down to lowest
- * (larger chunks first, each bin's largest first), until fn returns
- * non-zero.  fn may change a chunk's contents, not the index.  The pile
- * of chunks below two pages is not visited: lowest must be above every
- * bin its chunks go to. */
-static int
-visit(osmem__chunk_t *n, int (*fn)(osmem__chunk_t *, void *), void *arg)
-{
-	while (n) {
-		if (visit(ld(&n->link[1]), fn, arg) || fn(n, arg))
-			return 1;
-		n = ld(&n->link[0]);
-	}
-	return 0;
-}
-
-void
-osmem__bin_each_down(struct osmem__arena *a, unsigned lowest,
-                     int (*fn)(osmem__chunk_t *, void *), void *arg)
-{
-	osmem__chunk_t *v = victim(a);
-	if (v && osmem__bin_index(osmem__csize(v)) >= lowest && fn(v, arg))
-		return;
-	/* the larger chunks' pile first, in no order */
-	for (osmem__chunk_t *c = a->pile[1]; c; c = ld(&c->link[0]))
-		if (osmem__bin_index(osmem__csize(c)) >= lowest && fn(c, arg))
-			return;
-	for (unsigned bin = OSMEM_NBINS; bin-- > lowest;)
-		if (bin_nonempty(a, bin) && visit(ld(root_of(a, bin)), fn, arg))
-			return;
-}
-
-/* Deeper than any sound treap gets (its depth is about 3 ln n: 62 for
- * 10^9 chunks in one bin): a tree this deep has a loop. */
-#define TREE_DEPTH_MAX 400
-
-/* Whether c is in the tree of its bin, bin (searched by its key).  A
- * corrupted tree may hold a loop: the walk stops at a depth no sound
- * treap reaches, as check_tree does. */
-static int
-in_tree(struct osmem__arena *a, unsigned bin, const osmem__chunk_t *c)
-{
-	if (!bin_nonempty(a, bin))
-		return 0;
-	osmem__chunk_t *n = ld(root_of(a, bin));
-	for (int depth = 0; n && n != c && depth <= TREE_DEPTH_MAX; depth++)
-		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
-	return n == c;
-}
-
-int
-osmem__bin_contains(struct osmem__arena *a, const osmem__chunk_t *c)
-{
-	unsigned bin = osmem__bin_index(osmem__csize(c));
-	if (c == victim(a))
-		return 1;
-	/* bin_check holds the pile to the chunks that bear its mark.  Only a
-	 * free chunk's mark is read: a cached one's slot may never have been
-	 * written (memcheck would say so). */
-	if (parented(bin) && osmem__is_free(c) &&
-	    *up((osmem__chunk_t *)c) == PILE_MARK)
-		return 1;
-	return in_tree(a, bin, c);
-}
-
-/* ---------------------------------------------------------------------
- * Consistency check of one treap: order, heap property, bin membership,
- * and that every node is a well-formed free chunk. */
-static int
-check_tree(osmem__chunk_t *n, osmem__chunk_t *parent, unsigned bin, const osmem__chunk_t *lo,
-           const osmem__chunk_t *hi, uint64_t maxprio, int depth, size_t *count)
-{
-	if (!n)
-		return 0;
-	if (parented(bin) && ld(up(n)) != parent)
-		return osmem__report("heap check: wrong parent link in bin tree at",
-		                     n, 0);
-	if (depth > TREE_DEPTH_MAX)
-		return osmem__report("heap check: bin tree too deep at", n, 0);
-	if (!osmem__head_ok(n))
-		return osmem__report("heap check: bad header on free chunk", n, 0);
-	size_t sz = osmem__csize(n);
-	if (n->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP))
-		return osmem__report("heap check: in-use chunk in a bin", n, sz);
-	if (osmem__bin_index(sz) != bin)
-		return osmem__report("heap check: chunk in the wrong bin", n, sz);
-	int exact = is_exact(bin);
-	if ((lo && !key_less(exact, lo, n)) || (hi && !key_less(exact, n, hi)))
-		return osmem__report("heap check: bin tree out of order at", n, sz);
-	if (prio(n) > maxprio)
-		return osmem__report("heap check: bin tree heap order at", n, sz);
-	if (osmem__next(n)->prev_foot != sz)
-		return osmem__report("heap check: free chunk footer mismatch", n, sz);
-	++*count;
-	if (check_tree(ld(&n->link[0]), n, bin, lo, n, prio(n), depth + 1,
-	               count))
-		return -1;
-	return check_tree(ld(&n->link[1]), n, bin, n, hi, prio(n), depth + 1,
-	                  count);
-}
-
-/* Pile k: well-formed free chunks of the sizes that go there, each
- * marked, each linked back to from the next, and no more of them than the
- * arena counts free (so a walk around a loop ends). */
-static int
-check_pile(struct osmem__arena *a, int k, size_t *count)
-{
-	osmem__chunk_t *prev = NULL;
-	size_t n = 0;
-	for (osmem__chunk_t *c = a->pile[k]; c; prev = c, c = ld(&c->link[0])) {
-		if (++n > a->st.nfree_chunks)
-			return osmem__report("heap check: pile longer than the free "
-			                     "chunks in", a, n);
-		if (!osmem__head_ok(c) || (c->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP)))
-			return osmem__report("heap check: bad header on piled chunk",
-			                     c, 0);
-		size_t sz = osmem__csize(c);
-		if (!piled(c) || pile_of(a, sz) != &a->pile[k])
-			return osmem__report("heap check: unmarked chunk on the pile",
-			                     c, sz);
-		if (ld(&c->link[1]) != prev)
-			return osmem__report("heap check: wrong back link on the pile "
-			                     "at", c, sz);
-		if (osmem__next(c)->prev_foot != sz)
-			return osmem__report("heap check: free chunk footer mismatch",
-			                     c, sz);
-	}
-	*count += n;
-	return 0;
-}
-
-int
-osmem__bin_check(struct osmem__arena *a, size_t *nfree)
-{
-	uint64_t summary = 0;
-	*nfree = 0;
-	for (unsigned w = 0; w < OSMEM_BITMAP_WORDS; w++)
-		if (a->map[w])
-			summary |= (uint64_t)1 << w;
-	if (summary != a->summary)
-		return osmem__report("heap check: bin summary bitmap wrong in", a, 0);
-	osmem__chunk_t *v = victim(a);
-	if (v) {
-		unsigned bin = osmem__bin_index(osmem__csize(v));
-		if (!osmem__head_ok(v) || (v->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP)))
-			return osmem__report("heap check: bad victim chunk", v, 0);
-		if (in_tree(a, bin, v))
-			return osmem__report("heap check: victim also in a bin", v,
-			                     osmem__csize(v));
-		if (osmem__next(v)->prev_foot != osmem__csize(v))
-			return osmem__report("heap check: free chunk footer mismatch",
-			                     v, osmem__csize(v));
-		++*nfree;
-	}
-	if (check_pile(a, 0, nfree) || check_pile(a, 1, nfree))
-		return -1;
-	for (unsigned bin = 0; bin < OSMEM_NBINS; bin++) {
-		if (!bin_nonempty(a, bin))
-			continue;
-		osmem__chunk_t *r = ld(root_of(a, bin));
-		if (!r)
-			return osmem__report("heap check: empty bin marked full",
-			                     root_of(a, bin), 0);
-		if (check_tree(r, NULL, bin, NULL, NULL, ~(uint64_t)0, 0, nfree))
-			return -1;
-	}
-	return 0;
 }

@@ -12,10 +12,12 @@ static int
 check_segment(struct osmem__arena *a, const struct osmem__seg *s,
               size_t *nfree, size_t *used, size_t *dirty)
 {
-	if ((uintptr_t)s & (OSMEM_ALIGN - 1) || (uintptr_t)s->end & (OSMEM_ALIGN - 1))
+	if ((uintptr_t)s & (OSMEM_ALIGN - 1) ||
+	    (uintptr_t)s->end & (OSMEM_ALIGN - 1))
 		return osmem__report("heap check: misaligned segment", s, 0);
 	if (s->arena != a)
-		return osmem__report("heap check: segment of another arena at", s, 0);
+		return osmem__report("heap check: segment of another arena at",
+		                     s, 0);
 	if (a->aflag && ((uintptr_t)s & (OSMEM_REGION - 1)))
 		return osmem__report("heap check: unaligned region at", s, 0);
 	if (s->kind != OSMEM_SEG_BRK && s->kind != OSMEM_SEG_MAPPED)
@@ -25,26 +27,31 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 	uint64_t prev_inuse = OSMEM_F_PINUSE;
 	for (;;) {
 		if ((const char *)c > fence)
-			return osmem__report("heap check: chunk runs past its segment",
-			                     c, 0);
+			return osmem__report(
+			    "heap check: chunk runs past its segment", c, 0);
 		if (!osmem__head_ok(c))
-			return osmem__report("heap check: bad chunk header at", c, 0);
+			return osmem__report("heap check: bad chunk header at",
+			                     c, 0);
 		size_t sz = osmem__csize(c);
 		if ((c->head & OSMEM_F_PINUSE) != prev_inuse)
-			return osmem__report("heap check: wrong prev-in-use bit at", c,
-			                     sz);
+			return osmem__report(
+			    "heap check: wrong prev-in-use bit at", c, sz);
 		if (c->head & OSMEM_F_MMAP)
-			return osmem__report("heap check: mapped chunk in a segment", c,
-			                     sz);
+			return osmem__report(
+			    "heap check: mapped chunk in a segment", c, sz);
 		if (sz == 0) {
-			if ((const char *)c != fence || !(c->head & OSMEM_F_CINUSE))
-				return osmem__report("heap check: stray fencepost at", c, 0);
+			if ((const char *)c != fence ||
+			    !(c->head & OSMEM_F_CINUSE))
+				return osmem__report(
+				    "heap check: stray fencepost at", c, 0);
 			return 0;
 		}
 		if (sz < OSMEM_MIN_CHUNK || sz % OSMEM_ALIGN)
-			return osmem__report("heap check: bad chunk size at", c, sz);
+			return osmem__report("heap check: bad chunk size at",
+			                     c, sz);
 		if ((c->head & OSMEM_F_ARENA) != a->aflag)
-			return osmem__report("heap check: wrong arena flag at", c, sz);
+			return osmem__report("heap check: wrong arena flag at",
+			                     c, sz);
 		if (c->head & OSMEM_F_CINUSE) {
 			*used += sz;
 			prev_inuse = OSMEM_F_PINUSE;
@@ -52,20 +59,23 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 			/* In a thread cache: in use, to the arena (only
 			 * blocks the fast free takes are cached). */
 			if (sz >= OSMEM_FAST_LIMIT)
-				return osmem__report("heap check: free chunk not indexed",
-				                     c, sz);
+				return osmem__report(
+				    "heap check: free chunk not indexed", c,
+				    sz);
 			*used += sz;
 			prev_inuse = OSMEM_F_PINUSE;
 		} else {
 			if (!prev_inuse)
-				return osmem__report("heap check: two adjacent free chunks at",
-				                     c, sz);
+				return osmem__report(
+				    "heap check: two adjacent free chunks at",
+				    c, sz);
 			++*nfree;
 			if (osmem__releasable(sz)) {
 				if (*osmem__dirt_slot(c) > sz)
-					return osmem__report("heap check: resident "
-					                     "estimate over size at",
-					                     c, *osmem__dirt_slot(c));
+					return osmem__report(
+					    "heap check: resident "
+					    "estimate over size at",
+					    c, *osmem__dirt_slot(c));
 				*dirty += *osmem__dirt_slot(c);
 			}
 			prev_inuse = 0;
@@ -85,20 +95,23 @@ check_arena(struct osmem__arena *a, unsigned i, void *arg)
 		nsegs++;
 	}
 	if (nsegs != a->st.nsegs)
-		return osmem__report("heap check: segment count wrong in", a, nsegs);
+		return osmem__report("heap check: segment count wrong in", a,
+		                     nsegs);
 	if (used != a->st.in_use)
-		return osmem__report("heap check: bytes in use disagree in", a, used);
+		return osmem__report("heap check: bytes in use disagree in", a,
+		                     used);
 	if (dirty != a->st.dirty)
-		return osmem__report("heap check: dirty free bytes disagree in", a,
-		                     dirty);
+		return osmem__report(
+		    "heap check: dirty free bytes disagree in", a, dirty);
 	if (osmem__bin_check(a, &nindexed))
 		return -1;
 	if (nindexed != nfree)
-		return osmem__report("heap check: index holds chunks not in the heap",
-		                     a, nindexed);
+		return osmem__report(
+		    "heap check: index holds chunks not in the heap", a,
+		    nindexed);
 	if (nfree != a->st.nfree_chunks)
-		return osmem__report("heap check: free chunk count wrong in", a,
-		                     nfree);
+		return osmem__report("heap check: free chunk count wrong in",
+		                     a, nfree);
 	return 0;
 }
 
@@ -109,7 +122,8 @@ check_large(const struct osmem__large *l, void *arg)
 	if (l->next && l->next->prev != l)
 		return osmem__report("heap check: broken large list at", l, 0);
 	const osmem__chunk_t *c = l->chunk;
-	if (c->prev_foot != (uintptr_t)c - (uintptr_t)l || !osmem__head_ok(c) ||
+	if (c->prev_foot != (uintptr_t)c - (uintptr_t)l ||
+	    !osmem__head_ok(c) ||
 	    (c->head & (OSMEM_F_MMAP | OSMEM_F_CINUSE)) !=
 	        (OSMEM_F_MMAP | OSMEM_F_CINUSE))
 		return osmem__report("heap check: bad large chunk at", c, 0);
@@ -127,8 +141,8 @@ osmem__heap_check(void)
 	    osmem__large_each(check_large, &n, &st))
 		return -1;
 	if (n != st.nlarge)
-		return osmem__report("heap check: large chunk count wrong:", NULL,
-		                     n);
+		return osmem__report(
+		    "heap check: large chunk count wrong:", NULL, n);
 	return 0;
 }
 
@@ -160,15 +174,18 @@ find_before(struct osmem__arena *a, unsigned i, void *arg)
 	const char *c = (const char *)b->c;
 	(void)i;
 	for (const struct osmem__seg *s = a->segs; s; s = s->next) {
-		if (c <= (const char *)s || c >= (const char *)osmem__fence_of(s))
+		if (c <= (const char *)s ||
+		    c >= (const char *)osmem__fence_of(s))
 			continue;
-		const osmem__chunk_t *x = osmem__at(s, OSMEM_SEG_HEAD), *prev = NULL;
+		const osmem__chunk_t *x = osmem__at(s, OSMEM_SEG_HEAD),
+		                     *prev = NULL;
 		while ((const char *)x < c && osmem__head_ok(x) &&
 		       osmem__csize(x) >= OSMEM_MIN_CHUNK) {
 			prev = x;
 			x = osmem__next(x);
 		}
-		if ((const char *)x == c && prev && (prev->head & OSMEM_F_CINUSE))
+		if ((const char *)x == c && prev &&
+		    (prev->head & OSMEM_F_CINUSE))
 			b->before = prev;
 		return 1;
 	}
@@ -186,11 +203,12 @@ find_before(struct osmem__arena *a, unsigned i, void *arg)
 void
 osmem__bad_header(const void *p, const char *invalid)
 {
-	struct blame b = { osmem__mem2chunk(p), NULL };
+	struct blame b = {osmem__mem2chunk(p), NULL};
 	osmem__arena_each(find_before, &b, 1);
 	if (b.before)
-		osmem__fatal("overflow past the end of",
-		             osmem__chunk2mem((osmem__chunk_t *)(uintptr_t)b.before),
-		             osmem__csize(b.before) - OSMEM_OVERHEAD);
+		osmem__fatal(
+		    "overflow past the end of",
+		    osmem__chunk2mem((osmem__chunk_t *)(uintptr_t)b.before),
+		    osmem__csize(b.before) - OSMEM_OVERHEAD);
 	osmem__fatal(invalid, p, 0);
 }

@@ -34,7 +34,7 @@ trim(struct osmem__arena *a, unsigned i, void *arg)
 int
 osmem_trim(size_t pad)
 {
-	struct trim t = { pad, 0 };
+	struct trim t = {pad, 0};
 	osmem__ensure_init();
 	osmem__tc_flush(osmem__tc);
 	osmem__arena_each(drain, NULL, 0);

@@ -109,9 +109,8 @@ OSMEM_INTERNAL int osmem__arena_trim(struct osmem__arena *a, size_t pad,
                                      int release_all);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
                                                         size_t down_to);
-OSMEM_INTERNAL OSMEM_NOINLINE void osmem__release_now(struct osmem__arena *a,
-                                                      osmem__chunk_t *c,
-                                                      size_t size);
+OSMEM_INTERNAL OSMEM_NOINLINE void
+osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size);
 /* The resident free bytes an arena keeps before a release pass. */
 OSMEM_INTERNAL size_t osmem__release_threshold(const struct osmem__arena *a);
 
@@ -127,7 +126,8 @@ osmem__put_free(struct osmem__arena *a, osmem__chunk_t *c, size_t size,
 	osmem__set_head(c, size, OSMEM_F_PINUSE | a->aflag);
 	if (osmem__releasable(size)) {
 		*osmem__dirt_slot(c) = osmem__min(dirt, size);
-		if (OSMEM_UNLIKELY(osmem__g.cfg.release_threshold == 0) && dirt)
+		if (OSMEM_UNLIKELY(osmem__g.cfg.release_threshold == 0) &&
+		    dirt)
 			osmem__release_now(a, c, size);
 	}
 	n->prev_foot = size;
@@ -143,8 +143,7 @@ OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
 OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a,
                                      osmem__chunk_t *c);
 OSMEM_INTERNAL osmem__chunk_t *osmem__heap_cut(struct osmem__arena *a,
-                                               osmem__chunk_t *c,
-                                               size_t size);
+                                               osmem__chunk_t *c, size_t size);
 OSMEM_INTERNAL int osmem__heap_resize(struct osmem__arena *a,
                                       osmem__chunk_t *c, size_t size);
 
@@ -155,10 +154,9 @@ OSMEM_INTERNAL void *osmem__large_resize(osmem__chunk_t *c, size_t n);
 /* Call fn on every live large block, under the large lock, until it
  * returns nonzero; that value, or 0.  figures: if not NULL, a copy of the
  * main arena's figures, whose large ones are read under the same lock. */
-OSMEM_INTERNAL int osmem__large_each(int (*fn)(const struct osmem__large *,
-                                               void *),
-                                     void *arg,
-                                     struct osmem__counters *figures);
+OSMEM_INTERNAL int
+osmem__large_each(int (*fn)(const struct osmem__large *, void *), void *arg,
+                  struct osmem__counters *figures);
 extern osmem__lock_t osmem__large_lock OSMEM_INTERNAL;
 
 /* arena.c: the arenas. */
@@ -167,8 +165,8 @@ extern osmem__lock_t osmem__large_lock OSMEM_INTERNAL;
 OSMEM_INTERNAL struct osmem__arena *osmem__arena_pick(void);
 /* Call fn on each arena in use (with its lock held if lock) until fn
  * returns nonzero; that value, or 0. */
-OSMEM_INTERNAL int osmem__arena_each(int (*fn)(struct osmem__arena *,
-                                               unsigned, void *),
+OSMEM_INTERNAL int osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned,
+                                               void *),
                                      void *arg, int lock);
 /* A block freed by a thread of another arena (cached to the heap: C
  * clear, the next chunk's P set) onto a's remote stack. */
@@ -200,8 +198,9 @@ osmem__owned(const void *p, const char *nowhere, const char *invalid,
              const char *freed)
 {
 	osmem__chunk_t *c = osmem__mem2chunk(p);
-	if (OSMEM_HARDEN && OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
-	                                   !osmem__readable(p)))
+	if (OSMEM_HARDEN &&
+	    OSMEM_UNLIKELY(((uintptr_t)p & (OSMEM_ALIGN - 1)) ||
+	                   !osmem__readable(p)))
 		osmem__fatal(nowhere, p, 0);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
 		osmem__bad_header(p, invalid);

@@ -87,7 +87,8 @@ osmem__debug_caller(const void *p, size_t usable)
 {
 	const void *caller = NULL;
 	if (osmem__g.cfg.leaks && usable >= TAIL)
-		tail_read(p, usable, 2 * sizeof caller, &caller, sizeof caller);
+		tail_read(p, usable, 2 * sizeof caller, &caller,
+		          sizeof caller);
 	return caller;
 }
 
@@ -204,7 +205,8 @@ held_drop(const void *p)
 	     j = (j + 1) & (held.cap - 1)) {
 		size_t h = home(held.slot[j], held.cap);
 		/* Move it back if its home is not in (i, j]. */
-		if ((j > i && (h <= i || h > j)) || (j < i && h <= i && h > j)) {
+		if ((j > i && (h <= i || h > j)) ||
+		    (j < i && h <= i && h > j)) {
 			held.slot[i] = held.slot[j];
 			held.slot[j] = NULL;
 			i = j;
@@ -251,8 +253,7 @@ osmem__debug_free(void *p, size_t usable)
 		*(void **)q.tail = p;
 		if (osmem__g.valgrind)
 			OSMEM_VG_NOACCESS(q.tail, sizeof(void *));
-	}
-	else
+	} else
 		q.head = p;
 	q.tail = p;
 	q.bytes += usable;

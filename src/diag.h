@@ -18,7 +18,6 @@ OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
 OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
 OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
 /* A file name from a template in which %p stands for the process id. */
-OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name,
-                                    size_t len);
+OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name, size_t len);
 
 #endif /* OSMEM_DIAG_H */

@@ -39,17 +39,15 @@ _Static_assert(NFORK_LOCKS <= 32, "a prepare's record is one word");
 static osmem__lock_t *
 fork_lock(unsigned k)
 {
-	static osmem__lock_t *const fixed[] = { &osmem__map_lock,
-		                                &osmem__init_lock,
-		                                &osmem__tc_lock };
+	static osmem__lock_t *const fixed[] = {
+	    &osmem__map_lock, &osmem__init_lock, &osmem__tc_lock};
 	if (k < 3)
 		return fixed[k];
 	if (k < 3 + OSMEM_MAX_ARENAS)
 		return &osmem__g.arena[k - 3].lock;
-	static osmem__lock_t *const leaves[] = { &osmem__brk_lock,
-		                                 &osmem__large_lock,
-		                                 &osmem__quarantine_lock,
-		                                 &osmem__trace_lock };
+	static osmem__lock_t *const leaves[] = {
+	    &osmem__brk_lock, &osmem__large_lock, &osmem__quarantine_lock,
+	    &osmem__trace_lock};
 	return leaves[k - 3 - OSMEM_MAX_ARENAS];
 }
 

@@ -22,7 +22,8 @@
  * use is left as it is (its P bit aside), and its own free, or the cache
  * handing it back, checks it. */
 static void
-release_tail(struct osmem__arena *a, osmem__chunk_t *c, size_t size, size_t dirt)
+release_tail(struct osmem__arena *a, osmem__chunk_t *c, size_t size,
+             size_t dirt)
 {
 	osmem__chunk_t *n = osmem__at(c, size);
 	if (!(n->head & OSMEM_F_CINUSE) && osmem__is_free(osmem__checked(n))) {
@@ -48,7 +49,7 @@ carve(struct osmem__arena *a, osmem__chunk_t *c, size_t have, size_t size,
 			             osmem__min(dirt, have - size));
 		else
 			osmem__put_free(a, osmem__at(c, size), have - size,
-			         osmem__min(dirt, have - size));
+			                osmem__min(dirt, have - size));
 	} else {
 		size = have;
 		osmem__set_head(c, size, OSMEM_F_CINUSE | pflag | a->aflag);
@@ -66,7 +67,8 @@ static void
 add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 {
 	char *start = (char *)osmem__round_up((uintptr_t)p, OSMEM_ALIGN);
-	char *end = (char *)(((uintptr_t)p + len) & ~(uintptr_t)(OSMEM_ALIGN - 1));
+	char *end =
+	    (char *)(((uintptr_t)p + len) & ~(uintptr_t)(OSMEM_ALIGN - 1));
 	struct osmem__seg *s = (struct osmem__seg *)start;
 	s->next = a->segs;
 	s->end = end;
@@ -103,7 +105,8 @@ extend_segment(struct osmem__arena *a, struct osmem__seg *s, size_t len)
 	osmem__chunk_t *c = osmem__checked(osmem__fence_of(s));
 	size_t size = len, dirt = len; /* fresh pages count as resident */
 	if (!(c->head & OSMEM_F_PINUSE)) {
-		osmem__chunk_t *last = osmem__checked(osmem__before(c, c->prev_foot));
+		osmem__chunk_t *last =
+		    osmem__checked(osmem__before(c, c->prev_foot));
 		dirt += osmem__dirt(last);
 		osmem__bin_remove(a, last);
 		size += osmem__csize(last);
@@ -156,16 +159,19 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		if (!r)
 			return 0;
 		count_heap(a, OSMEM_REGION, brk);
-		add_segment(a, r, OSMEM_REGION, brk ? OSMEM_SEG_BRK : OSMEM_SEG_MAPPED);
+		add_segment(a, r, OSMEM_REGION,
+		            brk ? OSMEM_SEG_BRK : OSMEM_SEG_MAPPED);
 		return 1;
 	}
 	if (!no_brk) {
 		size_t len, tail = free_at_break(a);
 		if (a->brk_seg)
 			len = osmem__round_up(size - (tail < size ? tail : 0) +
-			                          cfg->top_pad, page);
+			                          cfg->top_pad,
+			                      page);
 		else
-			len = osmem__round_up(size + seg_cost + cfg->top_pad, page);
+			len = osmem__round_up(size + seg_cost + cfg->top_pad,
+			                      page);
 		if (!a->brk_seg && len < OSMEM_HEAP_INITIAL)
 			len = OSMEM_HEAP_INITIAL;
 		char *p = osmem__os_sbrk(len);
@@ -240,14 +246,16 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 	char *p = carve(a, c, have, size + rest, OSMEM_F_PINUSE, dirt, 0);
 	if (rest) {
 		size_t first = osmem__csize(c) - rest;
-		osmem__set_head(c, first, OSMEM_F_CINUSE | OSMEM_F_PINUSE | a->aflag);
+		osmem__set_head(c, first,
+		                OSMEM_F_CINUSE | OSMEM_F_PINUSE | a->aflag);
 		osmem__set_heads(osmem__at(c, first),
 		                 osmem__at(c, first + rest), size,
 		                 OSMEM_F_PINUSE | a->aflag);
 		/* set_heads restates the tag incrementally: the heads it
 		 * wrote must pass the check made with osmem__tag itself */
-		osmem__assert(osmem__head_ok(osmem__at(c, first)) &&
-		              osmem__head_ok(osmem__at(c, first + rest - size)));
+		osmem__assert(
+		    osmem__head_ok(osmem__at(c, first)) &&
+		    osmem__head_ok(osmem__at(c, first + rest - size)));
 	}
 	return p;
 }
@@ -262,7 +270,8 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 	uintptr_t mem = (uintptr_t)osmem__chunk2mem(c);
 	if (mem & (align - 1)) {
 		/* Free a leading piece of at least a minimum chunk. */
-		size_t lead = osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
+		size_t lead =
+		    osmem__round_up(mem + OSMEM_MIN_CHUNK, align) - mem;
 		osmem__chunk_t *n = osmem__at(c, lead);
 		osmem__set_head(n, have - lead, OSMEM_F_CINUSE | a->aflag);
 		osmem__put_free(a, c, lead, osmem__min(dirt, lead));
@@ -312,8 +321,10 @@ osmem__heap_cut(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 {
 	size_t have = osmem__csize(c);
 	osmem__chunk_t *t = osmem__at(c, size);
-	osmem__set_head(c, size, (c->head & OSMEM_F_PINUSE) | OSMEM_F_CINUSE | a->aflag);
-	osmem__set_head(t, have - size, OSMEM_F_PINUSE | OSMEM_F_CINUSE | a->aflag);
+	osmem__set_head(
+	    c, size, (c->head & OSMEM_F_PINUSE) | OSMEM_F_CINUSE | a->aflag);
+	osmem__set_head(t, have - size,
+	                OSMEM_F_PINUSE | OSMEM_F_CINUSE | a->aflag);
 	return t;
 }
 

@@ -49,7 +49,8 @@ paint(struct row *r, uintptr_t lo, uintptr_t hi, int st)
 		if (cell >= CELLS)
 			cell = CELLS - 1;
 		uintptr_t cell_end = r->start + (cell + 1) * span / CELLS;
-		uintptr_t stop = cell_end < hi && cell + 1 < CELLS ? cell_end : hi;
+		uintptr_t stop =
+		    cell_end < hi && cell + 1 < CELLS ? cell_end : hi;
 		size_t n = (size_t)(stop - lo);
 		if (st == OSMEM_BLOCK_USED)
 			r->used[cell] += n;
@@ -136,8 +137,10 @@ text(struct out *o, const struct osmem_stats *s)
 {
 	put(o, "libosmem heap map: %d segment(s), %zu mapped block(s)\n",
 	    m.nrows + m.more_rows, s->mapped_blocks);
-	put(o, "each row is one segment, %d cells; '#' in use, 'c' cached, "
-	       "'+' part used, '.' free\n", CELLS / 2);
+	put(o,
+	    "each row is one segment, %d cells; '#' in use, 'c' cached, "
+	    "'+' part used, '.' free\n",
+	    CELLS / 2);
 	for (int i = 0; i < m.nrows; i++) {
 		const struct row *r = &m.row[i];
 		char bar[CELLS / 2 + 1];
@@ -153,13 +156,14 @@ text(struct out *o, const struct osmem_stats *s)
 		}
 		bar[CELLS / 2] = '\0';
 		put(o, "%#14lx %9zuK %s%u |%s|\n", (unsigned long)r->start,
-		    (size_t)(r->end - r->start) / 1024, r->brk ? "brk " : "arena ",
-		    r->arena, bar);
+		    (size_t)(r->end - r->start) / 1024,
+		    r->brk ? "brk " : "arena ", r->arena, bar);
 	}
 	if (m.more_rows)
 		put(o, "(%d more segments not drawn)\n", m.more_rows);
-	put(o, "in use %zu, free %zu in %zu blocks, largest free %zu, "
-	       "fragmentation %.3f, cached %zu, mapped %zu\n",
+	put(o,
+	    "in use %zu, free %zu in %zu blocks, largest free %zu, "
+	    "fragmentation %.3f, cached %zu, mapped %zu\n",
 	    s->in_use, s->free, s->free_blocks, s->largest_free,
 	    s->fragmentation, s->cached, s->mapped);
 }
@@ -169,8 +173,8 @@ cell_colour(size_t u, size_t k, size_t f)
 {
 	/* Shades from free (light) to fully used (deep blue); cached wins
 	 * when it is the most. */
-	static const char *const blue[] = { "#eef2f7", "#c9d7ea", "#9cb6dc",
-		                            "#6f95cd", "#4574bd", "#1f4f99" };
+	static const char *const blue[] = {"#eef2f7", "#c9d7ea", "#9cb6dc",
+	                                   "#6f95cd", "#4574bd", "#1f4f99"};
 	if (k > u && k > f)
 		return "#f2a541";
 	double used = share(u, u + k + f);
@@ -186,72 +190,90 @@ svg(struct out *o, const struct osmem_stats *s)
 	int height = bars_top + (m.nbars ? 70 : 0) + 110;
 	int width = left + CELLS * cw + 30;
 	put(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	put(o, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
-	       "height=\"%d\" font-family=\"monospace\" font-size=\"12\">\n",
+	put(o,
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" font-family=\"monospace\" font-size=\"12\">\n",
 	    width, height);
 	put(o, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
 	put(o, "<text x=\"10\" y=\"24\" font-size=\"16\" font-weight=\"bold\">"
 	       "libosmem heap map</text>\n");
-	put(o, "<text x=\"10\" y=\"44\">%d segment(s) in address order, each "
-	       "%d cells; %zu mapped block(s)</text>\n",
+	put(o,
+	    "<text x=\"10\" y=\"44\">%d segment(s) in address order, each "
+	    "%d cells; %zu mapped block(s)</text>\n",
 	    m.nrows + m.more_rows, CELLS, s->mapped_blocks);
 	for (int i = 0; i < m.nrows; i++) {
 		const struct row *r = &m.row[i];
 		int y = top + i * (rh + 4);
-		put(o, "<g class=\"segment\"><text x=\"10\" y=\"%d\">%#lx %zuK %s%u"
-		       "</text>\n",
+		put(o,
+		    "<g class=\"segment\"><text x=\"10\" y=\"%d\">%#lx %zuK "
+		    "%s%u"
+		    "</text>\n",
 		    y + 13, (unsigned long)r->start,
 		    (size_t)(r->end - r->start) / 1024, r->brk ? "brk " : "a",
 		    r->arena);
 		for (int c = 0; c < CELLS; c++)
-			put(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
-			       "fill=\"%s\"/>\n",
+			put(o,
+			    "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
+			    "height=\"%d\" "
+			    "fill=\"%s\"/>\n",
 			    left + c * cw, y, cw, rh,
 			    cell_colour(r->used[c], r->cached[c], r->free[c]));
 		put(o, "</g>\n");
 	}
 	if (m.more_rows)
-		put(o, "<text x=\"10\" y=\"%d\">(%d more segments not drawn)"
-		       "</text>\n",
+		put(o,
+		    "<text x=\"10\" y=\"%d\">(%d more segments not drawn)"
+		    "</text>\n",
 		    top + m.nrows * (rh + 4) + 13, m.more_rows);
 	if (m.nbars) {
 		size_t most = 1;
 		for (int i = 0; i < m.nbars; i++)
 			if (m.bar[i] > most)
 				most = m.bar[i];
-		put(o, "<text x=\"10\" y=\"%d\">mapped blocks (height: size, "
-		       "largest %zuK)</text>\n",
+		put(o,
+		    "<text x=\"10\" y=\"%d\">mapped blocks (height: size, "
+		    "largest %zuK)</text>\n",
 		    bars_top - 8, most / 1024);
 		for (int i = 0; i < m.nbars; i++) {
-			int h = (int)(50.0 * (double)m.bar[i] / (double)most) + 1;
-			put(o, "<rect class=\"mapped\" x=\"%d\" y=\"%d\" width=\"%d\" "
-			       "height=\"%d\" fill=\"#7a4fb0\"/>\n",
+			int h =
+			    (int)(50.0 * (double)m.bar[i] / (double)most) + 1;
+			put(o,
+			    "<rect class=\"mapped\" x=\"%d\" y=\"%d\" "
+			    "width=\"%d\" "
+			    "height=\"%d\" fill=\"#7a4fb0\"/>\n",
 			    left + i * 14, bars_top + 52 - h, 10, h);
 		}
 		if (m.more_bars)
-			put(o, "<text x=\"%d\" y=\"%d\">+%zu more (%zuK)</text>\n",
-			    left + m.nbars * 14 + 6, bars_top + 50, m.more_bars,
-			    m.more_bar_bytes / 1024);
+			put(o,
+			    "<text x=\"%d\" y=\"%d\">+%zu more "
+			    "(%zuK)</text>\n",
+			    left + m.nbars * 14 + 6, bars_top + 50,
+			    m.more_bars, m.more_bar_bytes / 1024);
 	}
 	int ly = height - 80;
 	static const struct {
 		const char *colour, *label;
-	} legend[] = { { "#1f4f99", "in use" }, { "#6f95cd", "half used" },
-		       { "#eef2f7", "free" }, { "#f2a541", "thread-cached" },
-		       { "#7a4fb0", "mapped block" } };
+	} legend[] = {{"#1f4f99", "in use"},
+	              {"#6f95cd", "half used"},
+	              {"#eef2f7", "free"},
+	              {"#f2a541", "thread-cached"},
+	              {"#7a4fb0", "mapped block"}};
 	for (int i = 0; i < 5; i++) {
-		put(o, "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" "
-		       "fill=\"%s\" stroke=\"#999\"/>\n",
+		put(o,
+		    "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" "
+		    "fill=\"%s\" stroke=\"#999\"/>\n",
 		    10 + i * 150, ly, legend[i].colour);
-		put(o, "<text x=\"%d\" y=\"%d\">%s</text>\n", 30 + i * 150, ly + 12,
-		    legend[i].label);
+		put(o, "<text x=\"%d\" y=\"%d\">%s</text>\n", 30 + i * 150,
+		    ly + 12, legend[i].label);
 	}
-	put(o, "<text x=\"10\" y=\"%d\">in use %zu B, free %zu B in %zu blocks, "
-	       "largest free %zu B, fragmentation %.3f</text>\n",
+	put(o,
+	    "<text x=\"10\" y=\"%d\">in use %zu B, free %zu B in %zu blocks, "
+	    "largest free %zu B, fragmentation %.3f</text>\n",
 	    ly + 38, s->in_use, s->free, s->free_blocks, s->largest_free,
 	    s->fragmentation);
-	put(o, "<text x=\"10\" y=\"%d\">heap %zu B (%zu B by sbrk), mapped "
-	       "%zu B, cached %zu B, given back %zu B</text>\n",
+	put(o,
+	    "<text x=\"10\" y=\"%d\">heap %zu B (%zu B by sbrk), mapped "
+	    "%zu B, cached %zu B, given back %zu B</text>\n",
 	    ly + 58, s->heap, s->heap_brk, s->mapped, s->cached, s->released);
 	put(o, "</svg>\n");
 }
@@ -267,7 +289,7 @@ osmem_heap_map(int fd, int format)
 	memset(&m, 0, sizeof m);
 	int r = osmem_walk(collect, NULL);
 	if (r == 0) {
-		struct out o = { .fd = fd };
+		struct out o = {.fd = fd};
 		if (format == OSMEM_MAP_SVG)
 			svg(&o, &s);
 		else
@@ -303,8 +325,7 @@ osmem__heap_map_signal(void)
 	int sig = 0;
 	for (; s && *s >= '0' && *s <= '9' && sig < 1000; s++)
 		sig = sig * 10 + (*s - '0');
-	if (sig > 0 && map_path() &&
-	    osmem__os_on_signal(sig, want_map) == 0)
+	if (sig > 0 && map_path() && osmem__os_on_signal(sig, want_map) == 0)
 		osmem__g.map_signal = 1;
 }
 
@@ -339,8 +360,9 @@ write_map(const char *path, unsigned number)
 	if (number) {
 		/* Insert -N before the extension. */
 		char *dot = strrchr(name, '.'), *slash = strrchr(name, '/');
-		size_t at = dot && (!slash || dot > slash) ? (size_t)(dot - name)
-		                                            : strlen(name);
+		size_t at = dot && (!slash || dot > slash)
+		                ? (size_t)(dot - name)
+		                : strlen(name);
 		char ext[64];
 		snprintf(ext, sizeof ext, "%s", name + at);
 		snprintf(name + at, sizeof name - at, "-%u%s", number, ext);

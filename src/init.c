@@ -10,7 +10,7 @@
 #include "vg.h"
 
 struct osmem__global osmem__g = {
-	.fast_mask = OSMEM_FAST_MASK, /* from the first free, before start-up */
+    .fast_mask = OSMEM_FAST_MASK, /* from the first free, before start-up */
 };
 
 osmem__lock_t osmem__init_lock;

@@ -161,8 +161,9 @@ osmem__large_alloc(size_t n, size_t align)
 		return NULL;
 	}
 	if (align <= OSMEM_ALIGN && osmem__g.cfg.guard) {
-		/* guard=1: the block ends where an inaccessible page starts, so
-		 * the first byte written past it (after rounding to 16) faults. */
+		/* guard=1: the block ends where an inaccessible page starts,
+		 * so the first byte written past it (after rounding to 16)
+		 * faults. */
 		size_t body = osmem__round_up(n ? n : 1, OSMEM_ALIGN);
 		size_t len = osmem__round_up(body + head, page) + page;
 		char *m = osmem__os_map(len);
@@ -173,8 +174,8 @@ osmem__large_alloc(size_t n, size_t align)
 				keep_spare((struct osmem__large *)m, len, 0);
 			return NULL;
 		}
-		return place(m, len - page - body - 2 * OSMEM_OVERHEAD, len, page,
-		             1);
+		return place(m, len - page - body - 2 * OSMEM_OVERHEAD, len,
+		             page, 1);
 	}
 	if (align <= OSMEM_ALIGN) {
 		size_t len = osmem__round_up(n + head, page), got;
@@ -249,7 +250,8 @@ osmem__large_resize(osmem__chunk_t *c, size_t n)
 {
 	struct osmem__large *l = osmem__large_of(c);
 	size_t off = c->prev_foot, len = map_len(c);
-	size_t want = osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
+	size_t want =
+	    osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
 	if (l->guard)
 		return NULL; /* a guarded block moves: the caller copies */
 	if (want == len)
@@ -264,7 +266,7 @@ osmem__large_resize(osmem__chunk_t *c, size_t n)
 	void *p = place(m, off, want, 0, 0);
 	/* The block has moved: it cannot be handed back to the caller. */
 	if (OSMEM_UNLIKELY(!p))
-		osmem__fatal("no memory to record the pages of the block at", m,
-		             want);
+		osmem__fatal("no memory to record the pages of the block at",
+		             m, want);
 	return p;
 }

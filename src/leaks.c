@@ -28,7 +28,8 @@ static size_t nsites, lost_bytes, lost_blocks;
 static struct site *
 site_of(const void *caller)
 {
-	size_t h = (size_t)(((uintptr_t)caller >> 2) * 0x9e3779b97f4a7c15ull >> 52);
+	size_t h =
+	    (size_t)(((uintptr_t)caller >> 2) * 0x9e3779b97f4a7c15ull >> 52);
 	for (size_t i = 0; i < SITES; i++) {
 		struct site *s = &site[(h + i) % SITES];
 		if (s->caller == caller)
@@ -70,20 +71,23 @@ say(int fd, const struct site *s)
 	const void *base = NULL;
 	int n;
 	if (osmem__os_symbol(s->caller, &sym, &base, &object) && sym)
-		n = snprintf(line, sizeof line,
-		             "osmem: leak: %zu bytes in %zu block%s from %s+%#lx "
-		             "(%s)\n",
-		             s->bytes, s->blocks, s->blocks == 1 ? "" : "s", sym,
-		             (unsigned long)((uintptr_t)s->caller - (uintptr_t)base),
-		             object ? object : "?");
+		n = snprintf(
+		    line, sizeof line,
+		    "osmem: leak: %zu bytes in %zu block%s from %s+%#lx "
+		    "(%s)\n",
+		    s->bytes, s->blocks, s->blocks == 1 ? "" : "s", sym,
+		    (unsigned long)((uintptr_t)s->caller - (uintptr_t)base),
+		    object ? object : "?");
 	else
-		n = snprintf(line, sizeof line,
-		             "osmem: leak: %zu bytes in %zu block%s from %p (%s)\n",
-		             s->bytes, s->blocks, s->blocks == 1 ? "" : "s",
-		             s->caller, object ? object : "?");
+		n = snprintf(
+		    line, sizeof line,
+		    "osmem: leak: %zu bytes in %zu block%s from %p (%s)\n",
+		    s->bytes, s->blocks, s->blocks == 1 ? "" : "s", s->caller,
+		    object ? object : "?");
 	if (n > 0)
-		osmem__os_write(fd, line, (size_t)n < sizeof line ? (size_t)n
-		                                                  : sizeof line - 1);
+		osmem__os_write(fd, line,
+		                (size_t)n < sizeof line ? (size_t)n
+		                                        : sizeof line - 1);
 }
 
 size_t
@@ -98,7 +102,8 @@ osmem__leak_report(int fd)
 	for (int shown = 0; shown < SHOWN; shown++) {
 		struct site *best = NULL;
 		for (size_t i = 0; i < SITES; i++)
-			if (site[i].blocks && (!best || site[i].bytes > best->bytes))
+			if (site[i].blocks &&
+			    (!best || site[i].bytes > best->bytes))
 				best = &site[i];
 		if (!best)
 			break;
@@ -106,10 +111,11 @@ osmem__leak_report(int fd)
 		best->blocks = 0;
 	}
 	char line[200];
-	int n = snprintf(line, sizeof line,
-	                 "osmem: leaks: %zu bytes in %zu blocks from %zu call "
-	                 "site%s\n",
-	                 lost_bytes, lost_blocks, nsites, nsites == 1 ? "" : "s");
+	int n =
+	    snprintf(line, sizeof line,
+	             "osmem: leaks: %zu bytes in %zu blocks from %zu call "
+	             "site%s\n",
+	             lost_bytes, lost_blocks, nsites, nsites == 1 ? "" : "s");
 	if (n > 0)
 		osmem__os_write(fd, line, (size_t)n);
 	return lost_blocks;

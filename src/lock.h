@@ -18,7 +18,10 @@
 typedef struct {
 	int v;
 } osmem__lock_t;
-#define OSMEM_LOCK_INIT { 0 }
+#define OSMEM_LOCK_INIT                                                       \
+	{                                                                     \
+		0                                                             \
+	}
 #define OSMEM_LOCK_WAITERS 1
 
 /* The calling thread's number (sys.c hands them out), shifted so that the

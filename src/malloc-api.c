@@ -148,13 +148,13 @@ mallinfo2(void)
 	struct osmem_stats s;
 	osmem_stats(&s);
 	struct mallinfo2 m = {
-		.arena = s.heap,
-		.ordblks = s.free_blocks,
-		.hblks = s.mapped_blocks,
-		.hblkhd = s.mapped,
-		.uordblks = s.in_use - s.mapped,
-		.fordblks = s.free,
-		.keepcost = 0,
+	    .arena = s.heap,
+	    .ordblks = s.free_blocks,
+	    .hblks = s.mapped_blocks,
+	    .hblkhd = s.mapped,
+	    .uordblks = s.in_use - s.mapped,
+	    .fordblks = s.free,
+	    .keepcost = 0,
 	};
 	return m;
 }
@@ -165,12 +165,12 @@ mallinfo(void)
 	/* glibc's old interface: int fields, truncated as glibc does. */
 	struct mallinfo2 m2 = mallinfo2();
 	struct mallinfo m = {
-		.arena = (int)m2.arena,
-		.ordblks = (int)m2.ordblks,
-		.hblks = (int)m2.hblks,
-		.hblkhd = (int)m2.hblkhd,
-		.uordblks = (int)m2.uordblks,
-		.fordblks = (int)m2.fordblks,
+	    .arena = (int)m2.arena,
+	    .ordblks = (int)m2.ordblks,
+	    .hblks = (int)m2.hblks,
+	    .hblkhd = (int)m2.hblkhd,
+	    .uordblks = (int)m2.uordblks,
+	    .fordblks = (int)m2.fordblks,
 	};
 	return m;
 }

@@ -16,8 +16,10 @@
 enum kind { OSMEM_OPT_SIZE, OSMEM_OPT_COUNT, OSMEM_OPT_PATH };
 
 #define ROW(name, kind, min, max, dflt)                                       \
-	{ #name, OSMEM_OPT_##kind, min, max, dflt,                            \
-	  offsetof(struct osmem__config, name) }
+	{                                                                     \
+#name, OSMEM_OPT_##kind, min, max, dflt,                      \
+		    offsetof(struct osmem__config, name)                      \
+	}
 
 static const struct tunable {
 	const char *name;
@@ -25,28 +27,28 @@ static const struct tunable {
 	size_t min, max, dflt;
 	size_t offset; /* in struct osmem__config */
 } tunables[] = {
-	/* glibc's defaults for its three thresholds */
-	ROW(mmap_threshold, SIZE, 0, OSMEM_MMAP_THRESHOLD_MAX, 128 << 10),
-	ROW(trim_threshold, SIZE, 0, SIZE_MAX, 128 << 10),
-	ROW(top_pad, SIZE, 0, (size_t)1 << 30, 128 << 10),
-	{ "tcache", OSMEM_OPT_COUNT, 0, OSMEM_TC_CAP_MAX, 32,
-	  offsetof(struct osmem__config, tc_cap) }, /* see tcache.c */
-	{ "arenas", OSMEM_OPT_COUNT, 1, OSMEM_MAX_ARENAS, 0, /* 2 per CPU */
-	  offsetof(struct osmem__config, narenas) },
-	ROW(limit, SIZE, 0, SIZE_MAX, 0),
-	/* resident free bytes before a release pass (trim.c) */
-	ROW(release_threshold, SIZE, 0, SIZE_MAX, 1 << 20),
-	ROW(stats, COUNT, 0, 1, 0),
-	ROW(junk, COUNT, 0, 1, 0),
-	ROW(canary, COUNT, 0, 1, 0),
-	ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
-	ROW(guard, COUNT, 0, 1, 0),
-	ROW(check_every, COUNT, 0, SIZE_MAX, 0),
-	ROW(leaks, COUNT, 0, 1, 0),
-	ROW(valgrind, COUNT, 0, 2, 2), /* 2: when under memcheck */
-	ROW(heap_map, PATH, 0, 0, 0),
-	ROW(trace, PATH, 0, 0, 0),
-	ROW(leak_exitcode, COUNT, 0, 255, 0),
+    /* glibc's defaults for its three thresholds */
+    ROW(mmap_threshold, SIZE, 0, OSMEM_MMAP_THRESHOLD_MAX, 128 << 10),
+    ROW(trim_threshold, SIZE, 0, SIZE_MAX, 128 << 10),
+    ROW(top_pad, SIZE, 0, (size_t)1 << 30, 128 << 10),
+    {"tcache", OSMEM_OPT_COUNT, 0, OSMEM_TC_CAP_MAX, 32,
+     offsetof(struct osmem__config, tc_cap)},           /* see tcache.c */
+    {"arenas", OSMEM_OPT_COUNT, 1, OSMEM_MAX_ARENAS, 0, /* 2 per CPU */
+     offsetof(struct osmem__config, narenas)},
+    ROW(limit, SIZE, 0, SIZE_MAX, 0),
+    /* resident free bytes before a release pass (trim.c) */
+    ROW(release_threshold, SIZE, 0, SIZE_MAX, 1 << 20),
+    ROW(stats, COUNT, 0, 1, 0),
+    ROW(junk, COUNT, 0, 1, 0),
+    ROW(canary, COUNT, 0, 1, 0),
+    ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
+    ROW(guard, COUNT, 0, 1, 0),
+    ROW(check_every, COUNT, 0, SIZE_MAX, 0),
+    ROW(leaks, COUNT, 0, 1, 0),
+    ROW(valgrind, COUNT, 0, 2, 2), /* 2: when under memcheck */
+    ROW(heap_map, PATH, 0, 0, 0),
+    ROW(trace, PATH, 0, 0, 0),
+    ROW(leak_exitcode, COUNT, 0, 255, 0),
 };
 #define NTUNABLES (sizeof tunables / sizeof *tunables)
 
@@ -97,12 +99,23 @@ parse_number(const char *s, size_t len, enum kind kind, size_t *out)
 	if (i < len) {
 		unsigned shift;
 		switch (s[i]) {
-		case 'k': case 'K': shift = 10; break;
-		case 'm': case 'M': shift = 20; break;
-		case 'g': case 'G': shift = 30; break;
-		default: return 0;
+		case 'k':
+		case 'K':
+			shift = 10;
+			break;
+		case 'm':
+		case 'M':
+			shift = 20;
+			break;
+		case 'g':
+		case 'G':
+			shift = 30;
+			break;
+		default:
+			return 0;
 		}
-		if (kind != OSMEM_OPT_SIZE || i + 1 != len || v > (SIZE_MAX >> shift))
+		if (kind != OSMEM_OPT_SIZE || i + 1 != len ||
+		    v > (SIZE_MAX >> shift))
 			return 0;
 		v <<= shift;
 	}
@@ -138,13 +151,15 @@ osmem__options_parse(struct osmem__config *cfg, const char *s)
 				memcpy(dst, eq + 1, vlen);
 				dst[vlen] = '\0';
 			}
-		} else if (!eq || !parse_number(eq + 1, len - nlen - 1, t->kind, &v) ||
+		} else if (!eq ||
+		           !parse_number(eq + 1, len - nlen - 1, t->kind,
+		                         &v) ||
 		           v < t->min || v > t->max) {
 			warn("bad value in", s, len);
 		} else {
 			*(size_t *)((char *)cfg + t->offset) = v;
-			if (t->offset ==
-			        offsetof(struct osmem__config, mmap_threshold) ||
+			if (t->offset == offsetof(struct osmem__config,
+			                          mmap_threshold) ||
 			    t->offset ==
 			        offsetof(struct osmem__config, trim_threshold))
 				cfg->fixed_thresholds = 1;

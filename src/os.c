@@ -133,10 +133,11 @@ go_mapped(void)
 static int
 reserve(void)
 {
-	for (size_t want = (size_t)64 << 30; !m_lo && want >= ((size_t)1 << 30);
-	     want /= 2) {
-		char *r = mmap(NULL, want, PROT_READ | PROT_WRITE,
-		               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	for (size_t want = (size_t)64 << 30;
+	     !m_lo && want >= ((size_t)1 << 30); want /= 2) {
+		char *r =
+		    mmap(NULL, want, PROT_READ | PROT_WRITE,
+		         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (r != MAP_FAILED) {
 			m_lo = m_cur = r;
 			m_end = r + want;
@@ -196,8 +197,8 @@ void *
 osmem__os_sbrk_aligned(size_t len, size_t align)
 {
 	osmem__lock(&osmem__brk_lock);
-	uintptr_t cur = mapped && reserve() ? (uintptr_t)m_cur
-	                                    : (uintptr_t)sbrk(0);
+	uintptr_t cur =
+	    mapped && reserve() ? (uintptr_t)m_cur : (uintptr_t)sbrk(0);
 	size_t pad = osmem__round_up(cur, align) - cur;
 	char *p = brk_grow(pad + len), *q = NULL;
 	if (p) {
@@ -228,7 +229,8 @@ osmem__os_brk_shrink(void *end, size_t cut)
 	} else if (sbrk(0) == end && !should_fail(OSMEM_OS_SBRK)) {
 		/* The system break: the current window, or the old one when
 		 * the heap has moved to the mapped break. */
-		struct osmem__window *w = mapped ? &osmem__win_old : &osmem__win;
+		struct osmem__window *w =
+		    mapped ? &osmem__win_old : &osmem__win;
 		uintptr_t from = mapped ? w->lo - 16 : brk_lo;
 		set_window(w, from, lo);
 		if (sbrk(-(intptr_t)cut) != (void *)-1) {
@@ -262,7 +264,8 @@ osmem__os_map_aligned(size_t len, size_t align)
 	char *p = osmem__os_map(len + align);
 	if (!p)
 		return NULL;
-	char *q = (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
+	char *q =
+	    (char *)(((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1));
 	/* Slack that cannot be given back stays mapped, unused. */
 	if (q > p)
 		(void)osmem__os_unmap(p, (size_t)(q - p));
@@ -325,4 +328,3 @@ osmem__os_page_size(void)
 	unsigned long ps = getauxval(AT_PAGESZ);
 	return ps ? (size_t)ps : 4096;
 }
-

@@ -93,8 +93,7 @@ OSMEM_INTERNAL void osmem__os_stdio_unlock(void);
 OSMEM_INTERNAL void osmem__os_stdio_reset(void);
 /* Run prepare, parent and child around every fork; 0 on success. */
 OSMEM_INTERNAL int osmem__os_atfork(void (*prepare)(void),
-                                    void (*parent)(void),
-                                    void (*child)(void));
+                                    void (*parent)(void), void (*child)(void));
 /* A key whose destructor runs fn(value) at thread exit (0 on success),
  * and setting this thread's value of it. */
 OSMEM_INTERNAL int osmem__os_thread_key(unsigned *key, void (*fn)(void *));

@@ -81,7 +81,8 @@ osmem__free_slow(void *p)
 	(void)osmem__owned(p, "free " OSMEM_NO_HEAP, "free of invalid pointer",
 	                   "double free of");
 	osmem__count(OSMEM_CALL_FREE);
-	if (OSMEM_UNLIKELY(osmem__g.hooked) && !(p = osmem__g.hooks->on_free(p)))
+	if (OSMEM_UNLIKELY(osmem__g.hooked) &&
+	    !(p = osmem__g.hooks->on_free(p)))
 		return; /* kept by a tool */
 	osmem__free_now(p);
 }

@@ -59,7 +59,8 @@ osmem_stats(struct osmem_stats *out)
 	out->cached += osmem__tc_bytes();
 	out->in_use -= out->cached < out->in_use ? out->cached : out->in_use;
 	out->fragmentation =
-	    out->free ? 1.0 - (double)out->largest_free / (double)out->free : 0;
+	    out->free ? 1.0 - (double)out->largest_free / (double)out->free
+	              : 0;
 }
 
 /* One "label = number" line, the number right-aligned in 10 columns. */
@@ -107,20 +108,24 @@ osmem__stats_summary(int fd)
 		const char *label;
 		size_t offset;
 	} rows[] = {
-		{ "bytes in use        ", offsetof(struct osmem_stats, in_use) },
-		{ "  most in heaps     ", offsetof(struct osmem_stats, in_use_peak) },
-		{ "heap bytes          ", offsetof(struct osmem_stats, heap) },
-		{ "  most              ", offsetof(struct osmem_stats, heap_peak) },
-		{ "mapped bytes        ", offsetof(struct osmem_stats, mapped) },
-		{ "  most              ", offsetof(struct osmem_stats, mapped_peak) },
-		{ "free heap bytes     ", offsetof(struct osmem_stats, free) },
-		{ "  in blocks         ", offsetof(struct osmem_stats, free_blocks) },
-		{ "  largest block     ", offsetof(struct osmem_stats, largest_free) },
-		{ "cached bytes        ", offsetof(struct osmem_stats, cached) },
-		{ "given back, bytes   ", offsetof(struct osmem_stats, released) },
-		{ "allocations         ", offsetof(struct osmem_stats, nmalloc) },
-		{ "frees               ", offsetof(struct osmem_stats, nfree) },
-		{ "reallocations       ", offsetof(struct osmem_stats, nrealloc) },
+	    {"bytes in use        ", offsetof(struct osmem_stats, in_use)},
+	    {"  most in heaps     ",
+	     offsetof(struct osmem_stats, in_use_peak)},
+	    {"heap bytes          ", offsetof(struct osmem_stats, heap)},
+	    {"  most              ", offsetof(struct osmem_stats, heap_peak)},
+	    {"mapped bytes        ", offsetof(struct osmem_stats, mapped)},
+	    {"  most              ",
+	     offsetof(struct osmem_stats, mapped_peak)},
+	    {"free heap bytes     ", offsetof(struct osmem_stats, free)},
+	    {"  in blocks         ",
+	     offsetof(struct osmem_stats, free_blocks)},
+	    {"  largest block     ",
+	     offsetof(struct osmem_stats, largest_free)},
+	    {"cached bytes        ", offsetof(struct osmem_stats, cached)},
+	    {"given back, bytes   ", offsetof(struct osmem_stats, released)},
+	    {"allocations         ", offsetof(struct osmem_stats, nmalloc)},
+	    {"frees               ", offsetof(struct osmem_stats, nfree)},
+	    {"reallocations       ", offsetof(struct osmem_stats, nrealloc)},
 	};
 	struct osmem_stats s;
 	char buf[1024];
@@ -129,8 +134,9 @@ osmem__stats_summary(int fd)
 	for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
 		memcpy(buf + n, "osmem: ", 7);
 		n += 7;
-		n += line(buf + n, rows[i].label,
-		          *(const size_t *)((const char *)&s + rows[i].offset));
+		n +=
+		    line(buf + n, rows[i].label,
+		         *(const size_t *)((const char *)&s + rows[i].offset));
 	}
 	/* fragmentation, in thousandths */
 	memcpy(buf + n, "osmem: ", 7);

@@ -134,10 +134,9 @@ osmem__lock_wait(int *v, int me)
 	for (;;) {
 		int c = __atomic_load_n(v, __ATOMIC_RELAXED);
 		if (c == 0) {
-			if (__atomic_compare_exchange_n(v, &c,
-			                                me | OSMEM_LOCK_WAITERS, 0,
-			                                __ATOMIC_ACQUIRE,
-			                                __ATOMIC_RELAXED))
+			if (__atomic_compare_exchange_n(
+			        v, &c, me | OSMEM_LOCK_WAITERS, 0,
+			        __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 				return;
 			continue;
 		}
@@ -146,8 +145,8 @@ osmem__lock_wait(int *v, int me)
 		                                 0, __ATOMIC_RELAXED,
 		                                 __ATOMIC_RELAXED))
 			continue;
-		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE, c | OSMEM_LOCK_WAITERS,
-		        NULL, NULL, 0);
+		syscall(SYS_futex, v, FUTEX_WAIT_PRIVATE,
+		        c | OSMEM_LOCK_WAITERS, NULL, NULL, 0);
 	}
 }
 

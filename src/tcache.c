@@ -30,28 +30,23 @@ _Static_assert(OSMEM_TC_MAX_CHUNK < OSMEM_FAST_LIMIT, "cached sizes");
 _Static_assert(OSMEM_TC_CAP_MAX <= UINT8_MAX, "cap[] holds a bin's blocks");
 /* Words of slot[] for any cap: the stops, and the entries of bins
  * 2..128, each at most OSMEM_TC_BIN_BYTES / (16 i), which sum to less
- * than OSMEM_TC_BIN_BYTES / 16 times (H(128) - 1) = 4.43 (size_bins
+ * than OSMEM_TC_BIN_BYTES / 16 times (H(128) - 1) = 4.43 (osmem__tc_layout
  * asserts it). */
 #define OSMEM_TC_WORDS (OSMEM_TC_BIN_BYTES / 16u * 9u / 2u + OSMEM_TC_BINS)
+const size_t osmem__tc_size =
+    (sizeof(struct osmem__tcache) + OSMEM_TC_WORDS * sizeof(void *) + 63) &
+    ~(size_t)63;
 
 __thread struct osmem__tcache *osmem__tc
     __attribute__((tls_model("initial-exec"))) = &osmem__tc_none;
 /* The stand-ins' bins all stand between these two stops: always empty,
  * always full. */
-static void *const stops[2] = { (void *)OSMEM_TC_STOP, (void *)OSMEM_TC_STOP };
+static void *const stops[2] = {(void *)OSMEM_TC_STOP, (void *)OSMEM_TC_STOP};
 #define NO_BLOCKS                                                             \
-	{ .top = { [0 ... OSMEM_TC_SLOTS - 1] = (void **)&stops[1] } }
+	{                                                                     \
+		.top = { [0 ... OSMEM_TC_SLOTS - 1] = (void **)&stops[1] }    \
+	}
 struct osmem__tcache osmem__tc_none = NO_BLOCKS, osmem__tc_dead = NO_BLOCKS;
-
-/* Caches given back, for reuse (under tc_lock). */
-osmem__lock_t osmem__tc_lock;
-struct osmem__tcache *osmem__tcaches;
-static struct osmem__tcache *spare;
-static unsigned tc_key;
-static int tc_key_state; /* 0 not made yet, 1 made, -1 failed */
-
-/* Calls of threads with no cache (yet, or any more), and of those gone. */
-static size_t calls_elsewhere[OSMEM_NCALLS];
 
 /* Whether bin i of tc holds a block. */
 static inline int
@@ -135,7 +130,8 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	 * twice into it, about once in a few hundred forks.
 	 */
 	size_t out = held - keep;
-	void **top = tc->top[i], *gone[OSMEM_TC_CAP_MAX], *kept[OSMEM_TC_CAP_MAX];
+	void **top = tc->top[i], *gone[OSMEM_TC_CAP_MAX],
+	     *kept[OSMEM_TC_CAP_MAX];
 	memcpy(gone, top + keep, out * sizeof *top);
 	memcpy(kept, top, keep * sizeof *top);
 	publish_top(tc, i, top + keep);
@@ -150,17 +146,20 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 		char *p = NULL;
 		if (e < out) {
 			p = gone[e];
-			/* Right after the run: in its segment, so its arena, and
-			 * its header is about to be inside the run's chunk. */
+			/* Right after the run: in its segment, so its arena,
+			 * and its header is about to be inside the run's
+			 * chunk. */
 			if (lo && p == lo + len) {
 				len += size;
 				continue;
 			}
-			/* Otherwise its header was checked when it was freed but
-			 * may have been written over since (an overflow from the
-			 * block before): its flags, and for a run's first block
-			 * its size, are used, so it is checked again. */
-			osmem__chunk_t *c = osmem__checked(osmem__mem2chunk(p));
+			/* Otherwise its header was checked when it was freed
+			 * but may have been written over since (an overflow
+			 * from the block before): its flags, and for a run's
+			 * first block its size, are used, so it is checked
+			 * again. */
+			osmem__chunk_t *c =
+			    osmem__checked(osmem__mem2chunk(p));
 			if (lo && p + size == lo) {
 				lo = p;
 				len += size;
@@ -180,9 +179,10 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 			if (len == size)
 				osmem__set_cinuse(c);
 			else
-				osmem__set_head(c, len, OSMEM_F_CINUSE |
-				                            (c->head & OSMEM_F_PINUSE) |
-				                            a->aflag);
+				osmem__set_head(
+				    c, len,
+				    OSMEM_F_CINUSE |
+				        (c->head & OSMEM_F_PINUSE) | a->aflag);
 			osmem__heap_free(a, c);
 		}
 		if (!p)
@@ -211,10 +211,8 @@ osmem__tc_flush(struct osmem__tcache *tc)
 	flush_bins(tc, 0);
 }
 
-/* Lay out the bins of cache tc, which is empty, for at most max blocks
- * each. */
-static void
-size_bins(struct osmem__tcache *tc, unsigned max)
+void
+osmem__tc_layout(struct osmem__tcache *tc, unsigned max)
 {
 	unsigned at = 0;
 	tc->slot[at++] = (void *)OSMEM_TC_STOP;
@@ -250,123 +248,8 @@ osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
 	 * child sees them (see flush_bin). */
 	__atomic_store_n(&tc->real, 0, __ATOMIC_RELEASE);
 	__atomic_signal_fence(__ATOMIC_SEQ_CST);
-	size_bins(tc, max);
+	osmem__tc_layout(tc, max);
 	__atomic_store_n(&tc->real, 1, __ATOMIC_RELEASE);
-}
-
-/*
- * Thread caches live outside the heaps, in pages of their own, so that
- * they never show in a heap's figures or walk; a cache given back at
- * thread exit waits on a free list for the next thread.
- */
-static struct osmem__tcache *
-tc_new(void)
-{
-	struct osmem__tcache *tc;
-	size_t one = (sizeof *tc + OSMEM_TC_WORDS * sizeof(void *) + 63) & ~63ul;
-	osmem__lock(&osmem__tc_lock);
-	if (!spare) {
-		size_t len = 16 * osmem__g.page;
-		char *m = osmem__os_map(len);
-		for (size_t off = 0; m && off + one <= len; off += one) {
-			tc = (struct osmem__tcache *)(m + off);
-			tc->next = spare;
-			spare = tc;
-		}
-	}
-	tc = spare;
-	if (tc)
-		spare = tc->next;
-	osmem__unlock(&osmem__tc_lock);
-	return tc;
-}
-
-/* Add the calls of cache tc to out[] (read without its owner's consent
- * when another thread's: a figure, not an invariant, kept from going
- * below the slow paths' count). */
-static void
-tc_calls(const struct osmem__tcache *tc, size_t out[OSMEM_NCALLS])
-{
-	size_t c[OSMEM_NCALLS], f = __atomic_load_n(&tc->fast_frees, __ATOMIC_RELAXED);
-	size_t in = f + __atomic_load_n(&tc->put, __ATOMIC_RELAXED);
-	size_t gone = __atomic_load_n(&tc->took, __ATOMIC_RELAXED);
-	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-		gone += osmem__tc_held(tc, i);
-	for (int i = 0; i < OSMEM_NCALLS; i++)
-		c[i] = __atomic_load_n(&tc->calls[i], __ATOMIC_RELAXED);
-	out[OSMEM_CALL_MALLOC] += c[OSMEM_CALL_MALLOC] + (in > gone ? in - gone : 0);
-	out[OSMEM_CALL_FREE] += c[OSMEM_CALL_FREE] + f;
-	out[OSMEM_CALL_REALLOC] += c[OSMEM_CALL_REALLOC];
-}
-
-/* Unlink tc from the osmem__tcaches list and keep it for reuse; tc_lock held. */
-static void
-tc_release(struct osmem__tcache *tc)
-{
-	size_t calls[OSMEM_NCALLS] = { 0 };
-	tc_calls(tc, calls);
-	for (int i = 0; i < OSMEM_NCALLS; i++)
-		__atomic_add_fetch(&calls_elsewhere[i], calls[i],
-		                   __ATOMIC_RELAXED);
-	if (tc->prev)
-		tc->prev->next = tc->next;
-	else
-		osmem__tcaches = tc->next;
-	if (tc->next)
-		tc->next->prev = tc->prev;
-	tc->real = 0;
-	tc->next = spare;
-	spare = tc;
-}
-
-/* Thread exit: give the cache back and stop using one. */
-static void
-thread_exit(void *arg)
-{
-	struct osmem__tcache *tc = arg;
-	osmem__tc = &osmem__tc_dead;
-	osmem__tc_flush(tc);
-	osmem__lock(&osmem__tc_lock);
-	tc_release(tc);
-	osmem__unlock(&osmem__tc_lock);
-}
-
-/* The calling thread's cache, made on first use; NULL if the thread has
- * none (it is exiting, or there was no memory for one). */
-struct osmem__tcache *
-osmem__my_tcache(void)
-{
-	struct osmem__tcache *tc = osmem__tc;
-	if (tc->real)
-		return tc;
-	if (tc == &osmem__tc_dead)
-		return NULL;
-	osmem__ensure_init();
-	tc = tc_new();
-	if (!tc)
-		return NULL;
-	for (int i = 0; i < OSMEM_NCALLS; i++)
-		tc->calls[i] = 0;
-	tc->fast_frees = tc->put = tc->took = 0;
-	size_bins(tc, (unsigned)osmem__g.cfg.tc_cap);
-	tc->real = 1;
-	tc->arena = osmem__arena_pick();
-	osmem__lock(&osmem__tc_lock);
-	/* The exit handler's key, made with the first cache (no allocation:
-	 * glibc keeps its first keys in static storage). */
-	if (tc_key_state == 0)
-		tc_key_state =
-		    osmem__os_thread_key(&tc_key, thread_exit) ? -1 : 1;
-	tc->prev = NULL;
-	tc->next = osmem__tcaches;
-	if (osmem__tcaches)
-		osmem__tcaches->prev = tc;
-	osmem__tcaches = tc;
-	osmem__unlock(&osmem__tc_lock);
-	osmem__tc = tc;
-	if (tc_key_state > 0)
-		osmem__os_thread_set(tc_key, tc);
-	return tc;
 }
 
 /* Serve a heap request from arena a, with up to *k - 1 more blocks of its
@@ -454,59 +337,4 @@ osmem__tc_put(struct osmem__tcache *tc, osmem__chunk_t *c)
 	osmem__clear_cinuse(c);
 	push(tc, i, osmem__chunk2mem(c));
 	return 1;
-}
-
-void
-osmem__count(int call)
-{
-	struct osmem__tcache *tc = osmem__tc;
-	if (tc->real)
-		tc->calls[call]++;
-	else
-		__atomic_add_fetch(&calls_elsewhere[call], 1, __ATOMIC_RELAXED);
-}
-
-/* The calls of all threads (read without their owners' consent: a
- * figure, not an invariant). */
-void
-osmem__calls(size_t out[OSMEM_NCALLS])
-{
-	osmem__lock(&osmem__tc_lock);
-	for (int i = 0; i < OSMEM_NCALLS; i++)
-		out[i] = __atomic_load_n(&calls_elsewhere[i], __ATOMIC_RELAXED);
-	for (const struct osmem__tcache *tc = osmem__tcaches; tc; tc = tc->next)
-		tc_calls(tc, out);
-	osmem__unlock(&osmem__tc_lock);
-}
-
-/* Bytes held in all thread caches (read without their owners' consent:
- * a figure, not an invariant). */
-size_t
-osmem__tc_bytes(void)
-{
-	size_t bytes = 0;
-	osmem__lock(&osmem__tc_lock);
-	for (const struct osmem__tcache *tc = osmem__tcaches; tc; tc = tc->next)
-		for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-			bytes += osmem__tc_held(tc, i) * i * 16;
-	osmem__unlock(&osmem__tc_lock);
-	return bytes;
-}
-
-/*
- * In a child after fork, only the forking thread lives: the caches of the
- * others will never be used again, so their blocks go back to the arenas.
- * Called with no allocator lock held, before the child runs any code.
- */
-void
-osmem__tc_after_fork(void)
-{
-	struct osmem__tcache *tc = osmem__tcaches, *next;
-	for (; tc; tc = next) {
-		next = tc->next;
-		if (tc == osmem__tc)
-			continue;
-		osmem__tc_flush(tc);
-		tc_release(tc);
-	}
 }

@@ -44,13 +44,15 @@ struct osmem__tcache {
 	 * paths took out (took) and those there now (osmem__calls). */
 	size_t calls[OSMEM_NCALLS];
 	size_t fast_frees, put, took;
-	uint16_t first[OSMEM_TC_BINS]; /* slot[] index of a bin's first entry */
-	uint8_t cap[OSMEM_TC_BINS];    /* blocks a bin holds when full */
-	uint8_t batch[OSMEM_TC_BINS];  /* blocks the next miss asks for */
-	uint8_t real;                  /* 0 for the stand-ins below */
+	uint16_t
+	    first[OSMEM_TC_BINS];     /* slot[] index of a bin's first entry */
+	uint8_t cap[OSMEM_TC_BINS];   /* blocks a bin holds when full */
+	uint8_t batch[OSMEM_TC_BINS]; /* blocks the next miss asks for */
+	uint8_t real;                 /* 0 for the stand-ins below */
 	struct osmem__arena *arena;
 	struct osmem__tcache *next, *prev;
-	void *slot[]; /* the bins' entries in a real cache; none in a stand-in */
+	void *
+	    slot[]; /* the bins' entries in a real cache; none in a stand-in */
 };
 
 /* The calling thread's cache.  Before its first allocation it points to
@@ -97,9 +99,15 @@ osmem__tc_move_top(struct osmem__tcache *tc, size_t i, int by)
 {
 #if defined(__x86_64__)
 	if (by > 0)
-		__asm__ volatile("addq $8, %0" : "+m"(tc->top[i]) : : "memory");
+		__asm__ volatile("addq $8, %0"
+		                 : "+m"(tc->top[i])
+		                 :
+		                 : "memory");
 	else
-		__asm__ volatile("subq $8, %0" : "+m"(tc->top[i]) : : "memory");
+		__asm__ volatile("subq $8, %0"
+		                 : "+m"(tc->top[i])
+		                 :
+		                 : "memory");
 #else
 	osmem__tc_set_top(tc, i, tc->top[i] + by);
 #endif
@@ -146,11 +154,11 @@ osmem__fast_bin(const osmem__chunk_t *c)
 	return b >> 4;
 }
 
-
 /* tcache.c: the caches. */
-/* The calling thread's cache, made on first use; NULL if the thread has
- * none (it is exiting, or there was no memory for one). */
-OSMEM_INTERNAL OSMEM_NOINLINE struct osmem__tcache *osmem__my_tcache(void);
+/* Bytes of a real cache, and laying out its bins (empty) for at most cap
+ * blocks each. */
+extern const size_t osmem__tc_size OSMEM_INTERNAL;
+OSMEM_INTERNAL void osmem__tc_layout(struct osmem__tcache *tc, unsigned cap);
 /* A heap chunk of size bytes for tc's thread (tc: a real cache, or NULL
  * for the main arena): from the cache, its arena's remote stack, or the
  * arena; NULL if the system gives no more. */
@@ -162,6 +170,10 @@ OSMEM_INTERNAL int osmem__tc_put(struct osmem__tcache *tc, osmem__chunk_t *c);
 OSMEM_INTERNAL void osmem__tc_flush(struct osmem__tcache *tc);
 /* Lay out tc's bins again for at most cap blocks each. */
 OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
+/* thread.c: each thread's cache. */
+/* The calling thread's cache, made on first use; NULL if the thread has
+ * none (it is exiting, or there was no memory for one). */
+OSMEM_INTERNAL OSMEM_NOINLINE struct osmem__tcache *osmem__my_tcache(void);
 /* Count a call that took a slow path. */
 OSMEM_INTERNAL void osmem__count(int call);
 /* The calls of all threads, and the bytes in all caches. */

@@ -45,7 +45,8 @@ on_free(void *p)
 static void *
 on_realloc(void *p, size_t n, const void *caller)
 {
-	size_t old = osmem__debug_usable(p, osmem__usable(osmem__mem2chunk(p)));
+	size_t old =
+	    osmem__debug_usable(p, osmem__usable(osmem__mem2chunk(p)));
 	osmem__trace_quiet(1);
 	osmem__count(OSMEM_CALL_MALLOC);
 	void *q = on_malloc(n, OSMEM_ALIGN, caller);
@@ -60,10 +61,10 @@ on_realloc(void *p, size_t n, const void *caller)
 }
 
 static const struct osmem__hooks hooks = {
-	.on_malloc = on_malloc,
-	.on_free = on_free,
-	.on_realloc = on_realloc,
-	.usable = osmem__debug_usable,
+    .on_malloc = on_malloc,
+    .on_free = on_free,
+    .on_realloc = on_realloc,
+    .usable = osmem__debug_usable,
 };
 
 const struct osmem__hooks *

@@ -35,8 +35,8 @@ OSMEM_INTERNAL void osmem__trace_open(void);
 OSMEM_INTERNAL void osmem__trace_flush(void);
 /* Write the buffered lines out; the trace lock held. */
 OSMEM_INTERNAL void osmem__trace_write_out(void);
-OSMEM_INTERNAL void osmem__trace(char op, int count, uintptr_t x,
-                                 uintptr_t y, uintptr_t z);
+OSMEM_INTERNAL void osmem__trace(char op, int count, uintptr_t x, uintptr_t y,
+                                 uintptr_t z);
 /* While on, this thread's calls are not recorded (inside a realloc). */
 OSMEM_INTERNAL void osmem__trace_quiet(int on);
 extern osmem__lock_t osmem__trace_lock OSMEM_INTERNAL;

@@ -23,7 +23,7 @@ static struct {
 	int fd;
 	size_t len;
 	char buf[1 << 16];
-} t = { .fd = -1 };
+} t = {.fd = -1};
 
 /* The calling thread is inside realloc: its inner calls are not its own. */
 static __thread int quiet __attribute__((tls_model("initial-exec")));
@@ -31,8 +31,9 @@ static __thread int quiet __attribute__((tls_model("initial-exec")));
 void
 osmem__trace_open(void)
 {
-	const char *path = osmem__g.cfg.trace[0] ? osmem__g.cfg.trace
-	                                          : osmem__os_env("OSMEM_TRACE");
+	const char *path = osmem__g.cfg.trace[0]
+	                       ? osmem__g.cfg.trace
+	                       : osmem__os_env("OSMEM_TRACE");
 	char name[512];
 	if (!path || !*path)
 		return;
@@ -73,7 +74,7 @@ osmem__trace(char op, int count, uintptr_t x, uintptr_t y, uintptr_t z)
 	char line[80];
 	size_t n = 0;
 	line[n++] = op;
-	uintptr_t v[3] = { x, y, z };
+	uintptr_t v[3] = {x, y, z};
 	for (int i = 0; i < count; i++) {
 		line[n++] = ' ';
 		n += osmem__fmt_hex(line + n, v[i]);

@@ -33,7 +33,8 @@ shrink_break(struct osmem__arena *a, struct osmem__seg *s, size_t pad)
 	s->end = end;
 	osmem__set_head(osmem__fence_of(s), 0, OSMEM_F_CINUSE | a->aflag);
 	osmem__put_free(a, last,
-	                (size_t)((char *)osmem__fence_of(s) - (char *)last), dirt);
+	                (size_t)((char *)osmem__fence_of(s) - (char *)last),
+	                dirt);
 	a->st.heap -= cut;
 	a->st.heap_brk -= cut;
 	return cut;
@@ -47,7 +48,8 @@ unmap_free_segments(struct osmem__arena *a)
 	for (struct osmem__seg **sp = &a->segs; *sp;) {
 		struct osmem__seg *s = *sp;
 		osmem__chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
-		if (s->kind != OSMEM_SEG_MAPPED || !osmem__is_free(osmem__checked(c)) ||
+		if (s->kind != OSMEM_SEG_MAPPED ||
+		    !osmem__is_free(osmem__checked(c)) ||
 		    osmem__next(c) != osmem__fence_of(s)) {
 			sp = &s->next;
 			continue;
@@ -168,7 +170,7 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	} else if (a->st.backoff > 1) {
 		a->st.backoff /= 2;
 	}
-	struct release r = { a, 0, down_to, 256 };
+	struct release r = {a, 0, down_to, 256};
 	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
 	                     release_chunk, &r);
 	a->st.released += r.done;
@@ -178,7 +180,8 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	 * long enough that churn over large blocks does not give pages back
 	 * only to fault them in again, short enough that a heap being freed
 	 * is released as it goes. */
-	size_t step = threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
+	size_t step =
+	    threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
 	size_t next = a->st.dirty + a->st.backoff * step;
 	a->st.release_at = next > threshold ? next : threshold;
 }

@@ -125,13 +125,13 @@ struct osmem__counters {
 	size_t large_peak;
 	size_t nsegs;
 	size_t nlarge;
-	size_t free_bytes; /* bytes in indexed free chunks */
-	size_t dirty;      /* resident bytes in free chunks of 2 pages or
-	                      more (the sum of their estimates) */
-	size_t release_at; /* dirty bytes that start a release pass */
-	size_t refault;    /* bytes handed out from released pages since
-	                      the last pass */
-	size_t backoff;    /* the wait between passes, in steps */
+	size_t free_bytes;   /* bytes in indexed free chunks */
+	size_t dirty;        /* resident bytes in free chunks of 2 pages or
+	                        more (the sum of their estimates) */
+	size_t release_at;   /* dirty bytes that start a release pass */
+	size_t refault;      /* bytes handed out from released pages since
+	                        the last pass */
+	size_t backoff;      /* the wait between passes, in steps */
 	size_t last_release; /* bytes the last pass gave back */
 	size_t nfree_chunks;
 	size_t released; /* bytes given back to the system, in all */
@@ -174,9 +174,9 @@ struct osmem__config {
 	size_t mmap_threshold; /* request size at which we map on its own */
 	size_t trim_threshold; /* free bytes at the break worth giving back */
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
-	size_t tc_cap;         /* most blocks in a thread-cache bin (0: none) */
-	size_t narenas;        /* arenas threads share (0: 2 per CPU) */
-	size_t stats;          /* print the figures at exit */
+	size_t tc_cap;  /* most blocks in a thread-cache bin (0: none) */
+	size_t narenas; /* arenas threads share (0: 2 per CPU) */
+	size_t stats;   /* print the figures at exit */
 	size_t junk, canary, quarantine, guard, check_every; /* opt-in */
 	size_t leaks, leak_exitcode; /* report blocks left at exit */
 	size_t valgrind; /* tell memcheck of blocks: 0 no, 1 yes, 2 when
@@ -212,9 +212,9 @@ struct osmem__global {
 	uint64_t fast_mask; /* OSMEM_FAST_MASK (osmem__fast_free_ok) */
 	size_t page;
 	int ready;
-	int hooked;   /* a tool is on: every call takes the slow paths */
-	int stats_fd; /* where reports go (stderr, kept from start-up) */
-	int tracing;  /* calls are recorded (trace.c) */
+	int hooked;     /* a tool is on: every call takes the slow paths */
+	int stats_fd;   /* where reports go (stderr, kept from start-up) */
+	int tracing;    /* calls are recorded (trace.c) */
 	int map_signal; /* a heap map may be asked for by a signal */
 	int valgrind;   /* blocks are annotated for memcheck */
 	const struct osmem__hooks *hooks;

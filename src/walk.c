@@ -26,21 +26,21 @@ walk_arena(struct osmem__arena *a, unsigned index, void *arg)
 	const struct walk *w = arg;
 	for (struct osmem__seg *s = a->segs; s; s = s->next) {
 		const osmem__chunk_t *fence = osmem__fence_of(s);
-		for (osmem__chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD); c < fence;
-		     c = osmem__next(c)) {
+		for (osmem__chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
+		     c < fence; c = osmem__next(c)) {
 			size_t sz = osmem__csize(c);
 			if (!osmem__head_ok(c) || sz < OSMEM_MIN_CHUNK)
-				return osmem__report("osmem_walk: bad chunk at", c,
-				                     sz);
+				return osmem__report(
+				    "osmem_walk: bad chunk at", c, sz);
 			struct osmem_block b = {
-				.ptr = osmem__chunk2mem(c),
-				.size = osmem__usable(c),
-				.chunk = c,
-				.chunk_size = sz,
-				.segment = s,
-				.state = state_of(c),
-				.arena = index,
-				.from_brk = s->kind == OSMEM_SEG_BRK,
+			    .ptr = osmem__chunk2mem(c),
+			    .size = osmem__usable(c),
+			    .chunk = c,
+			    .chunk_size = sz,
+			    .segment = s,
+			    .state = state_of(c),
+			    .arena = index,
+			    .from_brk = s->kind == OSMEM_SEG_BRK,
 			};
 			int r = w->fn(&b, w->arg);
 			if (r)
@@ -56,14 +56,14 @@ walk_large(const struct osmem__large *l, void *arg)
 	const struct walk *w = arg;
 	osmem__chunk_t *c = l->chunk;
 	struct osmem_block b = {
-		.ptr = osmem__chunk2mem(c),
-		.size = osmem__usable(c),
-		.chunk = (void *)(uintptr_t)l,
-		.chunk_size = osmem__csize(c) + (size_t)c->prev_foot,
-		.segment = (void *)(uintptr_t)l,
-		.state = OSMEM_BLOCK_MAPPED,
-		.arena = 0,
-		.from_brk = 0,
+	    .ptr = osmem__chunk2mem(c),
+	    .size = osmem__usable(c),
+	    .chunk = (void *)(uintptr_t)l,
+	    .chunk_size = osmem__csize(c) + (size_t)c->prev_foot,
+	    .segment = (void *)(uintptr_t)l,
+	    .state = OSMEM_BLOCK_MAPPED,
+	    .arena = 0,
+	    .from_brk = 0,
 	};
 	return w->fn(&b, w->arg);
 }
@@ -71,7 +71,7 @@ walk_large(const struct osmem__large *l, void *arg)
 int
 osmem_walk(int (*fn)(const struct osmem_block *, void *), void *arg)
 {
-	struct walk w = { fn, arg };
+	struct walk w = {fn, arg};
 	osmem__ensure_init();
 	int r = osmem__arena_each(walk_arena, &w, 1);
 	return r ? r : osmem__large_each(walk_large, &w, NULL);

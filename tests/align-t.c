@@ -36,7 +36,8 @@ main(void)
 	void *z1 = osmem_malloc(0), *z2 = osmem_malloc(0);
 	ok(z1 && z2 && z1 != z2, "malloc(0) returns two distinct pointers");
 	ok(osmem_usable_size(z1) >= 0 + 1 && osmem_usable_size(z1) <= 24,
-	   "malloc(0) has a minimum block (%zu usable)", osmem_usable_size(z1));
+	   "malloc(0) has a minimum block (%zu usable)",
+	   osmem_usable_size(z1));
 	osmem_free(z1);
 	osmem_free(z2);
 	heap_ok("after freeing malloc(0) blocks");

@@ -79,7 +79,8 @@ interposition(void)
 	free(pm);
 	free(ra);
 	stats(&after);
-	ok(after.in_use == before.in_use, "free releases them all to libosmem");
+	ok(after.in_use == before.in_use,
+	   "free releases them all to libosmem");
 }
 
 /* free at the process's limit of mappings: unmapping a block that the
@@ -108,8 +109,9 @@ free_at_map_limit(void)
 	char *save = mmap(NULL, big, PROT_READ | PROT_WRITE,
 	                  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	memcpy(save, start, big);
-	char *around = mmap(start - page, big + 2 * page, PROT_READ | PROT_WRITE,
-	                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	char *around =
+	    mmap(start - page, big + 2 * page, PROT_READ | PROT_WRITE,
+	         MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
 	memcpy(start, save, big);
 	munmap(save, big);
 	/* Mappings of a file that cannot merge, up to the limit. */
@@ -126,7 +128,8 @@ free_at_map_limit(void)
 	close(fd);
 	ok(around != MAP_FAILED && n < 70000 && e == 1789,
 	   "free returns with errno untouched when munmap fails at the "
-	   "mapping limit (%d mappings made)", n);
+	   "mapping limit (%d mappings made)",
+	   n);
 	void *q = malloc(V(big - 256)); /* may reuse the kept mapping */
 	ok(q && ours(q), "a large block after that works");
 	free(q);
@@ -137,8 +140,8 @@ free_at_map_limit(void)
  * the error too), as glibc's tst-malloc-thread-fail requires. */
 enum { NFUNCS = 9 };
 static const char *const fnames[NFUNCS] = {
-	"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
-	"aligned_alloc", "memalign", "valloc", "pvalloc",
+    "malloc",        "calloc",   "realloc", "reallocarray", "posix_memalign",
+    "aligned_alloc", "memalign", "valloc",  "pvalloc",
 };
 static atomic_int failed_ok[NFUNCS], failed_bad[NFUNCS];
 
@@ -153,22 +156,39 @@ exhaust(void *arg)
 			void *p = NULL;
 			errno = 0;
 			switch (f) {
-			case 0: p = malloc(V(size)); break;
-			case 1: p = calloc(V(size / 16), V(16)); break;
-			case 2: p = realloc(NULL, V(size)); break;
-			case 3: p = reallocarray(NULL, V(size / 8), V(8)); break;
+			case 0:
+				p = malloc(V(size));
+				break;
+			case 1:
+				p = calloc(V(size / 16), V(16));
+				break;
+			case 2:
+				p = realloc(NULL, V(size));
+				break;
+			case 3:
+				p = reallocarray(NULL, V(size / 8), V(8));
+				break;
 			case 4:
 				if (posix_memalign(&p, V(128), V(size)) != 0)
 					p = NULL;
 				break;
-			case 5: p = aligned_alloc(V(256), V(size)); break;
-			case 6: p = memalign(V(512), V(size)); break;
-			case 7: p = valloc(V(size)); break;
-			case 8: p = pvalloc(V(size)); break;
+			case 5:
+				p = aligned_alloc(V(256), V(size));
+				break;
+			case 6:
+				p = memalign(V(512), V(size));
+				break;
+			case 7:
+				p = valloc(V(size));
+				break;
+			case 8:
+				p = pvalloc(V(size));
+				break;
 			}
 			if (!p) {
-				atomic_fetch_add(errno == ENOMEM ? &failed_ok[f]
-				                                 : &failed_bad[f],
+				atomic_fetch_add(errno == ENOMEM
+				                     ? &failed_ok[f]
+				                     : &failed_bad[f],
 				                 1);
 				break;
 			}
@@ -187,7 +207,7 @@ errno_out_of_memory(void)
 {
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct rlimit rl = { 1u << 30, 1u << 30 }; /* 1 GiB */
+		struct rlimit rl = {1u << 30, 1u << 30}; /* 1 GiB */
 		if (setrlimit(RLIMIT_AS, &rl) != 0)
 			_exit(2);
 		pthread_t t[3];
@@ -200,8 +220,8 @@ errno_out_of_memory(void)
 			if (failed_bad[f] || failed_ok[f] < 3)
 				diag("%s: %d failures with ENOMEM, %d "
 				     "without",
-				        fnames[f], (int)failed_ok[f],
-				        (int)failed_bad[f]);
+				     fnames[f], (int)failed_ok[f],
+				     (int)failed_bad[f]);
 			bad |= failed_bad[f] || failed_ok[f] < 3;
 		}
 		_exit(bad);
@@ -210,7 +230,8 @@ errno_out_of_memory(void)
 	waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	   "under RLIMIT_AS, 3 threads see every function of the family fail "
-	   "with errno ENOMEM (status %#x)", status);
+	   "with errno ENOMEM (status %#x)",
+	   status);
 }
 
 /* glibc's internal names reach libosmem too, so a block never passes from
@@ -227,9 +248,9 @@ static void
 libc_names(void)
 {
 	static const char *const names[] = {
-		"__libc_malloc", "__libc_free", "__libc_calloc",
-		"__libc_realloc", "__libc_memalign", "__libc_valloc",
-		"__libc_pvalloc",
+	    "__libc_malloc",  "__libc_free",     "__libc_calloc",
+	    "__libc_realloc", "__libc_memalign", "__libc_valloc",
+	    "__libc_pvalloc",
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
 		Dl_info info;
@@ -307,7 +328,8 @@ overflow(void)
 	ok(realloc(p, V(SIZE_MAX - 100)) == NULL && errno == ENOMEM,
 	   "realloc(p, SIZE_MAX - 100): NULL, ENOMEM, block kept");
 	char *q = reallocarray(p, V(10), V(10));
-	ok(q && q[0] == 'x' && q[49] == 'x', "reallocarray grows like realloc");
+	ok(q && q[0] == 'x' && q[49] == 'x',
+	   "reallocarray grows like realloc");
 	free(q);
 	errno = 0;
 	ok(pvalloc(V(SIZE_MAX - 10)) == NULL && errno == ENOMEM,
@@ -334,7 +356,8 @@ alignment(void)
 		free(q);
 		free(m);
 	}
-	ok(all, "aligned_alloc, posix_memalign, memalign: alignments 32 B..2 MiB");
+	ok(all,
+	   "aligned_alloc, posix_memalign, memalign: alignments 32 B..2 MiB");
 
 	struct osmem_stats s0, s1;
 	stats(&s0);
@@ -343,7 +366,8 @@ alignment(void)
 	size_t cost = (s1.heap + s1.mapped) - (s0.heap + s0.mapped);
 	ok(big && cost <= (1u << 20) + 4096 + 8192,
 	   "a 1 MiB-aligned 4 KiB block costs %zu bytes, no more than the "
-	   "alignment plus the block", cost);
+	   "alignment plus the block",
+	   cost);
 	free(big);
 
 	errno = 0;
@@ -355,7 +379,8 @@ alignment(void)
 	   "posix_memalign(24): EINVAL, out untouched");
 	ok(posix_memalign(&p, V(4), V(8)) == EINVAL,
 	   "posix_memalign(4): EINVAL (not a multiple of sizeof(void *))");
-	ok(posix_memalign(&p, V(0), V(8)) == EINVAL, "posix_memalign(0): EINVAL");
+	ok(posix_memalign(&p, V(0), V(8)) == EINVAL,
+	   "posix_memalign(0): EINVAL");
 	errno = 1234;
 	ok(posix_memalign(&p, V(64), V(SIZE_MAX - 10)) == ENOMEM &&
 	       errno == ENOMEM && p == (void *)7,
@@ -418,7 +443,8 @@ sizes_and_errno(void)
 	p = aligned_alloc(V(256), V(300));
 	free_aligned_sized_fn(p, V(256), V(300));
 	stats(&s);
-	ok(s.in_use == before, "free_sized and free_aligned_sized free blocks");
+	ok(s.in_use == before,
+	   "free_sized and free_aligned_sized free blocks");
 }
 
 static void
@@ -452,7 +478,8 @@ extras(void)
 	free(t);
 	ok(mallopt(M_MMAP_THRESHOLD, 64 << 20) == 0,
 	   "mallopt(M_MMAP_THRESHOLD, 64M) refused, as glibc does");
-	ok(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1, "threshold back to 128K");
+	ok(mallopt(M_MMAP_THRESHOLD, 128 * 1024) == 1,
+	   "threshold back to 128K");
 	ok(mallopt(M_TRIM_THRESHOLD, 256 * 1024) == 1 &&
 	       mallopt(M_TOP_PAD, 64 * 1024) == 1,
 	   "mallopt(M_TRIM_THRESHOLD), mallopt(M_TOP_PAD) accepted");
@@ -490,8 +517,10 @@ extras(void)
 	FILE *mf = open_memstream(&xml, &xlen);
 	int info_rc = malloc_info(0, mf);
 	fclose(mf);
-	ok(info_rc == 0 && xml && !strncmp(xml, "<malloc version=\"1\">\n", 21) &&
-	       strstr(xml, "<total type=\"mmap\"") && strstr(xml, "</malloc>\n"),
+	ok(info_rc == 0 && xml &&
+	       !strncmp(xml, "<malloc version=\"1\">\n", 21) &&
+	       strstr(xml, "<total type=\"mmap\"") &&
+	       strstr(xml, "</malloc>\n"),
 	   "malloc_info writes glibc's XML shape");
 	free(xml);
 	errno = 0;
@@ -510,7 +539,8 @@ main(int argc, char **argv)
 	preload_self(argv);
 	launder = same;
 	/* A fixed mmap threshold, so which blocks get mappings does not
-	 * depend on what earlier tests freed (the dynamic rule is large-t's). */
+	 * depend on what earlier tests freed (the dynamic rule is large-t's).
+	 */
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	usable = (size_t(*)(const void *))osmem("osmem_usable_size");
 	stats = (void (*)(struct osmem_stats *))osmem("osmem_stats");

@@ -79,8 +79,8 @@ pile(void)
 			continue; /* no hole fits: the top serves it */
 		}
 		if (p != h[best]) {
-			diag("request %zu: got %p, best fit %p", want, (void *)p,
-			     (void *)h[best]);
+			diag("request %zu: got %p, best fit %p", want,
+			     (void *)p, (void *)h[best]);
 			wrong++;
 			continue;
 		}
@@ -115,7 +115,8 @@ main(void)
 	core_only();
 	pile(); /* first: on a heap with no other free chunks */
 
-	/* On a fresh heap, coalescing:  free the middle of three, then each side. */
+	/* On a fresh heap, coalescing:  free the middle of three, then each
+	 * side. */
 	void *x = chunk_of(112), *y = chunk_of(112), *z = chunk_of(112);
 	void *guard = osmem_malloc(1);
 	ok(dist(x, y) == 112 && dist(y, z) == 112, "three adjacent blocks");
@@ -143,8 +144,8 @@ main(void)
 
 	/* Holes of these chunk sizes, in address order, each followed by an
 	 * in-use guard so they cannot merge. */
-	static const size_t hole[] = { 208, 400, 208, 608, 400,
-	                               5008, 4208, 4208, 4608 };
+	static const size_t hole[] = {208,  400,  208,  608, 400,
+	                              5008, 4208, 4208, 4608};
 	enum { N = sizeof hole / sizeof hole[0] };
 	void *h[N], *g[N];
 	for (int i = 0; i < N; i++) {
@@ -158,7 +159,8 @@ main(void)
 	ok(chunk_of(208) == h[0], "208: the lower of two equal holes");
 	ok(chunk_of(208) == h[2], "208 again: the other one");
 	heap_ok("after exact fits");
-	ok(chunk_of(304) == h[1], "304: smallest hole that fits (400), lowest");
+	ok(chunk_of(304) == h[1],
+	   "304: smallest hole that fits (400), lowest");
 	ok(chunk_of(96) == (char *)h[1] + 304,
 	   "96: the remainder split off that 400 hole");
 	ok(chunk_of(400) == h[4], "400: exact hole preferred to a lower 608");

@@ -19,7 +19,6 @@ all_zero(const void *p, size_t n)
 	return 1;
 }
 
-
 int
 main(void)
 {

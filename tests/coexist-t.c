@@ -30,12 +30,14 @@ main(void)
 			/* free some of each, in an interleaved order */
 			int k = (int)((seed >> 12) % (unsigned)i);
 			if (mine[k]) {
-				intact &= filled(mine[k], mlen[k], (unsigned)k);
+				intact &=
+				    filled(mine[k], mlen[k], (unsigned)k);
 				osmem_free(mine[k]);
 				mine[k] = NULL;
 			}
 			if (theirs[k]) {
-				intact &= filled(theirs[k], tlen[k], (unsigned)k + 7777);
+				intact &= filled(theirs[k], tlen[k],
+				                 (unsigned)k + 7777);
 				free(theirs[k]);
 				theirs[k] = NULL;
 			}
@@ -46,9 +48,11 @@ main(void)
 		if (mine[i])
 			intact &= filled(mine[i], mlen[i], (unsigned)i);
 		if (theirs[i])
-			intact &= filled(theirs[i], tlen[i], (unsigned)i + 7777);
+			intact &=
+			    filled(theirs[i], tlen[i], (unsigned)i + 7777);
 		for (int j = 0; mine[i] && j < N; j++)
-			if (theirs[j] && (char *)theirs[j] < (char *)mine[i] + mlen[i] &&
+			if (theirs[j] &&
+			    (char *)theirs[j] < (char *)mine[i] + mlen[i] &&
 			    (char *)mine[i] < (char *)theirs[j] + tlen[j])
 				disjoint = 0;
 	}

@@ -50,7 +50,7 @@ interior(void)
 static void
 stack_pointer(void)
 {
-	_Alignas(16) char local[64] = { 0 };
+	_Alignas(16) char local[64] = {0};
 	osmem_free(local + 16);
 }
 
@@ -133,7 +133,7 @@ overflow_into_free_then_split(void)
 	osmem_free(f);
 	osmem_free(h); /* f leaves the victim's place for its bin's tree */
 	p[osmem_usable_size(p)] ^= 0x10; /* the low byte of f's size */
-	(void)osmem_malloc(100); /* best fit: f */
+	(void)osmem_malloc(100);         /* best fit: f */
 }
 
 /* The same into a large free chunk's size, 4 KiB more: giving its pages
@@ -160,9 +160,9 @@ overflow_into_cached_then_flush(void)
 	char *p = osmem_malloc(200), *b = osmem_malloc(200);
 	(void)osmem_malloc(8);
 	(void)osmem_malloc(8);
-	osmem_free(b); /* into the thread cache */
+	osmem_free(b);                   /* into the thread cache */
 	p[osmem_usable_size(p)] ^= 0x20; /* 208 -> 240: b and the next */
-	osmem_trim(0); /* empties the cache */
+	osmem_trim(0);                   /* empties the cache */
 }
 
 /* A one-byte overflow that sets a flag bit of the next header: the mapped
@@ -236,7 +236,8 @@ zeroed_remote_link(void)
 	osmem_free(osmem_malloc(1)); /* this thread: the first arena */
 	if (pthread_create(&t, NULL, two_blocks, b) || pthread_join(t, NULL))
 		bail("cannot run a thread");
-	if (osmem__arena_of(osmem__mem2chunk(b[0])) == osmem__my_tcache()->arena)
+	if (osmem__arena_of(osmem__mem2chunk(b[0])) ==
+	    osmem__my_tcache()->arena)
 		bail("the thread shared this thread's arena");
 	osmem_free(b[1]);
 	osmem_free(b[0]); /* both into this thread's cache */
@@ -279,7 +280,7 @@ pointer_over_index_link(void)
 {
 	char *a, *b, *g;
 	two_freed(&a, &b, &g);
-	void *ptrs[2] = { g, b };
+	void *ptrs[2] = {g, b};
 	memcpy(a, ptrs, sizeof ptrs);
 	osmem_malloc(200);
 }
@@ -299,7 +300,7 @@ zeroed_pile_link(void)
 	for (int i = 0; i < N; i++)
 		osmem_free(h[i]);
 	memset(h[N / 2] + 8, 0, 8); /* its link to the chunk piled before */
-	osmem_free(g[N / 2]); /* merges with h[N / 2] */
+	osmem_free(g[N / 2]);       /* merges with h[N / 2] */
 }
 
 static void
@@ -317,80 +318,79 @@ zeroed_parent_link(void)
 	char *a, *b, *g;
 	two_freed(&a, &b, &g);
 	memset(a + 16, 0, 8); /* a's parent link */
-	osmem_free(g); /* merging with a looks a up by that link */
+	osmem_free(g);        /* merging with a looks a up by that link */
 }
 
 static const struct {
 	void (*fn)(void);
 	const char *name, *msg;
 } cases[] = {
-	{ double_free, "double free", "osmem: double free of 0x" },
-	{ double_free_core, "double free, thread caches off",
-	  "osmem: double free of 0x" },
-	{ double_free_merged, "double free after coalescing",
-	  "osmem: double free of 0x" },
-	{ interior, "free of an interior pointer",
-	  "osmem: free of invalid pointer 0x" },
-	{ stack_pointer, "free of a stack address",
-	  "osmem: free of a pointer in no heap (never allocated, or a large "
-	  "block already freed) 0x" },
-	{ foreign, "free of glibc's memory",
-	  "osmem: free of a pointer in no heap (never allocated, or a large "
-	  "block already freed) 0x" },
-	{ sized_too_large, "free_sized with a size past the block",
-	  "osmem: free_sized with a size larger than the block at 0x" },
-	{ wild, "free of a wild pointer (0x12345670)",
-	  "osmem: free of a pointer in no heap (never allocated, or a large "
-	  "block already freed) 0x12345670" },
-	{ large_twice, "a double free of a large (mapped) block",
-	  "osmem: free of a pointer in no heap (never allocated, or a large "
-	  "block already freed) 0x" },
-	{ large_interior, "free of a pointer inside a large block",
-	  "osmem: free of invalid pointer 0x" },
-	{ realloc_wild, "realloc of a wild pointer",
-	  "osmem: realloc of a pointer in no heap (never allocated, or a large "
-	  "block already freed) 0x12345670" },
-	{ usable_wild, "usable_size of a wild pointer",
-	  "osmem: usable_size of a pointer in no heap (never allocated, or a "
-	  "large block already freed) 0x12345670" },
-	{ overflow_next_header, "free of a block whose header was overwritten",
-	  "osmem: overflow past the end of 0x" },
-	{ overflow_then_free_self, "free next to an overwritten header",
-	  "osmem: corrupted chunk header at 0x" },
-	{ realloc_invalid, "realloc of an interior pointer",
-	  "osmem: realloc of invalid pointer 0x" },
-	{ overflow_into_free_then_split,
-	  "an off-by-one write into a free block's size, then a split",
-	  "osmem: corrupted chunk header at 0x" },
-	{ overflow_into_free_then_release,
-	  "an overflow into a free block's size, then trim",
-	  "osmem: corrupted chunk header at 0x" },
-	{ overflow_into_cached_then_flush,
-	  "an overflow into a cached block's size, then trim",
-	  "osmem: corrupted chunk header at 0x" },
-	{ overflow_sets_mapped,
-	  "an overflow that sets the next header's mapped flag",
-	  "osmem: overflow past the end of 0x" },
-	{ overflow_sets_arena,
-	  "an overflow that sets the next header's arena flag",
-	  "osmem: overflow past the end of 0x" },
-	{ underflow_mapped, "an underflow over a mapped block's offset",
-	  "osmem: corrupted mapped block header at 0x" },
-	{ usable_invalid, "usable_size of an interior pointer",
-	  "osmem: usable_size of invalid pointer 0x" },
-	{ zeroed_remote_link,
-	  "a write after free over the link of a block freed by another "
-	  "arena's thread",
-	  "osmem: corrupted remote-free link 0x" },
-	{ zeroed_parent_link, "a write after free over a free block's parent link",
-	  "osmem: corrupted free-chunk link at 0x" },
-	{ zeroed_index_link, "a write after free over a free block's links",
-	  "osmem: corrupted free-chunk link at 0x" },
-	{ pointer_over_index_link,
-	  "a write after free of two pointers over a free block's links",
-	  "osmem: corrupted free-chunk link at 0x" },
-	{ zeroed_pile_link, "a write after free over a piled block's link",
-	  "osmem: corrupted free-chunk link at 0x" },
+    {double_free, "double free", "osmem: double free of 0x"},
+    {double_free_core, "double free, thread caches off",
+     "osmem: double free of 0x"},
+    {double_free_merged, "double free after coalescing",
+     "osmem: double free of 0x"},
+    {interior, "free of an interior pointer",
+     "osmem: free of invalid pointer 0x"},
+    {stack_pointer, "free of a stack address",
+     "osmem: free of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x"},
+    {foreign, "free of glibc's memory",
+     "osmem: free of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x"},
+    {sized_too_large, "free_sized with a size past the block",
+     "osmem: free_sized with a size larger than the block at 0x"},
+    {wild, "free of a wild pointer (0x12345670)",
+     "osmem: free of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x12345670"},
+    {large_twice, "a double free of a large (mapped) block",
+     "osmem: free of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x"},
+    {large_interior, "free of a pointer inside a large block",
+     "osmem: free of invalid pointer 0x"},
+    {realloc_wild, "realloc of a wild pointer",
+     "osmem: realloc of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x12345670"},
+    {usable_wild, "usable_size of a wild pointer",
+     "osmem: usable_size of a pointer in no heap (never allocated, or a "
+     "large block already freed) 0x12345670"},
+    {overflow_next_header, "free of a block whose header was overwritten",
+     "osmem: overflow past the end of 0x"},
+    {overflow_then_free_self, "free next to an overwritten header",
+     "osmem: corrupted chunk header at 0x"},
+    {realloc_invalid, "realloc of an interior pointer",
+     "osmem: realloc of invalid pointer 0x"},
+    {overflow_into_free_then_split,
+     "an off-by-one write into a free block's size, then a split",
+     "osmem: corrupted chunk header at 0x"},
+    {overflow_into_free_then_release,
+     "an overflow into a free block's size, then trim",
+     "osmem: corrupted chunk header at 0x"},
+    {overflow_into_cached_then_flush,
+     "an overflow into a cached block's size, then trim",
+     "osmem: corrupted chunk header at 0x"},
+    {overflow_sets_mapped,
+     "an overflow that sets the next header's mapped flag",
+     "osmem: overflow past the end of 0x"},
+    {overflow_sets_arena, "an overflow that sets the next header's arena flag",
+     "osmem: overflow past the end of 0x"},
+    {underflow_mapped, "an underflow over a mapped block's offset",
+     "osmem: corrupted mapped block header at 0x"},
+    {usable_invalid, "usable_size of an interior pointer",
+     "osmem: usable_size of invalid pointer 0x"},
+    {zeroed_remote_link,
+     "a write after free over the link of a block freed by another "
+     "arena's thread",
+     "osmem: corrupted remote-free link 0x"},
+    {zeroed_parent_link, "a write after free over a free block's parent link",
+     "osmem: corrupted free-chunk link at 0x"},
+    {zeroed_index_link, "a write after free over a free block's links",
+     "osmem: corrupted free-chunk link at 0x"},
+    {pointer_over_index_link,
+     "a write after free of two pointers over a free block's links",
+     "osmem: corrupted free-chunk link at 0x"},
+    {zeroed_pile_link, "a write after free over a piled block's link",
+     "osmem: corrupted free-chunk link at 0x"},
 };
 
 int
@@ -402,9 +402,9 @@ main(void)
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		if (cases[i].fn == foreign &&
 		    ((san && *san == '1') || (vg && *vg == '1'))) {
-			/* glibc's malloc is the sanitizer's or memcheck's here,
-			 * and reading the header in front of its block is itself
-			 * reported. */
+			/* glibc's malloc is the sanitizer's or memcheck's
+			 * here, and reading the header in front of its block
+			 * is itself reported. */
 			skip("free of a checker's memory is the checker's to "
 			     "report");
 			continue;

@@ -2,9 +2,9 @@
  * debug-t: the opt-in checks of OSMEM_OPTIONS.  Each case runs as a fresh
  * process with the options set (they are read once, at start-up): a
  * canary catches a one-byte overflow, the quarantine catches a write to a
- * freed block and keeps a second free of it a double free, a guard page stops a write past a mapped block, periodic
- * heap checks catch a corrupted header, and with every check on a busy
- * workload runs clean.
+ * freed block and keeps a second free of it a double free, a guard page stops
+ * a write past a mapped block, periodic heap checks catch a corrupted header,
+ * and with every check on a busy workload runs clean.
  */
 #include "util.h"
 
@@ -62,7 +62,7 @@ double_free(void)
 static void
 clean_workload(void)
 {
-	void *p[64] = { 0 };
+	void *p[64] = {0};
 	unsigned r = 1;
 	for (int i = 0; i < 20000; i++) {
 		r = r * 1103515245u + 12345u;
@@ -97,21 +97,21 @@ static const struct {
 	int sig;
 	const char *msg;
 } cases[] = {
-	{ "canary=1", "a one-byte overflow", overflow_by_one, SIGABRT,
-	  "osmem: overflow past the end of 0x" },
-	{ "quarantine=64K", "a write after free", write_after_free, SIGABRT,
-	  "osmem: write after free to 0x" },
-	{ "guard=1", "a write past a mapped block", past_a_mapped_block,
-	  SIGSEGV, "" },
-	{ "check_every=1", "a corrupted header, checked every call",
-	  corrupt_then_allocate, SIGABRT, "heap check: " },
-	{ "quarantine=1M", "a double free, the block in quarantine", double_free,
-	  SIGABRT, "osmem: double free of 0x" },
-	{ "canary=1,junk=1,quarantine=1M",
-	  "a double free, the block in quarantine, canary on", double_free,
-	  SIGABRT, "osmem: double free of 0x" },
-	{ "junk=1,canary=1,quarantine=256K,guard=1,check_every=97",
-	  "every check on, a busy workload", clean_workload, 0, "" },
+    {"canary=1", "a one-byte overflow", overflow_by_one, SIGABRT,
+     "osmem: overflow past the end of 0x"},
+    {"quarantine=64K", "a write after free", write_after_free, SIGABRT,
+     "osmem: write after free to 0x"},
+    {"guard=1", "a write past a mapped block", past_a_mapped_block, SIGSEGV,
+     ""},
+    {"check_every=1", "a corrupted header, checked every call",
+     corrupt_then_allocate, SIGABRT, "heap check: "},
+    {"quarantine=1M", "a double free, the block in quarantine", double_free,
+     SIGABRT, "osmem: double free of 0x"},
+    {"canary=1,junk=1,quarantine=1M",
+     "a double free, the block in quarantine, canary on", double_free, SIGABRT,
+     "osmem: double free of 0x"},
+    {"junk=1,canary=1,quarantine=256K,guard=1,check_every=97",
+     "every check on, a busy workload", clean_workload, 0, ""},
 };
 
 int

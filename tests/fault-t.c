@@ -49,7 +49,8 @@ munmap_fails(void)
 	osmem_free(b); /* unmaps b, then the kept one */
 	ok(osmem__os_held() == held - 2 * ((1 << 20) + 4096),
 	   "once munmap works, the next free gives the kept mapping back too "
-	   "(%zu bytes held, were %zu)", osmem__os_held(), held);
+	   "(%zu bytes held, were %zu)",
+	   osmem__os_held(), held);
 	heap_ok("after the kept mapping went back");
 
 	/* A kept mapping that ends in a guard page is never handed out. */
@@ -108,8 +109,7 @@ workload(const void *keep)
 	return good && osmem__heap_check() == 0;
 }
 
-static void
-reset(void);
+static void reset(void);
 
 static unsigned long
 calls(enum osmem__os_call kind)
@@ -138,8 +138,8 @@ int
 main(void)
 {
 	/* Bad sizes, before any failure. */
-	static const size_t huge[] = { SIZE_MAX, SIZE_MAX - 8, SIZE_MAX / 2,
-	                               (size_t)1 << 47, PTRDIFF_MAX };
+	static const size_t huge[] = {SIZE_MAX, SIZE_MAX - 8, SIZE_MAX / 2,
+	                              (size_t)1 << 47, PTRDIFF_MAX};
 	for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
 		errno = 0;
 		ok(osmem_malloc(huge[i]) == NULL && errno == ENOMEM,
@@ -164,8 +164,8 @@ main(void)
 			fill(p[i], 8000, (unsigned)i);
 	}
 	ok(got, "64 x 8000 bytes allocated while sbrk fails");
-	ok(osmem__g.arena[0].st.nsegs >= 2, "from mapped segments (%zu segments)",
-	   osmem__g.arena[0].st.nsegs);
+	ok(osmem__g.arena[0].st.nsegs >= 2,
+	   "from mapped segments (%zu segments)", osmem__g.arena[0].st.nsegs);
 	heap_ok("with mapped segments");
 	int intact = 1;
 	for (int i = 0; i < 64; i++)
@@ -208,7 +208,8 @@ main(void)
 	 * workload; pages are released at every free so madvise is called
 	 * too. */
 	osmem__g.cfg.release_threshold = 0; /* at every free: many calls */
-	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 128 * 1024); /* no longer dynamic */
+	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD,
+	              128 * 1024); /* no longer dynamic */
 	long sb = 0, mm = 0, ma = 0;
 	int all_good = walk(OSMEM_OS_SBRK, keep, &sb);
 	all_good &= walk(OSMEM_OS_MMAP, keep, &mm);
@@ -216,7 +217,8 @@ main(void)
 	ok(sb > 3 && mm > 50 && ma >= 2,
 	   "the workload makes %ld sbrk, %ld mmap and %ld madvise calls", sb,
 	   mm, ma);
-	ok(all_good, "a failure at each of those %ld calls gave ENOMEM (or, "
+	ok(all_good,
+	   "a failure at each of those %ld calls gave ENOMEM (or, "
 	   "for madvise, nothing), kept every block and left a sound heap",
 	   sb + mm + ma);
 

@@ -3,9 +3,10 @@
  * child can allocate and free at once (no lock inherited held); a child
  * forked while threads flush their caches, or while one lays its cache
  * out again (mallopt), finds a sound heap (it flushes their caches
- * itself); system() and posix_spawn() work too.  Runs under libosmem-malloc.so, so libc's
- * own allocations in parent and child go through libosmem.  Bounded in
- * time: a child that hangs is killed by its alarm and counted as failed.
+ * itself); system() and posix_spawn() work too.  Runs under
+ * libosmem-malloc.so, so libc's own allocations in parent and child go through
+ * libosmem.  Bounded in time: a child that hangs is killed by its alarm and
+ * counted as failed.
  */
 #define _GNU_SOURCE 1
 #include <malloc.h>
@@ -28,7 +29,7 @@ static void *
 churn(void *arg)
 {
 	uint64_t r = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 1;
-	void *keep[32] = { 0 };
+	void *keep[32] = {0};
 	while (!atomic_load(&stop)) {
 		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
 		int k = (int)(r % 32);
@@ -126,7 +127,8 @@ fork_loop(void (*child)(void), int max, int secs, int *good)
 		if (pid > 0)
 			waitpid(pid, &status, 0);
 		forks++;
-		*good += pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+		*good +=
+		    pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		clock_gettime(CLOCK_MONOTONIC, &now);
 	} while (forks < max && now.tv_sec - start.tv_sec < secs);
 	return forks;
@@ -146,7 +148,8 @@ main(int argc, char **argv)
 	int good, forks = fork_loop(child_work, 300, 10, &good);
 	ok(forks >= 20 && good == forks,
 	   "%d of %d children forked amid 3 allocating threads allocated "
-	   "and exited cleanly", good, forks);
+	   "and exited cleanly",
+	   good, forks);
 
 	/* A child flushes the caches of the threads that did not come with
 	 * it.  One caught flushing a full bin must find each block listed
@@ -167,7 +170,8 @@ main(int argc, char **argv)
 	atomic_store(&stop, 0);
 	ok(fforks >= 20 && fgood == fforks,
 	   "%d of %d children forked amid 2 threads filling and flushing "
-	   "their caches passed the heap check", fgood, fforks);
+	   "their caches passed the heap check",
+	   fgood, fforks);
 
 	/* Nor may a child find a cache half laid out again by mallopt (70
 	 * of 2000 children failed when it could). */
@@ -179,28 +183,31 @@ main(int argc, char **argv)
 	atomic_store(&stop, 0);
 	ok(rforks >= 20 && rgood == rforks,
 	   "%d of %d children forked amid a thread resizing its cache with "
-	   "mallopt passed the heap check", rgood, rforks);
+	   "mallopt passed the heap check",
+	   rgood, rforks);
 	for (int i = 0; i < 3; i++)
 		pthread_create(&t[i], NULL, churn, (void *)(intptr_t)(i + 1));
 
 	int sys_ok = 0;
 	for (int i = 0; i < 20; i++)
 		sys_ok += system("exit 0") == 0;
-	ok(sys_ok == 20, "system() works while threads allocate (%d/20)", sys_ok);
+	ok(sys_ok == 20, "system() works while threads allocate (%d/20)",
+	   sys_ok);
 
 	int spawn_ok = 0;
 	for (int i = 0; i < 20; i++) {
 		pid_t pid;
 		static char sh[] = "/bin/sh", c[] = "-c", cmd[] = "exit 0";
-		char *args[] = { sh, c, cmd, NULL };
+		char *args[] = {sh, c, cmd, NULL};
 		int status;
-		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) == 0 &&
+		if (posix_spawn(&pid, "/bin/sh", NULL, NULL, args, environ) ==
+		        0 &&
 		    waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 		    WEXITSTATUS(status) == 0)
 			spawn_ok++;
 	}
-	ok(spawn_ok == 20, "posix_spawn() works while threads allocate (%d/20)",
-	   spawn_ok);
+	ok(spawn_ok == 20,
+	   "posix_spawn() works while threads allocate (%d/20)", spawn_ok);
 
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 3; i++)

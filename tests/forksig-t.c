@@ -75,7 +75,7 @@ arm(uint64_t r)
 static void
 churn_for(double secs, uint64_t seed, int arming)
 {
-	void *ring[64] = { 0 };
+	void *ring[64] = {0};
 	uint64_t r = seed * 0x9e3779b97f4a7c15ull + 1;
 	double end = now() + secs;
 	for (unsigned k = 0; now() < end; k++) {
@@ -122,7 +122,8 @@ signal_fork(int threads)
 {
 	pthread_t t[4];
 	for (int i = 0; i < threads; i++)
-		pthread_create(&t[i], NULL, churn_thread, (void *)(intptr_t)(i + 7));
+		pthread_create(&t[i], NULL, churn_thread,
+		               (void *)(intptr_t)(i + 7));
 	on_signal(SIGALRM, fork_in_handler);
 	churn_for(1.5, 1, 1);
 	atomic_store(&stop, 1);
@@ -244,17 +245,16 @@ watched(const char *what, int (*fn)(void), int secs)
 {
 	fflush(stdout);
 	pid_t pid = fork();
-	if (pid == 0)
-		{
-			int r = fn();
-			fflush(stdout);
-			_exit(r);
-		}
+	if (pid == 0) {
+		int r = fn();
+		fflush(stdout);
+		_exit(r);
+	}
 	double end = now() + secs;
 	int status = -1;
 	pid_t r = 0;
 	while ((r = waitpid(pid, &status, WNOHANG)) == 0 && now() < end) {
-		struct timespec ts = { 0, 10 * 1000 * 1000 };
+		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
 	if (r == 0) {
@@ -291,11 +291,13 @@ main(int argc, char **argv)
 		watched("a signal handler forks while the only thread is in "
 		        "malloc or free",
 		        one_thread, 20);
-		watched("a signal handler forks while one of four threads is in "
-		        "malloc or free",
-		        four_threads, 20);
-		watched("a signal handler forks while the process is inside fork",
-		        nested_fork, 20);
+		watched(
+		    "a signal handler forks while one of four threads is in "
+		    "malloc or free",
+		    four_threads, 20);
+		watched(
+		    "a signal handler forks while the process is inside fork",
+		    nested_fork, 20);
 	}
 	watched("a thread forks while others hold stdio's locks and allocate",
 	        stdio_fork, 20);

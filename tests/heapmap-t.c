@@ -29,7 +29,8 @@ static size_t
 count(const char *s, const char *what)
 {
 	size_t n = 0;
-	for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+	for (const char *p = s; (p = strstr(p, what)) != NULL;
+	     p += strlen(what))
 		n++;
 	return n;
 }
@@ -51,7 +52,8 @@ main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "signalled")) {
 		void *p = osmem_malloc(5000);
 		raise(SIGUSR2);
-		osmem_free(osmem_malloc(6000)); /* a slow path: draws the map */
+		osmem_free(
+		    osmem_malloc(6000)); /* a slow path: draws the map */
 		osmem_free(p);
 		return 0;
 	}
@@ -77,7 +79,8 @@ main(int argc, char **argv)
 	   "an SVG document of %zu bytes", n);
 	ok(count(buf, "<g class=\"segment\">") == s.segments,
 	   "one row per heap segment (%zu)", s.segments);
-	ok(count(buf, "class=\"mapped\"") == 3, "one bar per mapped block (3)");
+	ok(count(buf, "class=\"mapped\"") == 3,
+	   "one bar per mapped block (3)");
 	ok(strstr(buf, "fragmentation") && strstr(buf, "in use") &&
 	       strstr(buf, "thread-cached"),
 	   "a legend and the figures");

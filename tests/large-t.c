@@ -110,7 +110,8 @@ main(void)
 	/* The dynamic threshold: freeing a mapped block of 300 KiB raises the
 	 * threshold past it, so the next such block comes from the heap. */
 	char *m1 = osmem_malloc(300 * 1024);
-	ok(osmem__mem2chunk(m1)->head & OSMEM_F_MMAP, "300 KiB is mapped at first");
+	ok(osmem__mem2chunk(m1)->head & OSMEM_F_MMAP,
+	   "300 KiB is mapped at first");
 	osmem_free(m1);
 	ok(osmem__g.cfg.mmap_threshold >= 300 * 1024 &&
 	       osmem__g.cfg.trim_threshold == 2 * osmem__g.cfg.mmap_threshold,
@@ -152,7 +153,8 @@ main(void)
 	osmem__set_head(&fake[0], 4096, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "but not one of 4096 bytes, whose bin it may not");
-	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64, OSMEM_F_CINUSE | OSMEM_F_PINUSE);
+	osmem__set_head(&fake[0], ((size_t)1 << 32) + 64,
+	                OSMEM_F_CINUSE | OSMEM_F_PINUSE);
 	ok(!osmem__fast_free_ok(fm, fake[0].head),
 	   "nor one of 4 GiB + 64 bytes");
 	osmem__set_head(&fake[0], 64, OSMEM_F_CINUSE);
@@ -160,7 +162,8 @@ main(void)
 	ok(osmem__fast_free_ok(fm, fake[0].head) &&
 	       osmem__fast_bin(&fake[0]) == 64 / 16,
 	   "the fast free's bin of a 64-byte chunk is 4, whatever its P bit");
-	/* And the real thing, where the system lends 4 GiB of address space. */
+	/* And the real thing, where the system lends 4 GiB of address space.
+	 */
 	char *huge = osmem_malloc((size_t)1 << 32);
 	if (huge) {
 		osmem_free(huge);
@@ -227,7 +230,9 @@ main(void)
 	int status = -1;
 	waitpid(pid, &status, 0);
 	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	   "a mapping in the break's way: the heap goes on in the mapped break, "
-	   "and blocks on both sides are freed (status %#x)", status);
+	   "a mapping in the break's way: the heap goes on in the mapped "
+	   "break, "
+	   "and blocks on both sides are freed (status %#x)",
+	   status);
 	return done_testing();
 }

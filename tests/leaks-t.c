@@ -47,8 +47,8 @@ static const char *self_path;
 static int
 run(const char *options, const char *what, char *msg, size_t len)
 {
-	return exit_code(run_self(self_path, what, "OSMEM_OPTIONS", options, NULL,
-	                          NULL, msg, len));
+	return exit_code(run_self(self_path, what, "OSMEM_OPTIONS", options,
+	                          NULL, NULL, msg, len));
 }
 
 int
@@ -72,13 +72,16 @@ main(int argc, char **argv)
 	ok(code == 7, "leak_exitcode=7: the leaky program exits with 7 (%d)",
 	   code);
 	const char *big = strstr(msg, "5000 bytes in 1 block from leak_big+");
-	const char *small = strstr(msg, "300 bytes in 3 blocks from leak_small+");
+	const char *small =
+	    strstr(msg, "300 bytes in 3 blocks from leak_small+");
 	ok(big != NULL, "the big leak is named with its function and size");
-	ok(small != NULL, "the three small leaks are summed at their call site");
+	ok(small != NULL,
+	   "the three small leaks are summed at their call site");
 	ok(big && small && big < small, "the largest site comes first");
 	ok(strstr(msg, "60 bytes in 1 block from leak_grown+") != NULL,
 	   "a block from calloc then realloc is its caller's");
-	ok(strstr(msg, "osmem: leaks: 5360 bytes in 5 blocks from 3 call sites") !=
+	ok(strstr(msg,
+	          "osmem: leaks: 5360 bytes in 5 blocks from 3 call sites") !=
 	       NULL,
 	   "and the total: 5360 bytes in 5 blocks from 3 call sites");
 	ok(strstr(msg, "777") == NULL, "a freed block is not reported");

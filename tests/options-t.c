@@ -45,8 +45,8 @@ static const char *self;
 static int
 run_self_with(const char *options)
 {
-	return exit_code(run_self(self, "child", "OSMEM_OPTIONS", options, NULL,
-	                          NULL, NULL, 0));
+	return exit_code(run_self(self, "child", "OSMEM_OPTIONS", options,
+	                          NULL, NULL, NULL, 0));
 }
 
 int
@@ -68,8 +68,8 @@ main(int argc, char **argv)
 	       cfg.top_pad == 4096 && cfg.tc_cap == 3 && captured[0] == '\0',
 	   "four good options, no warning");
 	parse("limit=1G,arenas=2,stats=1,release_threshold=512k");
-	ok(cfg.limit == (size_t)1 << 30 && cfg.narenas == 2 && cfg.stats == 1 &&
-	       cfg.release_threshold == 512 * 1024,
+	ok(cfg.limit == (size_t)1 << 30 && cfg.narenas == 2 &&
+	       cfg.stats == 1 && cfg.release_threshold == 512 * 1024,
 	   "limit, arenas, stats, release_threshold");
 	parse("");
 	ok(captured[0] == '\0', "an empty string is fine");
@@ -98,8 +98,8 @@ main(int argc, char **argv)
 	ok(strstr(captured, "bad value") != NULL,
 	   "an overflowing number is refused");
 	parse("heap_map=/tmp/h.%p.svg,trace=/tmp/t");
-	ok(!strcmp(cfg.heap_map, "/tmp/h.%p.svg") && !strcmp(cfg.trace, "/tmp/t") &&
-	       captured[0] == '\0',
+	ok(!strcmp(cfg.heap_map, "/tmp/h.%p.svg") &&
+	       !strcmp(cfg.trace, "/tmp/t") && captured[0] == '\0',
 	   "file names: heap_map and trace");
 	parse("heap_map=");
 	ok(strstr(captured, "bad value in 'heap_map='") != NULL,

@@ -18,8 +18,7 @@
 #error "OSMEM_MALLOC_SO must name the built libosmem-malloc.so"
 #endif
 
-static void __attribute__((unused))
-preload_self(char **argv)
+static void __attribute__((unused)) preload_self(char **argv)
 {
 	if (getenv("OSMEM_TEST_PRELOADED"))
 		return;
@@ -38,8 +37,7 @@ preload_self(char **argv)
 }
 
 /* A function of the preloaded library, or bail out. */
-static void *__attribute__((unused))
-osmem(const char *name)
+static void *__attribute__((unused)) osmem(const char *name)
 {
 	void *f = dlsym(RTLD_DEFAULT, name);
 	if (!f)

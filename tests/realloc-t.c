@@ -45,7 +45,8 @@ main(void)
 	}
 	void *last = osmem_malloc(top - OSMEM_OVERHEAD);
 	ok(osmem__next(osmem__mem2chunk(last)) == fence,
-	   "a block of the heap's free end (%zu bytes) ends at the fence", top);
+	   "a block of the heap's free end (%zu bytes) ends at the fence",
+	   top);
 	fill(last, top - OSMEM_OVERHEAD, 3);
 	char *brk0 = sbrk(0);
 	q = osmem_realloc(last, top + 200000);
@@ -73,7 +74,8 @@ main(void)
 	ok(live_bytes() < in_use, "realloc(p, 0) freed the block");
 	ok(errno == 0, "realloc(p, 0) leaves errno alone");
 	r = osmem_realloc(NULL, 0);
-	ok(r != NULL, "realloc(NULL, 0) returns a unique pointer, as malloc(0)");
+	ok(r != NULL,
+	   "realloc(NULL, 0) returns a unique pointer, as malloc(0)");
 	osmem_free(r);
 	heap_ok("after zero-size reallocs");
 
@@ -94,8 +96,10 @@ main(void)
 	ok(bigger && filled(bigger, 200000, 6), "a mapped block grows");
 	ok(osmem__mem2chunk(bigger)->head & OSMEM_F_MMAP, "and stays mapped");
 	char *small = osmem_realloc(bigger, 1000);
-	ok(small && filled(small, 1000, 6), "shrinking it to 1000 bytes keeps data");
-	ok(!(osmem__mem2chunk(small)->head & OSMEM_F_MMAP), "and moves it to the heap");
+	ok(small && filled(small, 1000, 6),
+	   "shrinking it to 1000 bytes keeps data");
+	ok(!(osmem__mem2chunk(small)->head & OSMEM_F_MMAP),
+	   "and moves it to the heap");
 	heap_ok("after mapped reallocs");
 
 	osmem_free(small);
@@ -123,7 +127,8 @@ main(void)
 	   "a shrink stays in place and caches its 896-byte tail (%zu -> %zu)",
 	   st0.cached, st1.cached);
 	void *below = osmem_malloc(500);
-	ok(below != (char *)t1 + 112, "a smaller request is not packed into it");
+	ok(below != (char *)t1 + 112,
+	   "a smaller request is not packed into it");
 	void *same = osmem_malloc(896 - OSMEM_OVERHEAD);
 	ok(same == (char *)t1 + 112, "a request of its size takes it");
 	osmem_free(same);

@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <fcntl.h>
 
-
 int
 main(void)
 {
@@ -46,9 +45,10 @@ main(void)
 	 * take in pages released before (the kernel skips them); what is
 	 * counted is what was resident, never more than was freed plus what
 	 * lay free already (the old count said 138 MB here). */
-	ok(rel <= (size_t)N * SZ + free0, "released bytes are counted once "
-	   "(%zu bytes released for %u freed, %zu free before)", rel, N * SZ,
-	   free0);
+	ok(rel <= (size_t)N * SZ + free0,
+	   "released bytes are counted once "
+	   "(%zu bytes released for %u freed, %zu free before)",
+	   rel, N * SZ, free0);
 	ok(full > 0 && freed < full - 6 * 1024,
 	   "resident set fell from %ld KiB to %ld KiB without a trim call",
 	   full, freed);
@@ -69,8 +69,10 @@ main(void)
 	char *brk0 = sbrk(0);
 	osmem_free(after);
 	osmem_free(before);
-	ok((char *)sbrk(0) <= brk0, "freeing the end of the heap does not grow "
-	   "the break (%td bytes lower)", brk0 - (char *)sbrk(0));
+	ok((char *)sbrk(0) <= brk0,
+	   "freeing the end of the heap does not grow "
+	   "the break (%td bytes lower)",
+	   brk0 - (char *)sbrk(0));
 	ok(osmem_trim(0) == 1 || osmem__g.arena[0].st.dirty == 0,
 	   "osmem_trim gives back what is left");
 	ok(osmem__g.arena[0].st.dirty == 0, "no dirty free bytes after trim");
@@ -99,7 +101,8 @@ main(void)
 	osmem_trim(0);
 	ok(dirty >= (size_t)NP * PSZ / 2 && osmem__g.arena[0].st.dirty == 0,
 	   "trim releases the pages of piled chunks too (%zu dirty bytes "
-	   "before, %zu after)", dirty, osmem__g.arena[0].st.dirty);
+	   "before, %zu after)",
+	   dirty, osmem__g.arena[0].st.dirty);
 	heap_ok("after releasing piled chunks");
 	for (int i = 0; i < NP; i++)
 		osmem_free(pg[i]);
@@ -125,7 +128,8 @@ main(void)
 		        osmem__g.arena[0].st.released >= r + 4096;
 	}
 	osmem__g.cfg.release_threshold = threshold;
-	ok(each, "release_threshold=0: each freed block's pages go back at "
+	ok(each,
+	   "release_threshold=0: each freed block's pages go back at "
 	   "once (%zu bytes for %d blocks)",
 	   osmem__g.arena[0].st.released - rel0, NZ);
 	heap_ok("after releasing at every free");

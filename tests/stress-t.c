@@ -43,7 +43,7 @@ static void *
 busy(void *arg)
 {
 	unsigned r = (unsigned)(uintptr_t)arg;
-	void *keep[32] = { 0 };
+	void *keep[32] = {0};
 	while (!atomic_load(&stop)) {
 		r = r * 1103515245u + 12345u;
 		int k = (int)(r >> 16) % 32;
@@ -119,9 +119,9 @@ main(void)
 	}
 	alarm(60);
 	signal(SIGUSR1, handler);
-	struct sigaction sa = { .sa_handler = tick, .sa_flags = SA_RESTART };
+	struct sigaction sa = {.sa_handler = tick, .sa_flags = SA_RESTART};
 	sigaction(SIGPROF, &sa, NULL);
-	struct itimerval every_ms = { { 0, 1000 }, { 0, 1000 } };
+	struct itimerval every_ms = {{0, 1000}, {0, 1000}};
 	setitimer(ITIMER_PROF, &every_ms, NULL);
 	pthread_t b[2];
 	for (int i = 0; i < 2; i++)
@@ -139,7 +139,8 @@ main(void)
 	     now() - t0 < 40.0;
 	     i++) {
 		pthread_t t;
-		if (pthread_create(&t, NULL, short_lived, (void *)(uintptr_t)i) == 0)
+		if (pthread_create(&t, NULL, short_lived,
+		                   (void *)(uintptr_t)i) == 0)
 			pthread_join(t, NULL);
 		pthread_kill(sig_thread, SIGUSR1);
 		if (i % 50 == 0) {
@@ -153,14 +154,15 @@ main(void)
 			int status;
 			waitpid(pid, &status, 0);
 			forks++;
-			children_ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			children_ok +=
+			    WIFEXITED(status) && WEXITSTATUS(status) == 0;
 		}
 	}
 	atomic_store(&stop, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(b[i], NULL);
 	pthread_join(sig_thread, NULL);
-	struct itimerval off = { { 0, 0 }, { 0, 0 } };
+	struct itimerval off = {{0, 0}, {0, 0}};
 	setitimer(ITIMER_PROF, &off, NULL);
 
 	ok(atomic_load(&made) > want && atomic_load(&bad) == 0,
@@ -179,7 +181,8 @@ main(void)
 	size_t live = 0;
 	for (struct osmem__tcache *tc = osmem__tcaches; tc; tc = tc->next)
 		live++;
-	ok(live <= 1, "no per-thread state left behind (%zu caches live)", live);
+	ok(live <= 1, "no per-thread state left behind (%zu caches live)",
+	   live);
 	heap_ok("after the stress");
 	return done_testing();
 }

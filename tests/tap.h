@@ -97,8 +97,7 @@ bail(const char *fmt, ...)
 }
 
 /* Plan at the end, when the count is only known then. */
-static int __attribute__((unused))
-done_testing(void)
+static int __attribute__((unused)) done_testing(void)
 {
 	char buf[32];
 	snprintf(buf, sizeof buf, "1..%d\n", tap_n);

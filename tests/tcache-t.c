@@ -48,12 +48,13 @@ before_growth(void)
 	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* the run's spare blocks */
 	for (int i = 0; i < CAP; i++)
 		osmem_free(r[i]);
-	ok(osmem__tc_held(osmem__tc, BIN) == CAP, "a full bin of %d neighbours",
-	   CAP);
+	ok(osmem__tc_held(osmem__tc, BIN) == CAP,
+	   "a full bin of %d neighbours", CAP);
 	struct osmem_stats s;
 	for (osmem_stats(&s); s.largest_free >= 8 * CHUNK; osmem_stats(&s)) {
 		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
-		if (nt == 64 || !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
+		if (nt == 64 ||
+		    !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
 			bail("cannot take the core's free chunks");
 	}
 	size_t heap0 = heap_bytes();
@@ -106,7 +107,8 @@ main(void)
 	 * bin: the bin holds the rest of the last run, next in line. */
 	ok(osmem__tc_held(osmem__tc, BIN) == CAP - 1 &&
 	       cached() == (CAP - 1) * CHUNK,
-	   "the bin holds the %d blocks carved with the last request", CAP - 1);
+	   "the bin holds the %d blocks carved with the last request",
+	   CAP - 1);
 	void *next = osmem_malloc(N);
 	ok(dist(p[63], next) == CHUNK, "the next request takes the one after");
 	osmem_free(next);
@@ -161,17 +163,22 @@ main(void)
 		intact &= filled(p[k], N, (unsigned)k);
 		osmem_free(p[k]);
 		size_t now = cached();
-		if (before == c0 + CAP * CHUNK && now == c0 + (CAP / 2 + 1) * CHUNK)
+		if (before == c0 + CAP * CHUNK &&
+		    now == c0 + (CAP / 2 + 1) * CHUNK)
 			halved++;
 		if (now > most)
 			most = now;
 		before = now;
 	}
 	ok(intact, "every block kept its contents");
-	ok(most == c0 + CAP * CHUNK, "the bin never held more than %d blocks "
-	   "(%zu bytes at most)", CAP, most - c0);
-	ok(halved == 6, "a full bin sent half of its blocks back, and kept the "
-	   "freed one (%d times)", halved);
+	ok(most == c0 + CAP * CHUNK,
+	   "the bin never held more than %d blocks "
+	   "(%zu bytes at most)",
+	   CAP, most - c0);
+	ok(halved == 6,
+	   "a full bin sent half of its blocks back, and kept the "
+	   "freed one (%d times)",
+	   halved);
 	ok(osmem__tc->batch[BIN] == 1,
 	   "and its next miss asks the core for one block, not a run");
 	heap_ok("after freeing the run");

@@ -61,14 +61,14 @@ worker(void *arg)
 {
 	int id = (int)(intptr_t)arg;
 	uint64_t r = 0x1234567ull * (unsigned)(id + 1);
-	void *mine[64] = { 0 };
+	void *mine[64] = {0};
 	size_t len[64];
 	unsigned tag[64];
 	for (int i = 0; i < ROUNDS; i++) {
 		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
 		int k = (int)(r % 64);
-		size_t n = (r >> 8) % 100 < 95 ? (r >> 16) % 512
-		                                : (r >> 16) % 200000;
+		size_t n =
+		    (r >> 8) % 100 < 95 ? (r >> 16) % 512 : (r >> 16) % 200000;
 		unsigned t = (unsigned)(id * ROUNDS + i);
 		if (mine[k] && !filled(mine[k], len[k], tag[k]))
 			atomic_fetch_add(&bad, 1);
@@ -96,7 +96,8 @@ worker(void *arg)
 			break;
 		default:
 			osmem_free(mine[k]);
-			mine[k] = (r >> 50) & 1 ? osmem_calloc(1, n) : osmem_malloc(n);
+			mine[k] = (r >> 50) & 1 ? osmem_calloc(1, n)
+			                        : osmem_malloc(n);
 			if (!mine[k]) {
 				atomic_fetch_add(&bad, 1);
 				break;
@@ -140,7 +141,8 @@ pc_producer(void *arg)
 		}
 		p[0] = (unsigned char)i;
 		p[n - 1] = (unsigned char)i;
-		while (atomic_load(&pc_head) - atomic_load(&pc_tail) >= PC_RING)
+		while (atomic_load(&pc_head) - atomic_load(&pc_tail) >=
+		       PC_RING)
 			sched_yield();
 		pc_ring[atomic_load(&pc_head) % PC_RING] = p;
 		atomic_fetch_add(&pc_head, 1);
@@ -263,7 +265,7 @@ main(void)
 	ok(s1.nmalloc - s0.nmalloc == 2 * COUNTED &&
 	       s1.nfree - s0.nfree == 2 * COUNTED,
 	   "an exited thread's calls are counted: %zu allocations, %zu frees "
-	   "(%d each)", s1.nmalloc - s0.nmalloc, s1.nfree - s0.nfree,
-	   2 * COUNTED);
+	   "(%d each)",
+	   s1.nmalloc - s0.nmalloc, s1.nfree - s0.nfree, 2 * COUNTED);
 	return done_testing();
 }

@@ -20,8 +20,7 @@
 #include "tap.h"
 
 /* Fill n bytes at p with a pattern derived from seed. */
-static void __attribute__((unused))
-fill(void *p, size_t n, unsigned seed)
+static void __attribute__((unused)) fill(void *p, size_t n, unsigned seed)
 {
 	unsigned char *b = p;
 	for (size_t i = 0; i < n; i++)
@@ -39,15 +38,13 @@ filled(const void *p, size_t n, unsigned seed)
 	return 1;
 }
 
-static int __attribute__((unused))
-heap_ok(const char *when)
+static int __attribute__((unused)) heap_ok(const char *when)
 {
 	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
 }
 
 /* The resident set of this process in KiB, from /proc/self/statm. */
-static long __attribute__((unused))
-resident_kib(void)
+static long __attribute__((unused)) resident_kib(void)
 {
 	char buf[128];
 	int fd = open("/proc/self/statm", O_RDONLY);
@@ -65,8 +62,7 @@ resident_kib(void)
 }
 
 /* Bytes the program holds (thread-cached blocks excluded). */
-static size_t __attribute__((unused))
-live_bytes(void)
+static size_t __attribute__((unused)) live_bytes(void)
 {
 	struct osmem_stats s;
 	osmem_stats(&s);
@@ -75,31 +71,27 @@ live_bytes(void)
 
 /* Tests that pin the best-fit core's placement turn the thread caches off,
  * so every call reaches the core. */
-static void __attribute__((unused))
-core_only(void)
+static void __attribute__((unused)) core_only(void)
 {
 	if (osmem_mallopt(OSMEM_M_TCACHE_COUNT, 0) != 1)
 		bail("cannot turn the thread caches off");
 }
 
 /* The chunk size the core gives a request of n bytes. */
-static size_t __attribute__((unused))
-csize_for(size_t n)
+static size_t __attribute__((unused)) csize_for(size_t n)
 {
 	return osmem__request2size(n);
 }
 
 /* Bytes between two user pointers. */
-static ptrdiff_t __attribute__((unused))
-dist(const void *a, const void *b)
+static ptrdiff_t __attribute__((unused)) dist(const void *a, const void *b)
 {
 	return (const char *)b - (const char *)a;
 }
 
 /* Read fd to its end into msg (len bytes at most, NUL-terminated), and
  * close it. */
-static void __attribute__((unused))
-read_all(int fd, char *msg, size_t len)
+static void __attribute__((unused)) read_all(int fd, char *msg, size_t len)
 {
 	size_t got = 0;
 	ssize_t r;
@@ -170,8 +162,7 @@ run_self(const char *self, const char *arg, const char *name,
 }
 
 /* The exit status of a wait status, or -1 if the process was killed. */
-static int __attribute__((unused))
-exit_code(int status)
+static int __attribute__((unused)) exit_code(int status)
 {
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -38,7 +38,8 @@ main(int argc, char **argv)
 	}
 	if (!strcmp(what, "leak")) {
 		for (int i = 0; i < 3; i++)
-			keep = MALLOC(100); /* the bug: only the last is kept */
+			keep =
+			    MALLOC(100); /* the bug: only the last is kept */
 		keep = NULL;
 		FREE(p);
 		return 0;

@@ -25,7 +25,8 @@ count(const struct osmem_block *b, void *arg)
 		t->seen = 1;
 	/* Heap blocks come in address order within a segment. */
 	if (b->state != OSMEM_BLOCK_MAPPED) {
-		if (b->segment == t->last_seg && (const char *)b->chunk <= t->last)
+		if (b->segment == t->last_seg &&
+		    (const char *)b->chunk <= t->last)
 			t->ordered = 0;
 		t->last = b->chunk;
 		t->last_seg = b->segment;
@@ -43,7 +44,7 @@ stop_at_third(const struct osmem_block *b, void *arg)
 static struct tally
 walk(const void *want, int state)
 {
-	struct tally t = { .want = want, .want_state = state, .ordered = 1 };
+	struct tally t = {.want = want, .want_state = state, .ordered = 1};
 	osmem_walk(count, &t);
 	return t;
 }
@@ -89,7 +90,7 @@ cut_tree(void)
 	osmem_free(a);
 	osmem_free(c); /* a goes into its bin's tree */
 	osmem_free(b); /* c joins it: b waits as the victim */
-	uintptr_t end[2] = { OSMEM_LINK_END, OSMEM_LINK_END };
+	uintptr_t end[2] = {OSMEM_LINK_END, OSMEM_LINK_END};
 	memcpy(a, end, sizeof end);
 	memcpy(c, end, sizeof end);
 	_exit(osmem_check() == -1 ? 0 : 1);
@@ -104,7 +105,7 @@ main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "cut") == 0)
 		cut_tree();
 	ok(osmem__g.ready, "the allocator started up when it was loaded, "
-	   "before main and its first call");
+	                   "before main and its first call");
 	ok(osmem_check() == 0, "osmem_check passes before any allocation");
 	void *used = osmem_malloc(200);
 	void *big = osmem_malloc(300000);
@@ -114,7 +115,7 @@ main(int argc, char **argv)
 	osmem_free(gone);                 /* into the thread cache */
 	void *freed = osmem_malloc(6000); /* too big to cache */
 	void *guard2 = osmem_malloc(10);
-	osmem_free(freed);                /* free in the heap */
+	osmem_free(freed); /* free in the heap */
 
 	struct tally t = walk(used, OSMEM_BLOCK_USED);
 	ok(t.seen, "a block in use is visited as in use");
@@ -153,13 +154,14 @@ main(int argc, char **argv)
 		v[i] = osmem_malloc(64);
 	for (int i = 0; i < 4; i++)
 		osmem_free(v[i]);
-	v[4] = osmem_realloc(v[4], 32);  /* shrinks in place */
-	v[5] = osmem_realloc(v[5], 48);  /* shrinks in place */
+	v[4] = osmem_realloc(v[4], 32);   /* shrinks in place */
+	v[5] = osmem_realloc(v[5], 48);   /* shrinks in place */
 	v[6] = osmem_realloc(v[6], 9000); /* moves */
 	osmem_stats(&c1);
 	ok(c1.nmalloc - c0.nmalloc == 11 && c1.nfree - c0.nfree == 5 &&
 	       c1.nrealloc - c0.nrealloc == 3,
-	   "calls counted: %zu allocations, %zu frees, %zu reallocs (11, 5, 3)",
+	   "calls counted: %zu allocations, %zu frees, %zu reallocs (11, 5, "
+	   "3)",
 	   c1.nmalloc - c0.nmalloc, c1.nfree - c0.nfree,
 	   c1.nrealloc - c0.nrealloc);
 	for (int i = 4; i < 10; i++)
@@ -180,7 +182,8 @@ main(int argc, char **argv)
 	osmem_stats(&c1);
 	ok(c1.nmalloc - c0.nmalloc == 160 && c1.nfree - c0.nfree == 130,
 	   "calls counted through flushes: %zu allocations, %zu frees (160, "
-	   "130)", c1.nmalloc - c0.nmalloc, c1.nfree - c0.nfree);
+	   "130)",
+	   c1.nmalloc - c0.nmalloc, c1.nfree - c0.nfree);
 	for (int i = 30; i < 60; i++)
 		osmem_free(w[i]);
 

@@ -66,9 +66,9 @@ size_from(const uint8_t *b)
 	size_t v = (size_t)b[0] | ((size_t)b[1] << 8);
 	switch (b[0] & 7) {
 	case 0:
-		return v >> 6;               /* tiny, often 0 */
+		return v >> 6; /* tiny, often 0 */
 	case 1:
-		return v << 4;               /* up to 1 MiB: mapped ones too */
+		return v << 4; /* up to 1 MiB: mapped ones too */
 	case 2:
 		return v == 0 ? SIZE_MAX : v; /* an impossible size */
 	default:
@@ -116,7 +116,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				for (size_t k = 0; k < total;
 				     k = next_byte(k, total))
 					if (q[k])
-						die("calloc memory not zero", i);
+						die("calloc memory not zero",
+						    i);
 				osmem_free(q);
 			}
 			break;
@@ -130,7 +131,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				break;
 			}
 			if (!q) {
-				check_fill(i, slot[i].n); /* old block intact */
+				check_fill(i,
+				           slot[i].n); /* old block intact */
 				break;
 			}
 			slot[i].p = q;
@@ -165,7 +167,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (data[3] & 1)
 				osmem_trim(data[2]);
 			else
-				osmem_mallopt(OSMEM_M_TCACHE_COUNT, data[2] % 20);
+				osmem_mallopt(OSMEM_M_TCACHE_COUNT,
+				              data[2] % 20);
 			break;
 		}
 		if (osmem__heap_check() != 0)

@@ -14,7 +14,6 @@ char *xstrdup(const char *s);
 void *support_shared_allocate(size_t n);
 void support_shared_free(void *p);
 /* Write a string to standard output, async-signal-safely. */
-#define write_message(s) \
-	((void)!write(STDOUT_FILENO, (s), strlen(s)))
+#define write_message(s) ((void)!write(STDOUT_FILENO, (s), strlen(s)))
 
 #endif

@@ -5,7 +5,6 @@
 #include <signal.h>
 
 sighandler_t xsignal(int sig, sighandler_t handler);
-void xsigaction(int sig, const struct sigaction *act,
-                struct sigaction *old);
+void xsigaction(int sig, const struct sigaction *act, struct sigaction *old);
 
 #endif
