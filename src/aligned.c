@@ -20,12 +20,7 @@ aligned(size_t align, size_t n)
 {
 	if (align <= OSMEM_ALIGN)
 		return osmem_malloc(n);
-	osmem__ensure_init();
-	osmem__count(OSMEM_CALL_MALLOC);
-	if (OSMEM_UNLIKELY(osmem__g.hooked))
-		return osmem__g.hooks->on_malloc(n, align,
-		                                 __builtin_return_address(0));
-	return osmem__alloc(n, align);
+	return osmem__alloc_slow(n, align, __builtin_return_address(0));
 }
 
 void *

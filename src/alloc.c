@@ -87,14 +87,11 @@ osmem_calloc(size_t count, size_t n)
 		errno = ENOMEM;
 		return NULL;
 	}
-	void *p;
-	if (OSMEM_UNLIKELY(osmem__g.hooked)) {
-		osmem__count(OSMEM_CALL_MALLOC);
-		p = osmem__g.hooks->on_malloc(total, OSMEM_ALIGN,
-		                              __builtin_return_address(0));
-	} else {
-		p = osmem_malloc(total);
-	}
+	/* With a tool on, the block records calloc's caller. */
+	void *p = OSMEM_UNLIKELY(osmem__g.hooked)
+	              ? osmem__alloc_slow(total, OSMEM_ALIGN,
+	                                  __builtin_return_address(0))
+	              : osmem_malloc(total);
 	/* A fresh mapping is zero already (unless a tool filled it). */
 	if (p &&
 	    (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) || osmem__g.hooked))

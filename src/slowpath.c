@@ -27,14 +27,19 @@ osmem__malloc_slow(size_t n)
 			errno = ENOMEM;
 		return p;
 	}
-	osmem__ensure_init();
-	osmem__count(OSMEM_CALL_MALLOC);
 	/* Reached by osmem_malloc's tail jump: the return address is the
 	 * program's call site (in builds that make tail calls). */
+	return osmem__alloc_slow(n, OSMEM_ALIGN, __builtin_return_address(0));
+}
+
+void *
+osmem__alloc_slow(size_t n, size_t align, const void *caller)
+{
+	osmem__ensure_init();
+	osmem__count(OSMEM_CALL_MALLOC);
 	if (OSMEM_UNLIKELY(osmem__g.hooked))
-		return osmem__g.hooks->on_malloc(n, OSMEM_ALIGN,
-		                                 __builtin_return_address(0));
-	return osmem__alloc(n, OSMEM_ALIGN);
+		return osmem__g.hooks->on_malloc(n, align, caller);
+	return osmem__alloc(n, align);
 }
 
 void *
@@ -87,15 +92,29 @@ osmem__free_slow(void *p)
 	osmem__free_now(p);
 }
 
+/* Heap chunk c back into its arena. */
+static void
+to_arena(osmem__chunk_t *c)
+{
+	struct osmem__arena *a = osmem__arena_of(c);
+	osmem__lock(&a->lock);
+	osmem__heap_free(a, c);
+	osmem__unlock(&a->lock);
+}
+
 void
 osmem__free_full(void *p)
 {
-	if (!osmem__tc->real || osmem__g.hooked) {
+	struct osmem__tcache *tc = osmem__tc;
+	if (!tc->real || osmem__g.hooked) {
 		osmem__free_slow(p); /* no cache, or a tool on */
 		return;
 	}
-	osmem__tc->calls[OSMEM_CALL_FREE]++;
-	osmem__free_now(p);
+	tc->calls[OSMEM_CALL_FREE]++;
+	/* It passed the fast checks: a heap chunk under 4 KiB. */
+	osmem__chunk_t *c = osmem__mem2chunk(p);
+	if (osmem__csize(c) > OSMEM_TC_MAX_CHUNK || !osmem__tc_put(tc, c))
+		to_arena(c);
 }
 
 void
@@ -113,8 +132,5 @@ osmem__free_now(void *p)
 		if (tc && osmem__tc_put(tc, c))
 			return;
 	}
-	struct osmem__arena *a = osmem__arena_of(c);
-	osmem__lock(&a->lock);
-	osmem__heap_free(a, c);
-	osmem__unlock(&a->lock);
+	to_arena(c);
 }

@@ -187,8 +187,12 @@ OSMEM_INTERNAL OSMEM_NOINLINE void *osmem__malloc_slow(size_t n);
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_slow(void *p);
 /* A free of a cached size that passed the fast checks; its bin is full. */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__free_full(void *p);
-/* n bytes at align (16 or more, a power of two), with no tool's hooks;
- * NULL with ENOMEM. */
+/* A call for n bytes at align (16 or more, a power of two) on the slow
+ * path: counted, and through the tools' hooks if any is on (caller: the
+ * program's call site). */
+OSMEM_INTERNAL void *osmem__alloc_slow(size_t n, size_t align,
+                                       const void *caller);
+/* n bytes at align, with no tool's hooks; NULL with ENOMEM. */
 OSMEM_INTERNAL void *osmem__alloc(size_t n, size_t align);
 /* Free a block that passed the checks, with no tool's hooks. */
 OSMEM_INTERNAL void osmem__free_now(void *p);

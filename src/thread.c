@@ -74,10 +74,7 @@ tc_release(struct osmem__tcache *tc)
 	for (int i = 0; i < OSMEM_NCALLS; i++)
 		__atomic_add_fetch(&calls_elsewhere[i], calls[i],
 		                   __ATOMIC_RELAXED);
-	if (tc->prev)
-		tc->prev->next = tc->next;
-	else
-		osmem__tcaches = tc->next;
+	*(tc->prev ? &tc->prev->next : &osmem__tcaches) = tc->next;
 	if (tc->next)
 		tc->next->prev = tc->prev;
 	tc->real = 0;
