@@ -22,10 +22,7 @@ osmem__malloc_slow(size_t n)
 	if (OSMEM_LIKELY(tc->real && n < osmem__g.cfg.mmap_threshold &&
 	                 !osmem__g.hooked)) {
 		tc->calls[OSMEM_CALL_MALLOC]++;
-		void *p = osmem__tc_alloc(tc, osmem__request2size(n));
-		if (OSMEM_UNLIKELY(!p))
-			errno = ENOMEM;
-		return p;
+		return osmem__tc_alloc(tc, osmem__request2size(n));
 	}
 	/* Reached by osmem_malloc's tail jump: the return address is the
 	 * program's call site (in builds that make tail calls). */

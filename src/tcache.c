@@ -305,21 +305,28 @@ void *
 osmem__tc_alloc(struct osmem__tcache *tc, size_t size)
 {
 	unsigned one = 1;
-	if (!tc)
-		return heap_alloc(&osmem__g.arena[0], size, &one);
-	if (size > OSMEM_TC_MAX_CHUNK)
-		return heap_alloc(tc->arena, size, &one);
-	/* The fast path stopped at the bin's head: it is empty, or a stand-in
-	 * (has() says which). */
-	unsigned i = (unsigned)(size >> 4);
-	if (OSMEM_UNLIKELY(has(tc, i)))
-		return pop(tc, i);
-	if (tc->arena->remote) {
-		osmem__remote_drain(tc->arena, keep_remote, tc);
-		if (has(tc, i))
+	void *p;
+	if (!tc) {
+		p = heap_alloc(&osmem__g.arena[0], size, &one);
+	} else if (size > OSMEM_TC_MAX_CHUNK) {
+		p = heap_alloc(tc->arena, size, &one);
+	} else {
+		/* The fast path stopped at the bin's head: it is empty, or a
+		 * stand-in (has() says which). */
+		unsigned i = (unsigned)(size >> 4);
+		if (OSMEM_UNLIKELY(has(tc, i)))
 			return pop(tc, i);
+		if (tc->arena->remote) {
+			osmem__remote_drain(tc->arena, keep_remote, tc);
+			if (has(tc, i))
+				return pop(tc, i);
+		}
+		p = tc->real ? refill(tc, i)
+		             : heap_alloc(tc->arena, size, &one);
 	}
-	return tc->real ? refill(tc, i) : heap_alloc(tc->arena, size, &one);
+	if (OSMEM_UNLIKELY(!p))
+		errno = ENOMEM;
+	return p;
 }
 
 int

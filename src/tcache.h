@@ -161,7 +161,7 @@ extern const size_t osmem__tc_size OSMEM_INTERNAL;
 OSMEM_INTERNAL void osmem__tc_layout(struct osmem__tcache *tc, unsigned cap);
 /* A heap chunk of size bytes for tc's thread (tc: a real cache, or NULL
  * for the main arena): from the cache, its arena's remote stack, or the
- * arena; NULL if the system gives no more. */
+ * arena; NULL with ENOMEM if the system gives no more. */
 OSMEM_INTERNAL void *osmem__tc_alloc(struct osmem__tcache *tc, size_t size);
 /* Cache freed heap chunk c (a cached size) in tc: 1, or 0 if tc cannot
  * take it (caching is off). */
