@@ -22,7 +22,7 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 		return osmem__report("heap check: unaligned region at", s, 0);
 	if (s->kind != OSMEM_SEG_BRK && s->kind != OSMEM_SEG_MAPPED)
 		return osmem__report("heap check: bad segment kind at", s, 0);
-	const char *fence = s->end - OSMEM_FENCE;
+	const char *fence = (const char *)osmem__fence_of(s);
 	osmem__chunk_t *c = osmem__at(s, OSMEM_SEG_HEAD);
 	uint64_t prev_inuse = OSMEM_F_PINUSE;
 	for (;;) {

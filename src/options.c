@@ -15,11 +15,15 @@
 
 enum kind { OSMEM_OPT_SIZE, OSMEM_OPT_COUNT, OSMEM_OPT_PATH };
 
-#define ROW(name, kind, min, max, dflt)                                       \
+/* A row: the option's name, the field it sets (by default of the same
+ * name), its kind, range and default. */
+#define ROW_AS(name, field, kind, min, max, dflt)                             \
 	{                                                                     \
-#name, OSMEM_OPT_##kind, min, max, dflt,                      \
-		    offsetof(struct osmem__config, name)                      \
+		name, OSMEM_OPT_##kind, min, max, dflt,                       \
+		    offsetof(struct osmem__config, field)                     \
 	}
+#define ROW(field, kind, min, max, dflt)                                      \
+	ROW_AS(#field, field, kind, min, max, dflt)
 
 static const struct tunable {
 	const char *name;
@@ -31,10 +35,10 @@ static const struct tunable {
     ROW(mmap_threshold, SIZE, 0, OSMEM_MMAP_THRESHOLD_MAX, 128 << 10),
     ROW(trim_threshold, SIZE, 0, SIZE_MAX, 128 << 10),
     ROW(top_pad, SIZE, 0, (size_t)1 << 30, 128 << 10),
-    {"tcache", OSMEM_OPT_COUNT, 0, OSMEM_TC_CAP_MAX, 32,
-     offsetof(struct osmem__config, tc_cap)},           /* see tcache.c */
-    {"arenas", OSMEM_OPT_COUNT, 1, OSMEM_MAX_ARENAS, 0, /* 2 per CPU */
-     offsetof(struct osmem__config, narenas)},
+    /* blocks a cache bin holds at most (tcache.c says why 32) */
+    ROW_AS("tcache", tc_cap, COUNT, 0, OSMEM_TC_CAP_MAX, 32),
+    /* 0: two per CPU (init.c) */
+    ROW_AS("arenas", narenas, COUNT, 1, OSMEM_MAX_ARENAS, 0),
     ROW(limit, SIZE, 0, SIZE_MAX, 0),
     /* resident free bytes before a release pass (trim.c) */
     ROW(release_threshold, SIZE, 0, SIZE_MAX, 1 << 20),
