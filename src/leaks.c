@@ -113,9 +113,10 @@ osmem__leak_report(int fd)
 	char line[200];
 	int n =
 	    snprintf(line, sizeof line,
-	             "osmem: leaks: %zu bytes in %zu blocks from %zu call "
+	             "osmem: leaks: %zu bytes in %zu block%s from %zu call "
 	             "site%s\n",
-	             lost_bytes, lost_blocks, nsites, nsites == 1 ? "" : "s");
+	             lost_bytes, lost_blocks, lost_blocks == 1 ? "" : "s",
+	             nsites, nsites == 1 ? "" : "s");
 	if (n > 0)
 		osmem__os_write(fd, line, (size_t)n);
 	return lost_blocks;

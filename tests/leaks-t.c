@@ -3,7 +3,8 @@
  * from known functions (run as a fresh process with the options set) gets
  * a report naming each call site with its bytes and blocks, largest
  * first, and the total; leak_exitcode=7 makes it exit with 7; a program
- * that frees everything gets no report.
+ * that frees everything gets no report; a mapped block with a guard page
+ * (guard=1) is reported with its own size.
  */
 #include "util.h"
 
@@ -63,6 +64,11 @@ main(int argc, char **argv)
 		osmem_free(osmem_malloc(777)); /* not a leak */
 		return 0;
 	}
+	if (argc > 1 && !strcmp(argv[1], "mapped")) {
+		sink = osmem_malloc(300000);
+		memset(sink, 1, 300000);
+		return 0;
+	}
 	if (argc > 1 && !strcmp(argv[1], "tidy")) {
 		osmem_free(leak_small());
 		return 0;
@@ -86,6 +92,13 @@ main(int argc, char **argv)
 	   "and the total: 5360 bytes in 5 blocks from 3 call sites");
 	ok(strstr(msg, "777") == NULL, "a freed block is not reported");
 	diag("%.*s", (int)strcspn(msg, "\n"), msg);
+	code = run("leaks=1,guard=1", "mapped", msg, sizeof msg);
+	ok(code == 0 &&
+	       strstr(
+	           msg,
+	           "osmem: leaks: 300000 bytes in 1 block from 1 call site"),
+	   "guard=1: a leaked mapped block is reported with its size (%d)",
+	   code);
 	code = run("leaks=1,leak_exitcode=7", "tidy", msg, sizeof msg);
 	ok(code == 0 && msg[0] == '\0',
 	   "a program that frees everything: no report, exit 0");
