@@ -76,10 +76,10 @@ next_bin(const struct osmem__arena *a, unsigned bin)
 /* Replace c, at slot s, by the join of its two subtrees; eo is the
  * stored link to the slot's owner (the end: s is the root). */
 static OSMEM_NOINLINE void
-unlink_at(unsigned bin, slot_t *s, slot_t eo, osmem__chunk_t *c)
+unlink_at(unsigned bin, osmem__slot_t *s, osmem__slot_t eo, osmem__chunk_t *c)
 {
 	osmem__chunk_t *l, *r;
-	slot_t el = c->link[0], er = c->link[1];
+	osmem__slot_t el = c->link[0], er = c->link[1];
 	int hl = open_link(&c->link[0], el, &l);
 	int hr = open_link(&c->link[1], er, &r);
 	while (hl && hr) {
@@ -110,14 +110,14 @@ unlink_at(unsigned bin, slot_t *s, slot_t eo, osmem__chunk_t *c)
  * alone; the walk is not inlined, so the test costs its callers no
  * registers saved. */
 static inline void
-remove_at(struct osmem__arena *a, unsigned bin, slot_t *s, slot_t eo,
-          osmem__chunk_t *c)
+remove_at(struct osmem__arena *a, unsigned bin, osmem__slot_t *s,
+          osmem__slot_t eo, osmem__chunk_t *c)
 {
-	if (c->link[0] == END && c->link[1] == END)
-		*s = END;
+	if (c->link[0] == OSMEM_SLOT_END && c->link[1] == OSMEM_SLOT_END)
+		*s = OSMEM_SLOT_END;
 	else
 		unlink_at(bin, s, eo, c);
-	if (*root_of(a, bin) == END)
+	if (*root_of(a, bin) == OSMEM_SLOT_END)
 		unmark(a, bin);
 }
 
@@ -144,9 +144,9 @@ static inline void
 pile_push(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	osmem__chunk_t **top = pile_of(a, osmem__csize(c));
-	c->link[0] = *top ? enc(*top) : END;
-	c->link[1] = END;
-	*up(c) = PILE_MARK;
+	c->link[0] = *top ? enc(*top) : OSMEM_SLOT_END;
+	c->link[1] = OSMEM_SLOT_END;
+	*up(c) = OSMEM_SLOT_PILE;
 	if (*top)
 		(*top)->link[1] = enc(c);
 	*top = c;
@@ -169,7 +169,8 @@ pile_unlink(struct osmem__arena *a, osmem__chunk_t *c)
 		*top = hn ? next : NULL;
 	if (hn)
 		next->link[1] = c->link[1];
-	*up(c) = END; /* the chunk may be handed out: no stale mark */
+	*up(c) =
+	    OSMEM_SLOT_END; /* the chunk may be handed out: no stale mark */
 }
 
 static void tree_insert(struct osmem__arena *a, osmem__chunk_t *c);
@@ -197,10 +198,10 @@ static OSMEM_ALWAYS_INLINE void
 tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin,
                int exact)
 {
-	slot_t *s = root_of(a, bin);
+	osmem__slot_t *s = root_of(a, bin);
 	uint32_t p = prio(c);
 	osmem__chunk_t *n;
-	slot_t e, eo = END;
+	osmem__slot_t e, eo = OSMEM_SLOT_END;
 	int more;
 	/* The walk down keeps the stored link to the owner, as c's parent
 	 * link wants it: a copy per level, where keeping the owner decoded
@@ -209,12 +210,12 @@ tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin,
 		eo = e;
 		s = key_less(exact, n, c) ? &n->link[1] : &n->link[0];
 	}
-	slot_t ec = enc(c);
+	osmem__slot_t ec = enc(c);
 	*s = ec;
 	set_up(bin, c, eo);
 	/* Split the subtree at n (stored link e) around c's key. */
-	slot_t *ls = &c->link[0], *rs = &c->link[1];
-	slot_t lo = ec, ro = ec;
+	osmem__slot_t *ls = &c->link[0], *rs = &c->link[1];
+	osmem__slot_t lo = ec, ro = ec;
 	while (more) {
 		if (key_less(exact, n, c)) {
 			*ls = e;
@@ -229,8 +230,8 @@ tree_insert_in(struct osmem__arena *a, osmem__chunk_t *c, unsigned bin,
 		}
 		more = open_link(s, e = *s, &n);
 	}
-	*ls = END;
-	*rs = END;
+	*ls = OSMEM_SLOT_END;
+	*rs = OSMEM_SLOT_END;
 }
 
 /* The walks, one per kind of bin: functions of their own, so that the
@@ -259,9 +260,9 @@ tree_insert(struct osmem__arena *a, osmem__chunk_t *c)
 		/* the only chunk (a common case on small heaps): no walk,
 		 * and none of the registers a walk saves */
 		*root_of(a, bin) = enc(c);
-		set_up(bin, c, END);
-		c->link[0] = END;
-		c->link[1] = END;
+		set_up(bin, c, OSMEM_SLOT_END);
+		c->link[0] = OSMEM_SLOT_END;
+		c->link[1] = OSMEM_SLOT_END;
 		mark(a, bin);
 	} else if (is_exact(bin)) {
 		tree_walk_exact(a, c, bin);
@@ -294,9 +295,9 @@ osmem__bin_remove(struct osmem__arena *a, osmem__chunk_t *c)
 		return;
 	}
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	slot_t *s = root_of(a, bin), eo = END, ec = enc(c);
+	osmem__slot_t *s = root_of(a, bin), eo = OSMEM_SLOT_END, ec = enc(c);
 	osmem__chunk_t *n = NULL, *owner;
-	if (parented(bin) && *up(c) == PILE_MARK) {
+	if (parented(bin) && *up(c) == OSMEM_SLOT_PILE) {
 		pile_unlink(a, c);
 		return;
 	}
@@ -323,9 +324,10 @@ osmem__bin_remove(struct osmem__arena *a, osmem__chunk_t *c)
 /* The least chunk of a non-empty bin, the slot that holds it and the
  * stored link to that slot's owner. */
 static OSMEM_ALWAYS_INLINE osmem__chunk_t *
-least(struct osmem__arena *a, unsigned bin, slot_t **where, slot_t *eo)
+least(struct osmem__arena *a, unsigned bin, osmem__slot_t **where,
+      osmem__slot_t *eo)
 {
-	slot_t *s = root_of(a, bin), e = *s, o = END;
+	osmem__slot_t *s = root_of(a, bin), e = *s, o = OSMEM_SLOT_END;
 	osmem__chunk_t *n = ld(s), *l;
 	while (step(&n->link[0], &l)) {
 		o = e;
@@ -347,10 +349,10 @@ key_below(const osmem__chunk_t *x, const osmem__chunk_t *y)
 
 /* The chunk of least key not below (size, 0) in non-empty bin, or NULL. */
 static osmem__chunk_t *
-search(struct osmem__arena *a, unsigned bin, size_t size, slot_t **where,
-       slot_t *eo)
+search(struct osmem__arena *a, unsigned bin, size_t size,
+       osmem__slot_t **where, osmem__slot_t *eo)
 {
-	slot_t *s = root_of(a, bin), e, o = END;
+	osmem__slot_t *s = root_of(a, bin), e, o = OSMEM_SLOT_END;
 	osmem__chunk_t *n, *best = NULL;
 	while (open_link(s, e = *s, &n)) {
 		if (osmem__csize(n) >= size) {
@@ -371,7 +373,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 {
 	unsigned bin = osmem__bin_index(size);
 	osmem__chunk_t *v = victim(a), *c = NULL;
-	slot_t *s = NULL, owner = NULL;
+	osmem__slot_t *s = NULL, owner = NULL;
 	if (OSMEM_UNLIKELY(any_piled(a)))
 		osmem__bin_drain(a);
 	a->run = 0;

@@ -8,12 +8,12 @@
 
 #include "core.h"
 
-typedef void *slot_t; /* an encoded link, as stored */
+typedef void *osmem__slot_t; /* an encoded link, as stored */
 
 /* A link that stops a walk (stored value e): the end of the tree, or
  * corrupted. */
 static inline void
-check_end(const slot_t *s, slot_t e)
+check_end(const osmem__slot_t *s, osmem__slot_t e)
 {
 	if (OSMEM_UNLIKELY((uintptr_t)e != OSMEM_LINK_END))
 		osmem__fatal("corrupted free-chunk link at", s, 0);
@@ -22,7 +22,7 @@ check_end(const slot_t *s, slot_t e)
 /* Whether link value e, read from slot s, leads to a chunk (into *n): the
  * end and the check are one test. */
 static inline int
-open_link(const slot_t *s, slot_t e, osmem__chunk_t **n)
+open_link(const osmem__slot_t *s, osmem__slot_t e, osmem__chunk_t **n)
 {
 	uintptr_t v = osmem__link_dec((uintptr_t)e);
 	if (OSMEM_UNLIKELY(osmem__link_stop(v))) {
@@ -35,14 +35,14 @@ open_link(const slot_t *s, slot_t e, osmem__chunk_t **n)
 
 /* Whether the link at s leads to a chunk (into *n). */
 static inline int
-step(const slot_t *s, osmem__chunk_t **n)
+step(const osmem__slot_t *s, osmem__chunk_t **n)
 {
 	return open_link(s, *s, n);
 }
 
 /* The chunk the link at s leads to, or NULL at the end of the tree. */
 static inline osmem__chunk_t *
-ld(const slot_t *s)
+ld(const osmem__slot_t *s)
 {
 	osmem__chunk_t *n;
 	return step(s, &n) ? n : NULL;
@@ -51,14 +51,14 @@ ld(const slot_t *s)
 /* The stored form of a link to chunk c.  A link read from one slot is
  * stored into another as it is: moving a subtree costs no encoding, only
  * following a link costs its decoding. */
-static inline slot_t
+static inline osmem__slot_t
 enc(const osmem__chunk_t *c)
 {
-	return (slot_t)osmem__link_enc(c);
+	return (osmem__slot_t)osmem__link_enc(c);
 }
 
 /* The stored end of a tree or list (see OSMEM_LINK_END). */
-#define END ((slot_t)OSMEM_LINK_END)
+#define OSMEM_SLOT_END ((osmem__slot_t)OSMEM_LINK_END)
 
 static inline uint32_t
 prio(const osmem__chunk_t *c)
@@ -85,7 +85,7 @@ key_less(int exact, const osmem__chunk_t *a, const osmem__chunk_t *b)
 	return sa < sb || (sa == sb && (uintptr_t)a < (uintptr_t)b);
 }
 
-static inline slot_t *
+static inline osmem__slot_t *
 root_of(struct osmem__arena *a, unsigned bin)
 {
 	return &a->root[bin];
@@ -102,16 +102,16 @@ parented(unsigned bin)
 	return bin != OSMEM_MIN_CHUNK / 16;
 }
 
-static inline slot_t *
+static inline osmem__slot_t *
 up(osmem__chunk_t *c)
 {
-	return (slot_t *)((char *)c + OSMEM_MIN_CHUNK);
+	return (osmem__slot_t *)((char *)c + OSMEM_MIN_CHUNK);
 }
 
 /* Record n's parent: e is the stored link to it (or the end, for the
  * root). */
 static inline void
-set_up(unsigned bin, osmem__chunk_t *n, slot_t e)
+set_up(unsigned bin, osmem__chunk_t *n, osmem__slot_t e)
 {
 	if (parented(bin))
 		*up(n) = e;
@@ -162,7 +162,7 @@ _Static_assert(OSMEM_LINK_PILE != OSMEM_LINK_END &&
                                  : OSMEM_LINK_PILE % OSMEM_ALIGN != 0),
                "the pile's mark is no link");
 
-#define PILE_MARK ((slot_t)OSMEM_LINK_PILE)
+#define OSMEM_SLOT_PILE ((osmem__slot_t)OSMEM_LINK_PILE)
 
 static inline int
 pileable(size_t size)
@@ -181,7 +181,7 @@ pile_of(struct osmem__arena *a, size_t size)
 static inline int
 piled(osmem__chunk_t *c)
 {
-	return pileable(osmem__csize(c)) && *up(c) == PILE_MARK;
+	return pileable(osmem__csize(c)) && *up(c) == OSMEM_SLOT_PILE;
 }
 
 /* Whether anything is piled. */

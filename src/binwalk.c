@@ -88,7 +88,7 @@ osmem__bin_contains(struct osmem__arena *a, const osmem__chunk_t *c)
 	 * free chunk's mark is read: a cached one's slot may never have been
 	 * written (memcheck would say so). */
 	if (parented(bin) && osmem__is_free(c) &&
-	    *up((osmem__chunk_t *)c) == PILE_MARK)
+	    *up((osmem__chunk_t *)c) == OSMEM_SLOT_PILE)
 		return 1;
 	return in_tree(a, bin, c);
 }
