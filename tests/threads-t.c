@@ -229,17 +229,20 @@ main(void)
 	/* Every arena's segments lie in the break heap's window (their
 	 * regions come from the break), so the fast free takes their blocks
 	 * and reads their headers safely; or, where the break could not
-	 * move (valgrind gives a program a small one), in pages the page map
-	 * knows. */
+	 * move (valgrind gives a program a small one), in the old window or
+	 * in pages the page map knows. */
 	int segs = 0, in_window = 0, marked = 0, arenas = 0;
 	for (unsigned i = 0; i < OSMEM_MAX_ARENAS; i++) {
 		arenas += osmem__g.arena[i].segs != NULL;
 		for (struct osmem__seg *s = osmem__g.arena[i].segs; s;
 		     s = s->next) {
-			int in = (uintptr_t)s + 64 - osmem__win.lo <
-			             osmem__win.span &&
-			         (uintptr_t)s->end - osmem__win.lo <=
-			             osmem__win.span + 16;
+			/* the window, or the old one (what the heap had of
+			 * the system's break before it went on in a mapping)
+			 */
+			int in = (osmem__in(&osmem__win, (char *)s + 64) &&
+			          osmem__in(&osmem__win, s->end - 32)) ||
+			         (osmem__in(&osmem__win_old, (char *)s + 64) &&
+			          osmem__in(&osmem__win_old, s->end - 32));
 			segs++;
 			in_window += in;
 			marked += !in && osmem__pages_has((uintptr_t)s) &&
