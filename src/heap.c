@@ -311,7 +311,7 @@ osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
 	    osmem__next(c) == osmem__fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at))
-		osmem__arena_release(a, osmem__release_threshold(a) / 2);
+		osmem__arena_release(a, osmem__release_threshold(a) / 4 * 3);
 }
 
 /* Shrink in-use chunk c to size bytes and make the rest a chunk of its own,

@@ -76,15 +76,21 @@ unmap_free_segments(struct osmem__arena *a)
 
 /*
  * The resident free bytes an arena keeps before a release pass: the
- * tunable (1 MiB by default), or 1/64 of the arena's heap when that is
- * more (0 stays 0), so that large heaps are not walked for a few pages.
- * Lower defaults gave back pages that a program's working set soon
- * faulted in again (bench/README has the figures).
+ * tunable (1 MiB by default), or more when the arena is large (0 stays
+ * 0): 1/64 of its heap, so that large heaps are not walked for a few
+ * pages, or half the bytes in use, so that a program whose live size
+ * swings (blocks freed and allocated in turn, large ones among them)
+ * finds the pages it freed still there rather than faulting them in
+ * again, while one that frees most of its heap gives it back as it goes.
+ * A pass gives back down to three quarters of it (bench/README has the
+ * figures behind each choice).
  */
 size_t
 osmem__release_threshold(const struct osmem__arena *a)
 {
 	size_t t = osmem__g.cfg.release_threshold, h = a->st.heap / 64;
+	if (h < a->st.in_use / 2)
+		h = a->st.in_use / 2;
 	return t && h > t ? h : t;
 }
 
@@ -147,41 +153,44 @@ osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 	a->st.released += give_back(c, size); /* not indexed yet */
 }
 
+/* Give back the pages of free chunks, largest first, until no more than
+ * down_to resident bytes are left in them (0: all there are). */
+static size_t
+release_pass(struct osmem__arena *a, size_t down_to)
+{
+	struct release r = {a, 0, down_to, 256};
+	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
+	                     release_chunk, &r);
+	a->st.released += r.done;
+	return r.done;
+}
+
 /*
- * Give back the pages of free chunks, largest first, until no more than
- * down_to resident bytes are left in them (0: all there are).
- *
- * The next pass waits for backoff more steps (half a threshold, at most
- * 512 KiB) of frees.  When the
- * pages released last time mostly came back into use (refaults: the
- * program's working set swings over them), releasing them again would
- * only cost faults and system calls, so the wait doubles (up to 64
- * steps); when they stayed unused, it halves back.
+ * A release pass once the resident free bytes pass release_at, down to
+ * down_to.  The next pass waits for backoff more steps (half a
+ * threshold, at most RELEASE_STEP) of frees.  When the pages released
+ * last time mostly came back into use (refaults: the program's working
+ * set swings over them, as when large blocks are freed and allocated in
+ * turn), releasing them again would only cost faults and system calls,
+ * so the wait doubles, up to a quarter of the arena's heap; when they
+ * stayed unused, it halves back.
  */
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
 {
 	size_t threshold = osmem__release_threshold(a);
+	size_t step =
+	    threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
 	if (a->st.backoff == 0)
 		a->st.backoff = 1;
 	if (a->st.refault > a->st.last_release / 2) {
-		if (a->st.backoff < 64)
+		if ((2 * a->st.backoff) * step <= a->st.heap / 4)
 			a->st.backoff *= 2;
 	} else if (a->st.backoff > 1) {
 		a->st.backoff /= 2;
 	}
-	struct release r = {a, 0, down_to, 256};
-	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
-	                     release_chunk, &r);
-	a->st.released += r.done;
-	a->st.last_release = r.done;
+	a->st.last_release = release_pass(a, down_to);
 	a->st.refault = 0;
-	/* The wait grows in steps of half a threshold, at most RELEASE_STEP:
-	 * long enough that churn over large blocks does not give pages back
-	 * only to fault them in again, short enough that a heap being freed
-	 * is released as it goes. */
-	size_t step =
-	    threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
 	size_t next = a->st.dirty + a->st.backoff * step;
 	a->st.release_at = next > threshold ? next : threshold;
 }
