@@ -17,6 +17,13 @@
  *                    resident set right after and 200 ms later
  *   largereuse N     N rounds of replacing one of 16 live buffers of
  *                    1..64 MiB by a new one, written in full
+ *   largefree N      N rounds of a new 5..25 MiB block, written in full,
+ *                    replacing one of 20 (mimalloc-bench's malloc-large)
+ *   midchurn N       N replacements among 20,000 blocks of 512..8191 B
+ *   xfree T          T threads in a ring, each freeing the blocks of mixed
+ *                    sizes the one before it allocated (threaded.c)
+ *   larson T         T threads passing sets of live blocks between them,
+ *                    replacing blocks as they go (threaded.c)
  *
  * Workloads that know their live bytes report the peak of them
  * (peak_live_kib), for the ratio peak RSS / peak live.
@@ -30,8 +37,9 @@
 #include <time.h>
 
 #include "status.h"
+#include "workloads.h"
 
-static uint64_t
+uint64_t
 rnd(uint64_t *s)
 {
 	*s ^= *s >> 12;
@@ -40,7 +48,7 @@ rnd(uint64_t *s)
 	return *s * 0x2545f4914f6cdd1dull;
 }
 
-static double
+double
 now(void)
 {
 	struct timespec t;
@@ -50,7 +58,7 @@ now(void)
 
 /* A size drawn from a distribution like real programs': mostly small
  * objects, some strings and arrays, a few large buffers. */
-static size_t
+size_t
 real_size(uint64_t *s)
 {
 	uint64_t r = rnd(s) % 1000;
@@ -65,7 +73,7 @@ real_size(uint64_t *s)
 	return 65536 + rnd(s) % 458753;       /* 64 KiB..512 KiB */
 }
 
-static void
+void
 touch(void *p, size_t n)
 {
 	/* Write a byte in every page and the last byte, so the whole block is
@@ -77,14 +85,14 @@ touch(void *p, size_t n)
 	b[n - 1] = (unsigned char)(n >> 8);
 }
 
-static void
+void
 die(const char *what)
 {
 	perror(what);
 	exit(1);
 }
 
-static void *
+void *
 xmalloc(size_t n)
 {
 	void *p = malloc(n);
@@ -105,9 +113,9 @@ rss_kib(void)
 	return status_kib("VmRSS:");
 }
 
-static size_t live, peak_live; /* requested bytes, where tracked */
+size_t live, peak_live; /* requested bytes, where tracked */
 
-static void
+void
 live_add(size_t n)
 {
 	live += n;
@@ -115,7 +123,7 @@ live_add(size_t n)
 		peak_live = live;
 }
 
-static void
+void
 report(const char *name, double secs, long ops, uint64_t check)
 {
 	printf("%s seconds=%.6f ops=%ld check=%llu peak_kib=%ld", name, secs,
@@ -237,142 +245,6 @@ freeblocks(long nfree, long ops)
 	report(name, t1 - t0, ops, check);
 }
 
-/* A bounded queue of blocks between two threads. */
-enum { QCAP = 4096 };
-static struct {
-	pthread_mutex_t lock;
-	pthread_cond_t more, room;
-	void *item[QCAP];
-	size_t head, count;
-	int done;
-} q = {PTHREAD_MUTEX_INITIALIZER,
-       PTHREAD_COND_INITIALIZER,
-       PTHREAD_COND_INITIALIZER,
-       {0},
-       0,
-       0,
-       0};
-static long q_items;
-
-static void *
-producer(void *arg)
-{
-	(void)arg;
-	uint64_t s = 5;
-	void *batch[64];
-	for (long i = 0; i < q_items; i += 64) {
-		for (int j = 0; j < 64; j++) {
-			size_t n = 16 + rnd(&s) % 1008;
-			batch[j] = xmalloc(n);
-			touch(batch[j], n);
-		}
-		pthread_mutex_lock(&q.lock);
-		while (q.count + 64 > QCAP)
-			pthread_cond_wait(&q.room, &q.lock);
-		for (int j = 0; j < 64; j++)
-			q.item[(q.head + q.count++) % QCAP] = batch[j];
-		pthread_cond_signal(&q.more);
-		pthread_mutex_unlock(&q.lock);
-	}
-	pthread_mutex_lock(&q.lock);
-	q.done = 1;
-	pthread_cond_signal(&q.more);
-	pthread_mutex_unlock(&q.lock);
-	return NULL;
-}
-
-static void
-prodcons(long items)
-{
-	pthread_t t;
-	q_items = items;
-	uint64_t check = 0;
-	double t0 = now();
-	pthread_create(&t, NULL, producer, NULL);
-	for (;;) {
-		void *batch[256];
-		int n = 0;
-		pthread_mutex_lock(&q.lock);
-		while (q.count == 0 && !q.done)
-			pthread_cond_wait(&q.more, &q.lock);
-		if (q.count == 0 && q.done) {
-			pthread_mutex_unlock(&q.lock);
-			break;
-		}
-		while (q.count > 0 && n < 256) {
-			batch[n++] = q.item[q.head];
-			q.head = (q.head + 1) % QCAP;
-			q.count--;
-		}
-		pthread_cond_signal(&q.room);
-		pthread_mutex_unlock(&q.lock);
-		for (int i = 0; i < n; i++) {
-			check += ((unsigned char *)batch[i])[0];
-			free(batch[i]);
-		}
-	}
-	pthread_join(t, NULL);
-	double t1 = now();
-	report("prodcons", t1 - t0, items, check);
-}
-
-struct worker {
-	pthread_t t;
-	long ops;
-	uint64_t seed, check;
-};
-
-static void *
-local_churn(void *arg)
-{
-	struct worker *w = arg;
-	enum { LIVE = 2000 };
-	/* The seed and the sum live in registers, not in w: the workers sit
-	 * side by side, and writing them on every step would measure the
-	 * cache line they share rather than the allocator. */
-	uint64_t seed = w->seed, check = 0;
-	void **slot = xmalloc(LIVE * sizeof *slot);
-	for (int i = 0; i < LIVE; i++) {
-		size_t n = 16 + rnd(&seed) % 1008;
-		slot[i] = xmalloc(n);
-		touch(slot[i], n);
-	}
-	for (long i = 0; i < w->ops; i++) {
-		size_t k = rnd(&seed) % LIVE, n = 16 + rnd(&seed) % 1008;
-		check += ((unsigned char *)slot[k])[0];
-		free(slot[k]);
-		slot[k] = xmalloc(n);
-		touch(slot[k], n);
-	}
-	for (int i = 0; i < LIVE; i++)
-		free(slot[i]);
-	free(slot);
-	w->check = check;
-	return NULL;
-}
-
-static void
-threads(int nthreads, long ops)
-{
-	struct worker w[64];
-	uint64_t check = 0;
-	double t0 = now();
-	for (int i = 0; i < nthreads; i++) {
-		w[i].ops = ops;
-		w[i].seed = 1000 + (uint64_t)i;
-		w[i].check = 0;
-		pthread_create(&w[i].t, NULL, local_churn, &w[i]);
-	}
-	for (int i = 0; i < nthreads; i++) {
-		pthread_join(w[i].t, NULL);
-		check += w[i].check;
-	}
-	double t1 = now();
-	char name[32];
-	snprintf(name, sizeof name, "threads-%d", nthreads);
-	report(name, t1 - t0, ops * nthreads, check);
-}
-
 static void
 burst(void)
 {
@@ -444,6 +316,64 @@ largereuse(long rounds)
 	report("largereuse", t1 - t0, rounds, check);
 }
 
+/* Object churn at mid sizes, above the thread caches' (like a Ruby or
+ * espresso heap): 20,000 live blocks of 512..8191 bytes replaced at
+ * random. */
+static void
+midchurn(long ops)
+{
+	enum { LIVE = 20000 };
+	void **slot = xmalloc(LIVE * sizeof *slot);
+	uint64_t s = 21, check = 0;
+	for (int i = 0; i < LIVE; i++) {
+		size_t n = 512 + rnd(&s) % 7680;
+		slot[i] = xmalloc(n);
+		touch(slot[i], n);
+	}
+	double t0 = now();
+	for (long i = 0; i < ops; i++) {
+		size_t k = rnd(&s) % LIVE, n = 512 + rnd(&s) % 7680;
+		check += ((unsigned char *)slot[k])[0];
+		free(slot[k]);
+		slot[k] = xmalloc(n);
+		touch(slot[k], n);
+	}
+	double t1 = now();
+	for (int i = 0; i < LIVE; i++)
+		free(slot[i]);
+	free(slot);
+	report("midchurn", t1 - t0, ops, check);
+}
+
+/* Large blocks reused in a loop, as mimalloc-bench's malloc-large: 20
+ * live blocks of 5..25 MiB, each round allocating a new one, writing
+ * all of it, then freeing the one it replaces. */
+static void
+largefree(long rounds)
+{
+	enum { LIVE = 20 };
+	void *slot[LIVE] = {0};
+	size_t len[LIVE] = {0};
+	uint64_t s = 8, check = 0;
+	double t0 = now();
+	for (long i = 0; i < rounds; i++) {
+		size_t k = rnd(&s) % LIVE;
+		size_t n = ((size_t)5 << 20) + rnd(&s) % ((size_t)20 << 20);
+		void *p = xmalloc(n);
+		memset(p, (int)i, n);
+		live_add(n);
+		free(slot[k]);
+		live -= len[k];
+		slot[k] = p;
+		len[k] = n;
+		check += ((unsigned char *)p)[n / 2];
+	}
+	double t1 = now();
+	for (int k = 0; k < LIVE; k++)
+		free(slot[k]);
+	report("largefree", t1 - t0, rounds, check);
+}
+
 static void
 pairs(long n)
 {
@@ -502,6 +432,14 @@ main(int argc, char **argv)
 		burst();
 	else if (!strcmp(w, "largereuse"))
 		largereuse(n ? n : 200);
+	else if (!strcmp(w, "largefree"))
+		largefree(n ? n : 300);
+	else if (!strcmp(w, "midchurn"))
+		midchurn(n ? n : 2000000);
+	else if (!strcmp(w, "xfree"))
+		xfree(n ? (int)n : 2, 4000000);
+	else if (!strcmp(w, "larson"))
+		larson(n ? (int)n : 2, 2000);
 	else {
 		fprintf(stderr, "unknown workload %s\n", w);
 		return 2;

@@ -56,16 +56,35 @@ osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned, void *),
 }
 
 void
-osmem__remote_push(struct osmem__arena *a, void *p)
+osmem__remote_add(struct osmem__remote *r, struct osmem__arena *a, void *p)
 {
-	__atomic_add_fetch(&a->remote_bytes, osmem__csize(osmem__mem2chunk(p)),
-	                   __ATOMIC_RELAXED);
+	if (r->arena != a) {
+		osmem__remote_push(r);
+		r->arena = a;
+	}
+	/* Linked in front: the first block is the last added. */
+	*(uintptr_t *)p = osmem__link_enc(r->first); /* NULL: the end */
+	if (!r->first)
+		r->last = p;
+	r->first = p;
+	r->bytes += osmem__csize(osmem__mem2chunk(p));
+}
+
+void
+osmem__remote_push(struct osmem__remote *r)
+{
+	struct osmem__arena *a = r->arena;
+	if (!r->first)
+		return;
+	__atomic_add_fetch(&a->remote_bytes, r->bytes, __ATOMIC_RELAXED);
 	uintptr_t old = __atomic_load_n(&a->remote, __ATOMIC_RELAXED);
 	do
-		*(uintptr_t *)p = osmem__link_enc((void *)old);
-	while (!__atomic_compare_exchange_n(&a->remote, &old, (uintptr_t)p, 1,
-	                                    __ATOMIC_RELEASE,
-	                                    __ATOMIC_RELAXED));
+		*(uintptr_t *)r->last = osmem__link_enc((void *)old);
+	while (!__atomic_compare_exchange_n(
+	    &a->remote, &old, (uintptr_t)r->first, 1, __ATOMIC_RELEASE,
+	    __ATOMIC_RELAXED));
+	r->first = NULL;
+	r->bytes = 0;
 }
 
 void
@@ -76,6 +95,7 @@ osmem__remote_drain(struct osmem__arena *a,
 		return;
 	char *p = (char *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
 	int locked = 0;
+	size_t bytes = 0;
 	while (p) {
 		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
 		/* written over while it waited? its size is used below */
@@ -84,7 +104,7 @@ osmem__remote_drain(struct osmem__arena *a,
 		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
 			osmem__fatal("corrupted remote-free link",
 			             (const void *)next, size);
-		__atomic_sub_fetch(&a->remote_bytes, size, __ATOMIC_RELAXED);
+		bytes += size;
 		if (!keep || !keep(arg, p, size)) {
 			osmem__set_cinuse(c);
 			if (!locked)
@@ -94,6 +114,7 @@ osmem__remote_drain(struct osmem__arena *a,
 		}
 		p = (char *)next;
 	}
+	__atomic_sub_fetch(&a->remote_bytes, bytes, __ATOMIC_RELAXED);
 	if (locked)
 		osmem__unlock(&a->lock);
 }

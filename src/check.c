@@ -56,9 +56,9 @@ check_segment(struct osmem__arena *a, const struct osmem__seg *s,
 			*used += sz;
 			prev_inuse = OSMEM_F_PINUSE;
 		} else if (!osmem__bin_contains(a, c)) {
-			/* In a thread cache: in use, to the arena (only
-			 * blocks the fast free takes are cached). */
-			if (sz >= OSMEM_FAST_LIMIT)
+			/* In a thread cache or on a remote stack: in use
+			 * to the arena, so the next chunk's P bit is set. */
+			if (osmem__is_free(c))
 				return osmem__report(
 				    "heap check: free chunk not indexed", c,
 				    sz);

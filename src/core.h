@@ -168,9 +168,20 @@ OSMEM_INTERNAL struct osmem__arena *osmem__arena_pick(void);
 OSMEM_INTERNAL int osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned,
                                                void *),
                                      void *arg, int lock);
-/* A block freed by a thread of another arena (cached to the heap: C
- * clear, the next chunk's P set) onto a's remote stack. */
-OSMEM_INTERNAL void osmem__remote_push(struct osmem__arena *a, void *p);
+/* Blocks freed by a thread of another arena (cached to the heap: C
+ * clear, the next chunk's P set) on their way to its remote stack: a
+ * chain gathered by one thread, pushed with one atomic exchange. */
+struct osmem__remote {
+	struct osmem__arena *arena;
+	void *first, *last;
+	size_t bytes;
+};
+/* Add p, of arena a, to chain r (pushing what r held for another arena
+ * first). */
+OSMEM_INTERNAL void osmem__remote_add(struct osmem__remote *r,
+                                      struct osmem__arena *a, void *p);
+/* Push chain r onto its arena's remote stack, leaving r empty. */
+OSMEM_INTERNAL void osmem__remote_push(struct osmem__remote *r);
 /* Empty a's remote stack: each block goes to keep(arg, p, chunk size) if
  * keep takes it (returns 1), else back into the arena. */
 OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,

@@ -89,11 +89,24 @@ osmem__free_slow(void *p)
 	osmem__free_now(p);
 }
 
-/* Heap chunk c back into its arena. */
+/* Heap chunk c, freed by a thread whose cache is tc (or NULL), back: to
+ * tc if it takes it, else to its arena: onto its remote stack if it is
+ * another arena's (its own threads are likely to hold its lock), or
+ * into it under its lock. */
 static void
-to_arena(osmem__chunk_t *c)
+give_back(struct osmem__tcache *tc, osmem__chunk_t *c)
 {
+	if (tc && osmem__csize(c) <= OSMEM_TC_MAX_CHUNK &&
+	    osmem__tc_put(tc, c))
+		return;
 	struct osmem__arena *a = osmem__arena_of(c);
+	if (tc && a != tc->arena) {
+		struct osmem__remote r = {NULL, NULL, NULL, 0};
+		osmem__clear_cinuse(c);
+		osmem__remote_add(&r, a, osmem__chunk2mem(c));
+		osmem__remote_push(&r);
+		return;
+	}
 	osmem__lock(&a->lock);
 	osmem__heap_free(a, c);
 	osmem__unlock(&a->lock);
@@ -108,10 +121,7 @@ osmem__free_full(void *p)
 		return;
 	}
 	tc->calls[OSMEM_CALL_FREE]++;
-	/* It passed the fast checks: a heap chunk under 4 KiB. */
-	osmem__chunk_t *c = osmem__mem2chunk(p);
-	if (osmem__csize(c) > OSMEM_TC_MAX_CHUNK || !osmem__tc_put(tc, c))
-		to_arena(c);
+	give_back(tc, osmem__mem2chunk(p)); /* a heap chunk: it passed */
 }
 
 void
@@ -124,10 +134,5 @@ osmem__free_now(void *p)
 		errno = saved;
 		return;
 	}
-	if (osmem__csize(c) <= OSMEM_TC_MAX_CHUNK) {
-		struct osmem__tcache *tc = osmem__my_tcache();
-		if (tc && osmem__tc_put(tc, c))
-			return;
-	}
-	to_arena(c);
+	give_back(osmem__my_tcache(), c);
 }

@@ -142,6 +142,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	size_t size = (size_t)i * 16, len = 0;
 	char *lo = NULL; /* the run so far: [lo, lo + len) */
 	int locked = 0;
+	struct osmem__remote away = {NULL, NULL, NULL, 0};
 	for (size_t e = 0;; e++) {
 		char *p = NULL;
 		if (e < out) {
@@ -167,7 +168,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 			}
 			struct osmem__arena *own = osmem__arena_of(c);
 			if (own != a) {
-				osmem__remote_push(own, p);
+				osmem__remote_add(&away, own, p);
 				continue;
 			}
 		}
@@ -192,6 +193,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	}
 	if (locked)
 		osmem__unlock(&a->lock);
+	osmem__remote_push(&away);
 }
 
 /* Give back the blocks of every bin of tc beyond half its cap, or all
