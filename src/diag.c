@@ -66,6 +66,20 @@ say(const char *what, const void *ptr, size_t size)
 	osmem__os_write(2, buf, n);
 }
 
+void
+osmem__warn(const char *what, const char *name)
+{
+	char buf[256];
+	size_t n = put(buf, 0, "osmem: ");
+	if (strlen(what) + strlen(name) > 200)
+		name = "(a long name)";
+	n = put(buf, n, what);
+	buf[n++] = ' ';
+	n = put(buf, n, name);
+	buf[n++] = '\n';
+	osmem__os_write(2, buf, n);
+}
+
 int
 osmem__report(const char *what, const void *ptr, size_t size)
 {
@@ -104,6 +118,11 @@ osmem__path_pid(const char *path, char *name, size_t len)
 	for (; *path && n + 24 < len; path++) {
 		if (path[0] == '%' && path[1] == 'p') {
 			n += osmem__fmt_dec(name + n, (size_t)osmem__os_pid());
+			path++;
+		} else if (path[0] == '%' && path[1] == 'e') {
+			const char *e = osmem__os_progname();
+			for (; *e && n + 24 < len; e++)
+				name[n++] = *e;
 			path++;
 		} else {
 			name[n++] = *path;

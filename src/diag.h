@@ -14,10 +14,13 @@ OSMEM_INTERNAL OSMEM_NORETURN void osmem__fatal(const char *what,
 /* The same line without the abort; returns -1 for the checkers. */
 OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
                                  size_t size);
+/* "osmem: WHAT NAME" on stderr, for a file the allocator cannot write. */
+OSMEM_INTERNAL void osmem__warn(const char *what, const char *name);
 /* v in hex with 0x, or in decimal, into buf: the characters written. */
 OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
 OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
-/* A file name from a template in which %p stands for the process id. */
+/* A file name from a template in which %p stands for the process id and
+ * %e for the program's name. */
 OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name, size_t len);
 
 #endif /* OSMEM_DIAG_H */

@@ -317,10 +317,19 @@ want_map(int sig)
 	map_wanted = 1;
 }
 
-/* At start-up: the signal that asks for a map, if any. */
+/* At start-up: whether the map can be written, and the signal that
+ * asks for one, if any. */
 void
 osmem__heap_map_signal(void)
 {
+	/* A map that could not be written at exit is said now, once. */
+	const char *path = map_path();
+	char name[512];
+	if (path && *path) {
+		osmem__path_pid(path, name, sizeof name);
+		if (osmem__os_writable(name) != 0)
+			osmem__warn("cannot write the heap map to", name);
+	}
 	const char *s = osmem__os_env("OSMEM_HEAP_MAP_SIGNAL");
 	int sig = 0;
 	for (; s && *s >= '0' && *s <= '9' && sig < 1000; s++)

@@ -98,6 +98,11 @@ OSMEM_INTERNAL int osmem__os_atfork(void (*prepare)(void),
  * and setting this thread's value of it. */
 OSMEM_INTERNAL int osmem__os_thread_key(unsigned *key, void (*fn)(void *));
 OSMEM_INTERNAL void osmem__os_thread_set(unsigned key, void *value);
+/* The program's name, without its directory ("" if unknown). */
+OSMEM_INTERNAL const char *osmem__os_progname(void);
+/* Whether a file could be created or written at path (0), or not (-1,
+ * errno says why), without creating it. */
+OSMEM_INTERNAL int osmem__os_writable(const char *path);
 /* An environment variable read at start-up (no allocation), or NULL. */
 OSMEM_INTERNAL const char *osmem__os_env(const char *name);
 /* The symbol and object nearest an address (dladdr); 0 if none. */

@@ -197,6 +197,31 @@ osmem__os_thread_set(unsigned key, void *value)
 }
 
 const char *
+osmem__os_progname(void)
+{
+	return program_invocation_short_name ? program_invocation_short_name
+	                                     : "";
+}
+
+int
+osmem__os_writable(const char *path)
+{
+	if (access(path, W_OK) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	/* Not there yet: its directory must take a new file. */
+	char dir[512];
+	const char *slash = strrchr(path, '/');
+	size_t n = slash ? (size_t)(slash - path) : 0;
+	if (n >= sizeof dir)
+		return -1;
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return access(n ? dir : (slash ? "/" : "."), W_OK | X_OK);
+}
+
+const char *
 osmem__os_env(const char *name)
 {
 	return getenv(name);

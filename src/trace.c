@@ -39,8 +39,10 @@ osmem__trace_open(void)
 		return;
 	osmem__path_pid(path, name, sizeof name);
 	t.fd = osmem__os_open_append(name);
-	if (t.fd < 0)
+	if (t.fd < 0) {
+		osmem__warn("cannot write the trace to", name);
 		return;
+	}
 	osmem__os_write(t.fd, "# osmem trace 1\n", 16);
 	osmem__g.tracing = 1;
 }

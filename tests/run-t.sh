@@ -12,7 +12,7 @@ so=${OSMEM_MALLOC_SO:?}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..8"
+echo "1..14"
 
 seq 1 50000 | sort -r >"$tmp/in"
 "$run" --lib="$so" --stats -- sort -n "$tmp/in" >"$tmp/out" 2>"$tmp/err"
@@ -31,7 +31,7 @@ check "--limit=64K makes sort fail for want of memory" [ $? -ne 0 ]
 missing=
 for flag in stats leaks leak-exitcode heap-map limit mmap-threshold \
     trim-threshold release-threshold tcache arenas junk canary quarantine \
-    guard check-every check lib help; do
+    guard check-every check lib help version; do
 	grep -q -- "--$flag" "$tmp/help" || missing="$missing $flag"
 done
 check "--help documents every flag${missing:+ (missing:$missing)}" \
@@ -47,3 +47,30 @@ check "--heap-map writes an SVG map at exit" \
 "$run" --no-such-flag true 2>"$tmp/err3"
 check "an unknown flag is refused with status 2" \
 	[ $? -eq 2 ] && grep -q "unknown option --no-such-flag" "$tmp/err3"
+
+"$run" --version >"$tmp/version"
+check "--version names the version: $(cat "$tmp/version")" \
+	grep -qx "osmem-run (libosmem) [0-9][0-9.]*" "$tmp/version"
+
+"$run" --lib "$so" --limit 64K -- sort -n "$tmp/in" >/dev/null 2>&1
+check "a value may follow its flag as the next argument (--limit 64K)" \
+	[ $? -ne 0 ]
+"$run" --limit 2>"$tmp/err5"
+check "a flag missing its value is refused with status 2" \
+	[ $? -eq 2 ] && grep -q -- "--limit needs a value" "$tmp/err5"
+
+# %p and %e: one map per process of a pipeline, named by program and pid.
+"$run" --lib="$so" --heap-map "$tmp/%e.%p.txt" -- \
+	sh -c "sort -n '$tmp/in' | uniq >/dev/null"
+set -- "$tmp"/sort.*.txt
+check "%e and %p: sort's map is named by its program and pid ($1)" \
+	[ -f "$1" ] && grep -q "libosmem heap map" "$1"
+set -- "$tmp"/uniq.*.txt
+check "and uniq's, in the same pipeline, is its own ($1)" \
+	[ -f "$1" ] && grep -q "libosmem heap map" "$1"
+
+"$run" --lib="$so" --heap-map=/nonexistent/dir/map.svg -- true \
+	2>"$tmp/err6"
+check "a map path that cannot be written is reported once at start-up" \
+	[ "$(grep -c "cannot write the heap map to /nonexistent/dir/map.svg" \
+		"$tmp/err6")" -eq 1 ]

@@ -13,7 +13,7 @@ replay=${OSMEM_REPLAY:-./bench/replay}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..7"
+echo "1..8"
 
 seq 1 20000 | sort -R --random-source=/dev/zero >"$tmp/in"
 OSMEM_TRACE="$tmp/t.%p" LD_PRELOAD=$so sort -n "$tmp/in" >"$tmp/out"
@@ -46,3 +46,8 @@ else
 	skip "bench/replay is not built"
 	skip "bench/replay is not built"
 fi
+
+OSMEM_TRACE=/nonexistent/dir/t.%p LD_PRELOAD=$so /bin/true 2>"$tmp/err"
+check "a trace file that cannot be opened is reported once at start-up" \
+	[ "$(grep -c "^osmem: cannot write the trace to /nonexistent/dir/t\." \
+		"$tmp/err")" -eq 1 ]
