@@ -111,7 +111,14 @@ OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
                                                         size_t down_to);
 OSMEM_INTERNAL OSMEM_NOINLINE void
 osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size);
-/* The resident free bytes an arena keeps before a release pass. */
+/* New pages of len bytes are about to be touched (the heap grows, a
+ * block is mapped): as many resident free bytes of a go back first, so
+ * that keeping free pages never raises the peak.  The arena locked. */
+OSMEM_INTERNAL OSMEM_NOINLINE void osmem__make_room(struct osmem__arena *a,
+                                                    size_t len);
+/* The resident free bytes an arena keeps before a release pass, and
+ * down to which a pass gives back. */
+OSMEM_INTERNAL size_t osmem__release_floor(const struct osmem__arena *a);
 OSMEM_INTERNAL size_t osmem__release_threshold(const struct osmem__arena *a);
 
 /* Make [c, c+size) a free chunk and index it, dirt bytes of it resident.

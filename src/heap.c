@@ -140,6 +140,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	const struct osmem__config *cfg = &osmem__g.cfg;
 	size_t page = osmem__g.page;
 	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
+	osmem__make_room(a, size);
 	if (a->aflag) {
 		/* Another arena: one more aligned region. */
 		if (size + seg_cost > OSMEM_REGION)
@@ -311,7 +312,7 @@ osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
 	    osmem__next(c) == osmem__fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at))
-		osmem__arena_release(a, osmem__release_threshold(a) / 4 * 3);
+		osmem__arena_release(a, osmem__release_floor(a));
 }
 
 /* Shrink in-use chunk c to size bytes and make the rest a chunk of its own,

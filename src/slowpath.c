@@ -52,6 +52,10 @@ osmem__alloc(size_t n, size_t align)
 	void *p = NULL;
 	if (align <= OSMEM_ALIGN) {
 		if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
+			/* Its pages will be new: room first. */
+			osmem__lock(&a->lock);
+			osmem__make_room(a, n);
+			osmem__unlock(&a->lock);
 			p = osmem__large_alloc(n, OSMEM_ALIGN);
 			if (!p)
 				tc = NULL; /* no mapping: try the main break */

@@ -82,7 +82,7 @@ unmap_free_segments(struct osmem__arena *a)
  * swings (blocks freed and allocated in turn, large ones among them)
  * finds the pages it freed still there rather than faulting them in
  * again, while one that frees most of its heap gives it back as it goes.
- * A pass gives back down to three quarters of it (bench/README has the
+ * A pass gives back down to osmem__release_floor (bench/README has the
  * figures behind each choice).
  */
 size_t
@@ -92,6 +92,18 @@ osmem__release_threshold(const struct osmem__arena *a)
 	if (h < a->st.in_use / 2)
 		h = a->st.in_use / 2;
 	return t && h > t ? h : t;
+}
+
+/* Where a pass started by a free stops: a quarter of the threshold below
+ * it, and at least half the tunable. */
+size_t
+osmem__release_floor(const struct osmem__arena *a)
+{
+	size_t t = osmem__release_threshold(a);
+	size_t cut = t / 4 > osmem__g.cfg.release_threshold / 2
+	                 ? t / 4
+	                 : osmem__g.cfg.release_threshold / 2;
+	return t > cut ? t - cut : 0;
 }
 
 /* The largest step of the wait between release passes (see below). */
@@ -193,6 +205,14 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	a->st.refault = 0;
 	size_t next = a->st.dirty + a->st.backoff * step;
 	a->st.release_at = next > threshold ? next : threshold;
+}
+
+void
+osmem__make_room(struct osmem__arena *a, size_t len)
+{
+	if (a->st.dirty > osmem__release_threshold(a) / 2)
+		a->st.last_release +=
+		    release_pass(a, a->st.dirty > len ? a->st.dirty - len : 0);
 }
 
 int
