@@ -431,7 +431,7 @@ main(int argc, char **argv)
 	else if (!strcmp(w, "burst"))
 		burst();
 	else if (!strcmp(w, "largereuse"))
-		largereuse(n ? n : 200);
+		largereuse(n ? n : 100);
 	else if (!strcmp(w, "largefree"))
 		largefree(n ? n : 300);
 	else if (!strcmp(w, "midchurn"))
