@@ -135,22 +135,25 @@ report(const char *name, double secs, long ops, uint64_t check)
 
 /* ------------------------------------------------------------------ */
 
+/* Replace blocks among nlive at random, ops times: realistic sizes
+ * (churn), or 512..8191 bytes (midchurn: object churn at mid sizes, above
+ * the thread caches', like a Ruby or espresso heap). */
 static void
-churn(long ops)
+replace_churn(const char *name, int nlive, int mid, uint64_t s, long ops)
 {
-	enum { LIVE = 50000 };
-	void **slot = xmalloc(LIVE * sizeof *slot);
-	uint64_t s = 42, check = 0;
-	size_t *len = xmalloc(LIVE * sizeof *len);
-	for (int i = 0; i < LIVE; i++) {
-		size_t n = real_size(&s);
+	void **slot = xmalloc((size_t)nlive * sizeof *slot);
+	size_t *len = xmalloc((size_t)nlive * sizeof *len);
+	uint64_t check = 0;
+	for (int i = 0; i < nlive; i++) {
+		size_t n = mid ? 512 + rnd(&s) % 7680 : real_size(&s);
 		slot[i] = xmalloc(n);
 		touch(slot[i], n);
 		live_add(len[i] = n);
 	}
 	double t0 = now();
 	for (long i = 0; i < ops; i++) {
-		size_t k = rnd(&s) % LIVE, n = real_size(&s);
+		size_t k = rnd(&s) % (size_t)nlive;
+		size_t n = mid ? 512 + rnd(&s) % 7680 : real_size(&s);
 		check += ((unsigned char *)slot[k])[0];
 		free(slot[k]);
 		live -= len[k];
@@ -160,10 +163,10 @@ churn(long ops)
 	}
 	free(len);
 	double t1 = now();
-	for (int i = 0; i < LIVE; i++)
+	for (int i = 0; i < nlive; i++)
 		free(slot[i]);
 	free(slot);
-	report("churn", t1 - t0, ops, check);
+	report(name, t1 - t0, ops, check);
 }
 
 static void
@@ -289,89 +292,42 @@ burst(void)
 	free(p);
 }
 
-/* Large buffers replaced in a loop, as a program that reads files or
- * images into fresh buffers does: each is written in full, so what it
- * costs is mostly whether its pages are still there from the last one. */
+/* Large buffers replaced in a loop, each written in full, so what it
+ * costs is mostly whether its pages are still there from the last one.
+ * largereuse: 16 live buffers of 1..64 MiB, the old one freed first, as a
+ * program that reads files or images into fresh buffers does; largefree:
+ * 20 live blocks of 5..25 MiB, the new one allocated first, as
+ * mimalloc-bench's malloc-large. */
 static void
-largereuse(long rounds)
+large_replace(const char *name, int nlive, uint64_t s, size_t lo, size_t span,
+              int free_first, long rounds)
 {
-	enum { LIVE = 16 };
-	void *slot[LIVE] = {0};
-	size_t len[LIVE] = {0};
-	uint64_t s = 5, check = 0;
+	void *slot[32] = {0};
+	size_t len[32] = {0};
+	uint64_t check = 0;
 	double t0 = now();
 	for (long i = 0; i < rounds; i++) {
-		size_t k = rnd(&s) % LIVE;
-		free(slot[k]);
-		live -= len[k];
-		len[k] = ((size_t)1 << 20) + rnd(&s) % ((size_t)63 << 20);
-		slot[k] = xmalloc(len[k]);
-		memset(slot[k], (int)i, len[k]);
-		live_add(len[k]);
-		check += ((unsigned char *)slot[k])[len[k] / 2];
-	}
-	double t1 = now();
-	for (int k = 0; k < LIVE; k++)
-		free(slot[k]);
-	report("largereuse", t1 - t0, rounds, check);
-}
-
-/* Object churn at mid sizes, above the thread caches' (like a Ruby or
- * espresso heap): 20,000 live blocks of 512..8191 bytes replaced at
- * random. */
-static void
-midchurn(long ops)
-{
-	enum { LIVE = 20000 };
-	void **slot = xmalloc(LIVE * sizeof *slot);
-	uint64_t s = 21, check = 0;
-	for (int i = 0; i < LIVE; i++) {
-		size_t n = 512 + rnd(&s) % 7680;
-		slot[i] = xmalloc(n);
-		touch(slot[i], n);
-	}
-	double t0 = now();
-	for (long i = 0; i < ops; i++) {
-		size_t k = rnd(&s) % LIVE, n = 512 + rnd(&s) % 7680;
-		check += ((unsigned char *)slot[k])[0];
-		free(slot[k]);
-		slot[k] = xmalloc(n);
-		touch(slot[k], n);
-	}
-	double t1 = now();
-	for (int i = 0; i < LIVE; i++)
-		free(slot[i]);
-	free(slot);
-	report("midchurn", t1 - t0, ops, check);
-}
-
-/* Large blocks reused in a loop, as mimalloc-bench's malloc-large: 20
- * live blocks of 5..25 MiB, each round allocating a new one, writing
- * all of it, then freeing the one it replaces. */
-static void
-largefree(long rounds)
-{
-	enum { LIVE = 20 };
-	void *slot[LIVE] = {0};
-	size_t len[LIVE] = {0};
-	uint64_t s = 8, check = 0;
-	double t0 = now();
-	for (long i = 0; i < rounds; i++) {
-		size_t k = rnd(&s) % LIVE;
-		size_t n = ((size_t)5 << 20) + rnd(&s) % ((size_t)20 << 20);
+		size_t k = rnd(&s) % (size_t)nlive;
+		size_t n = lo + rnd(&s) % span;
+		if (free_first) {
+			free(slot[k]);
+			live -= len[k];
+		}
 		void *p = xmalloc(n);
 		memset(p, (int)i, n);
 		live_add(n);
-		free(slot[k]);
-		live -= len[k];
+		if (!free_first) {
+			free(slot[k]);
+			live -= len[k];
+		}
 		slot[k] = p;
 		len[k] = n;
 		check += ((unsigned char *)p)[n / 2];
 	}
 	double t1 = now();
-	for (int k = 0; k < LIVE; k++)
+	for (int k = 0; k < nlive; k++)
 		free(slot[k]);
-	report("largefree", t1 - t0, rounds, check);
+	report(name, t1 - t0, rounds, check);
 }
 
 static void
@@ -415,7 +371,7 @@ main(int argc, char **argv)
 	const char *w = argv[1];
 	long n = argc > 2 ? atol(argv[2]) : 0;
 	if (!strcmp(w, "churn"))
-		churn(n ? n : 3000000);
+		replace_churn("churn", 50000, 0, 42, n ? n : 3000000);
 	else if (!strcmp(w, "realloc"))
 		grow_buffers(n ? n : 3);
 	else if (!strcmp(w, "freeblocks"))
@@ -431,11 +387,13 @@ main(int argc, char **argv)
 	else if (!strcmp(w, "burst"))
 		burst();
 	else if (!strcmp(w, "largereuse"))
-		largereuse(n ? n : 100);
+		large_replace("largereuse", 16, 5, (size_t)1 << 20,
+		              (size_t)63 << 20, 1, n ? n : 100);
 	else if (!strcmp(w, "largefree"))
-		largefree(n ? n : 300);
+		large_replace("largefree", 20, 8, (size_t)5 << 20,
+		              (size_t)20 << 20, 0, n ? n : 300);
 	else if (!strcmp(w, "midchurn"))
-		midchurn(n ? n : 2000000);
+		replace_churn("midchurn", 20000, 1, 21, n ? n : 2000000);
 	else if (!strcmp(w, "xfree"))
 		xfree(n ? (int)n : 2, 4000000);
 	else if (!strcmp(w, "larson"))
