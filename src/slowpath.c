@@ -138,5 +138,10 @@ osmem__free_now(void *p)
 		errno = saved;
 		return;
 	}
-	give_back(osmem__my_tcache(), c);
+	/* A thread with no cache yet makes one for a size it would cache. */
+	struct osmem__tcache *tc = osmem__tc;
+	if (!tc->real)
+		tc = osmem__csize(c) <= OSMEM_TC_MAX_CHUNK ? osmem__my_tcache()
+		                                           : NULL;
+	give_back(tc, c);
 }
