@@ -12,10 +12,10 @@
  *               are waiting; when one leaves, its junk must be intact, or
  *               something wrote to it after it was freed;
  *   check_every the heap checker runs every N calls;
- *   leaks       each block records its caller; at exit the blocks still
- *               allocated are reported by call site (leaks.c).
+ *   leaks       each block records its stack (stacks.c); at exit the lost
+ *               ones are reported by stack (leaks.c).
  *
- * With canary or leaks on, each block ends with a tail: the caller and the
+ * With canary or leaks on, each block ends with a tail: the stack and the
  * size asked for in its last 16 bytes, the canary (if on) right after the
  * bytes asked for.  Each finding ends the process with one line naming
  * the block.  Layer 7.
@@ -27,7 +27,7 @@
 
 #define JUNK_NEW 0xa5
 #define JUNK_FREE 0x5a
-#define TAIL 24u /* canary, caller, size asked for */
+#define TAIL 24u /* canary, stack number, size asked for */
 
 static inline int
 tail_on(void)
@@ -81,28 +81,34 @@ osmem__debug_usable(const void *p, size_t usable)
 	return n <= usable - TAIL ? n : usable;
 }
 
-/* The call site recorded in block p of usable bytes (leaks=1), or NULL. */
-const void *
-osmem__debug_caller(const void *p, size_t usable)
+/* The stack recorded in block p of usable bytes (leaks=1), or 0. */
+uint32_t
+osmem__debug_stack(const void *p, size_t usable)
 {
-	const void *caller = NULL;
+	uintptr_t id = 0;
 	if (osmem__g.cfg.leaks && usable >= TAIL)
-		tail_read(p, usable, 2 * sizeof caller, &caller,
-		          sizeof caller);
-	return caller;
+		tail_read(p, usable, 2 * sizeof id, &id, sizeof id);
+	return (uint32_t)id;
 }
 
 void *
-osmem__debug_new(void *p, size_t n, size_t usable, const void *caller)
+osmem__debug_new(void *p, size_t n, size_t usable, uint32_t stack)
 {
 	if (!p)
 		return p;
 	if (osmem__g.cfg.junk)
 		memset(p, JUNK_NEW, n);
+	else if (osmem__g.cfg.leaks &&
+	         !(osmem__mem2chunk(p)->head & OSMEM_F_MMAP))
+		/* Reused memory keeps old pointers where the program has
+		 * not written yet, which would hide leaks from the check
+		 * (memcheck knows those bytes are undefined).  Mapped
+		 * blocks come as fresh zero pages, mostly. */
+		memset(p, 0, n);
 	if (tail_on()) {
 		memcpy((char *)p + usable - sizeof n, &n, sizeof n);
-		memcpy((char *)p + usable - 2 * sizeof caller, &caller,
-		       sizeof caller);
+		uintptr_t id = stack;
+		memcpy((char *)p + usable - 2 * sizeof id, &id, sizeof id);
 	}
 	if (osmem__g.cfg.canary) {
 		uint64_t c = canary_of(p);
@@ -216,18 +222,22 @@ held_drop(const void *p)
 
 static size_t leaving(void *p);
 
+int
+osmem__debug_held(const void *p)
+{
+	osmem__lock(&osmem__quarantine_lock);
+	int in = held_has(p);
+	osmem__unlock(&osmem__quarantine_lock);
+	return in;
+}
+
 void *
 osmem__debug_free(void *p, size_t usable)
 {
 	const struct osmem__config *cfg = &osmem__g.cfg;
-	if (cfg->quarantine) {
-		osmem__lock(&osmem__quarantine_lock);
-		int twice = held_has(p);
-		osmem__unlock(&osmem__quarantine_lock);
-		if (twice)
-			osmem__fatal("double free of", p,
-			             osmem__debug_usable(p, usable));
-	}
+	if (cfg->quarantine && osmem__debug_held(p))
+		osmem__fatal("double free of", p,
+		             osmem__debug_usable(p, usable));
 	size_t asked = osmem__debug_usable(p, usable);
 	if (osmem__g.valgrind)
 		OSMEM_VG_UNDEFINED((char *)p + asked, usable - asked);

@@ -48,7 +48,8 @@ static const struct tunable {
     ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
     ROW(guard, COUNT, 0, 1, 0),
     ROW(check_every, COUNT, 0, SIZE_MAX, 0),
-    ROW(leaks, COUNT, 0, 1, 0),
+    ROW(leaks, COUNT, 0, 2, 0),
+    ROW(frames, COUNT, 1, 64, 16),
     ROW(valgrind, COUNT, 0, 2, 2), /* 2: when under memcheck */
     ROW(heap_map, PATH, 0, 0, 0),
     ROW(trace, PATH, 0, 0, 0),

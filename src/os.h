@@ -105,10 +105,26 @@ OSMEM_INTERNAL const char *osmem__os_progname(void);
 OSMEM_INTERNAL int osmem__os_writable(const char *path);
 /* An environment variable read at start-up (no allocation), or NULL. */
 OSMEM_INTERNAL const char *osmem__os_env(const char *name);
-/* The symbol and object nearest an address (dladdr); 0 if none. */
+/* The symbol and object nearest an address, and where each starts
+ * (dladdr); 0 if none. */
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
-                                    const void **sym_addr,
-                                    const char **object);
+                                    const void **sym_addr, const char **object,
+                                    const void **object_base);
+/* Remove a variable from the environment (at exit, for the tools). */
+OSMEM_INTERNAL void osmem__os_unsetenv(const char *name);
+
+/* A shared library loaded for the tools, its symbols kept to itself
+ * (RTLD_LOCAL), or NULL; and a symbol of it, or NULL. */
+OSMEM_INTERNAL void *osmem__os_library(const char *name);
+OSMEM_INTERNAL void *osmem__os_library_sym(void *lib, const char *name);
+/* The process's readable and writable memory, from /proc/self/maps:
+ * private and anonymous mappings (not files mapped shared), at most max
+ * of them into out, in address order, read without allocating; the
+ * number found, or 0. */
+struct osmem__range {
+	uintptr_t lo, hi;
+};
+OSMEM_INTERNAL size_t osmem__os_rw_maps(struct osmem__range *out, size_t max);
 
 /*
  * Fault seam: make calls of one kind fail.  After osmem__os_fail(kind,

@@ -229,7 +229,7 @@ osmem__os_env(const char *name)
 
 int
 osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
-                 const char **object)
+                 const char **object, const void **object_base)
 {
 	Dl_info info;
 	if (!dladdr(addr, &info))
@@ -237,7 +237,92 @@ osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
 	*sym = info.dli_sname;
 	*sym_addr = info.dli_saddr;
 	*object = info.dli_fname;
+	*object_base = info.dli_fbase;
 	return 1;
+}
+
+void
+osmem__os_unsetenv(const char *name)
+{
+	unsetenv(name);
+}
+
+void *
+osmem__os_library(const char *name)
+{
+	return dlopen(name, RTLD_NOW | RTLD_LOCAL);
+}
+
+void *
+osmem__os_library_sym(void *lib, const char *name)
+{
+	return dlsym(lib, name);
+}
+
+/* A hexadecimal number at *s, which moves past it. */
+static uintptr_t
+hex(const char **s, const char *end)
+{
+	uintptr_t v = 0;
+	for (; *s < end; ++*s) {
+		char c = **s;
+		unsigned d = c >= '0' && c <= '9'   ? (unsigned)(c - '0')
+		             : c >= 'a' && c <= 'f' ? (unsigned)(c - 'a' + 10)
+		                                    : 16u;
+		if (d == 16)
+			break;
+		v = v << 4 | d;
+	}
+	return v;
+}
+
+/* One line of /proc/self/maps: "lo-hi perms offset dev inode path". */
+static int
+rw_line(const char *s, const char *end, struct osmem__range *r)
+{
+	r->lo = hex(&s, end);
+	if (s >= end || *s++ != '-')
+		return 0;
+	r->hi = hex(&s, end);
+	if (end - s < 6 || s[1] != 'r' || s[2] != 'w')
+		return 0;
+	int shared = s[4] == 's';
+	/* The inode is the fifth field; 0 for anonymous memory. */
+	for (int field = 0; field < 4 && s < end; s++)
+		if (*s == ' ' && s + 1 < end && s[1] != ' ')
+			field++;
+	return !(shared && hex(&s, end) != 0);
+}
+
+size_t
+osmem__os_rw_maps(struct osmem__range *out, size_t max)
+{
+	int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	char buf[8192];
+	size_t have = 0, n = 0;
+	for (;;) {
+		ssize_t got = read(fd, buf + have, sizeof buf - have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		have += (size_t)got;
+		char *line = buf, *nl;
+		while (
+		    (nl = memchr(line, '\n', have - (size_t)(line - buf)))) {
+			if (n < max && rw_line(line, nl, &out[n]))
+				n++;
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof buf)
+			have = 0; /* a line longer than the buffer: skipped */
+	}
+	close(fd);
+	return n;
 }
 
 int

@@ -26,8 +26,9 @@ on_malloc(size_t n, size_t align, const void *caller)
 	}
 	if (!p)
 		return NULL;
+	uint32_t stack = osmem__g.cfg.leaks ? osmem__stack_capture(caller) : 0;
 	return osmem__debug_new(p, n, osmem__usable(osmem__mem2chunk(p)),
-	                        caller);
+	                        stack);
 }
 
 static void *
@@ -97,6 +98,10 @@ osmem__tools_start(void)
 __attribute__((destructor)) static void
 at_exit(void)
 {
+	/* The callee-saved registers onto the stack, which the leak check
+	 * scans from here up. */
+	__builtin_unwind_init();
+	volatile char here = 0;
 	const struct osmem__global *g = &osmem__g;
 	if (!g->ready)
 		return;
@@ -105,6 +110,7 @@ at_exit(void)
 		osmem__stats_summary(fd);
 	osmem__trace_flush();
 	osmem__heap_map_at_exit();
-	if (g->cfg.leaks && osmem__leak_report(fd) && g->cfg.leak_exitcode)
+	if (g->cfg.leaks && osmem__leak_report(fd, (const void *)&here) &&
+	    g->cfg.leak_exitcode)
 		osmem__os_exit((int)g->cfg.leak_exitcode);
 }

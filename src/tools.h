@@ -1,7 +1,8 @@
 /*
  * tools.h: the opt-in tools, which reach the allocator only through the
  * hook table that tools.c fills in: the debug checks (debug.c), the leak
- * report (leaks.c), the trace (trace.c), the heap map (heapmap.c), and
+ * report (leaks.c) with its stacks (stacks.c) and their names
+ * (symbols.c), the trace (trace.c), the heap map (heapmap.c), and
  * the fork handlers (fork.c), which hold every layer's locks.  Layer 7.
  */
 #ifndef OSMEM_TOOLS_H
@@ -10,16 +11,18 @@
 #include "api.h"
 
 /* debug.c: junk, canary, quarantine, check_every, and the tail that
- * records a block's caller and the size asked for. */
+ * records a block's stack and the size asked for. */
 /* Bytes to ask for so that n fit with the tail. */
 OSMEM_INTERNAL size_t osmem__debug_request(size_t n);
 /* Bytes the program may use of block p, usable bytes long. */
 OSMEM_INTERNAL size_t osmem__debug_usable(const void *p, size_t usable);
 /* Set up new block p (n asked for, usable long) for the checks. */
 OSMEM_INTERNAL void *osmem__debug_new(void *p, size_t n, size_t usable,
-                                      const void *caller);
-/* The call site recorded in block p, or NULL. */
-OSMEM_INTERNAL const void *osmem__debug_caller(const void *p, size_t usable);
+                                      uint32_t stack);
+/* The stack recorded in block p, or 0. */
+OSMEM_INTERNAL uint32_t osmem__debug_stack(const void *p, size_t usable);
+/* Whether block p waits in the quarantine (freed). */
+OSMEM_INTERNAL int osmem__debug_held(const void *p);
 /* Check block p before it is freed: the block to free now (p, or one
  * the quarantine let go), or NULL. */
 OSMEM_INTERNAL void *osmem__debug_free(void *p, size_t usable);
@@ -27,8 +30,37 @@ OSMEM_INTERNAL void *osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL void osmem__debug_tick(void);
 extern osmem__lock_t osmem__quarantine_lock OSMEM_INTERNAL;
 
-/* leaks.c: the report at exit; returns the number of leaked blocks. */
-OSMEM_INTERNAL size_t osmem__leak_report(int fd);
+/* stacks.c: the stacks of recorded allocations, kept once each. */
+struct osmem__stack {
+	uint64_t hash;
+	uint32_t n, at; /* frames, and where they start in the pool */
+	size_t bytes[3], blocks[3]; /* the leak report's sums (leaks.c) */
+};
+/* The stack of an allocation the program called from caller: its
+ * number, or 0 if it could not be kept. */
+OSMEM_INTERNAL uint32_t osmem__stack_capture(const void *caller);
+/* Stack number id and its frames (return addresses), or NULL. */
+OSMEM_INTERNAL struct osmem__stack *osmem__stack_get(uint32_t id,
+                                                     const uintptr_t **frames);
+OSMEM_INTERNAL size_t osmem__stack_count(void);
+/* The return addresses of this thread's stack now, at most max (0
+ * without libunwind). */
+OSMEM_INTERNAL size_t osmem__stack_here(void **buf, size_t max);
+/* From now on (the report has begun), allocations record no stack. */
+OSMEM_INTERNAL void osmem__stack_stop(void);
+/* Whether libunwind was found (else a stack is its call site). */
+OSMEM_INTERNAL int osmem__stack_unwinder(void);
+extern osmem__lock_t osmem__stack_lock OSMEM_INTERNAL;
+
+/* symbols.c: names of code addresses, at exit. */
+OSMEM_INTERNAL void osmem__symbols_open(void);
+OSMEM_INTERNAL void osmem__symbols_close(void);
+/* A name for return address pc into out. */
+OSMEM_INTERNAL void osmem__symbol_name(uintptr_t pc, char *out, size_t len);
+
+/* leaks.c: the report at exit, with the stack scanned from sp up; the
+ * number of lost blocks. */
+OSMEM_INTERNAL size_t osmem__leak_report(int fd, const void *sp);
 
 /* trace.c: recording calls (OSMEM_TRACE). */
 OSMEM_INTERNAL void osmem__trace_open(void);

@@ -178,7 +178,9 @@ struct osmem__config {
 	size_t narenas; /* arenas threads share (0: 2 per CPU) */
 	size_t stats;   /* print the figures at exit */
 	size_t junk, canary, quarantine, guard, check_every; /* opt-in */
-	size_t leaks, leak_exitcode; /* report blocks left at exit */
+	size_t leaks, leak_exitcode; /* report blocks lost at exit (2: and
+	                                the reachable ones) */
+	size_t frames;   /* callers recorded per allocation (stacks.c) */
 	size_t valgrind; /* tell memcheck of blocks: 0 no, 1 yes, 2 when
 	                    running under memcheck */
 	char heap_map[OSMEM_PATH_MAX]; /* map at exit (or OSMEM_HEAP_MAP) */

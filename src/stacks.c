@@ -1,0 +1,216 @@
+/*
+ * stacks.c: the allocation stacks the leak report and the profile name.
+ * Each recorded allocation keeps the return addresses of its callers, up
+ * to frames=N deep (default 16), found by libunwind's unw_backtrace from
+ * the unwind tables (.eh_frame), so they hold in code built without frame
+ * pointers as Debian's libraries are.  Equal stacks are kept once, in a
+ * hash table in pages of its own, so a busy program pays for a stack when
+ * it first appears, and a block carries only the stack's number.
+ *
+ * libunwind is loaded at start-up with dlopen, RTLD_LOCAL, only when a
+ * tool wants stacks: linked in, its _Unwind_* functions could stand in
+ * for libgcc's under every C++ program.  Until it is loaded (allocations
+ * made by the dynamic loader, or if it is missing) and while it runs (in
+ * case it allocates), a stack is the one call site the entry point saw.
+ * Nothing here calls malloc.  Layer 7.
+ */
+#include "tools.h"
+
+#include <string.h>
+
+#define FRAMES_MAX 64
+#define OURS_MAX 12 /* the allocator's own frames below the call site */
+
+osmem__lock_t osmem__stack_lock;
+
+static struct {
+	struct osmem__stack *rec; /* rec[0] is no stack */
+	size_t nrec, caprec;
+	uint32_t *slot; /* open addressing over rec numbers; 0: empty */
+	size_t cap;     /* a power of two */
+	uintptr_t *frame;
+	size_t nframe, capframe;
+} st;
+
+static int (*unwind)(void **, int);
+static __thread int unwinding;
+static int stopped; /* the report has begun: no more stacks */
+
+/* Load the unwinder when a tool wants stacks.  After the allocator's own
+ * start-up (init.c's constructor runs it first: dlopen allocates). */
+__attribute__((constructor(200))) static void
+load_unwinder(void)
+{
+	osmem__ensure_init();
+	if (!osmem__g.cfg.leaks)
+		return;
+	stopped = 1; /* what loading allocates is the tools' */
+	void *lib = osmem__os_library("libunwind.so.8");
+	stopped = 0;
+	if (lib)
+		unwind = (int (*)(void **, int))osmem__os_library_sym(
+		    lib, "unw_backtrace");
+}
+
+int
+osmem__stack_unwinder(void)
+{
+	return unwind != NULL;
+}
+
+/* Grow array *a of *cap items of size each to hold need; 0 on success. */
+static int
+grow(void **a, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? 2 * *cap : 4096;
+	while (n < need)
+		n *= 2;
+	void *b = osmem__os_map(n * size);
+	if (!b)
+		return -1;
+	if (*a) {
+		memcpy(b, *a, *cap * size);
+		(void)osmem__os_unmap(*a, *cap * size);
+	}
+	*a = b;
+	*cap = n;
+	return 0;
+}
+
+static uint64_t
+hash_of(const uintptr_t *f, size_t n)
+{
+	uint64_t h = 0x736f6d656d737461ull ^ n;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ f[i]) * 0x9e3779b97f4a7c15ull;
+	return h ^ (h >> 29);
+}
+
+static int
+same(const struct osmem__stack *s, uint64_t h, const uintptr_t *f, size_t n)
+{
+	return s->hash == h && s->n == n &&
+	       !memcmp(st.frame + s->at, f, n * sizeof *f);
+}
+
+/* Make room for one record more, rehashing when the table is half
+ * full; 0 on success.  The stack lock held. */
+static int
+room(size_t nf)
+{
+	if (grow((void **)&st.rec, &st.caprec, st.nrec + 2, sizeof *st.rec) ||
+	    grow((void **)&st.frame, &st.capframe, st.nframe + nf,
+	         sizeof *st.frame))
+		return -1;
+	if (st.nrec == 0)
+		st.nrec = 1; /* number 0 means none */
+	if (2 * (st.nrec + 1) <= st.cap)
+		return 0;
+	size_t cap = st.cap ? 2 * st.cap : 8192;
+	uint32_t *slot = osmem__os_map(cap * sizeof *slot);
+	if (!slot)
+		return -1;
+	for (size_t r = 1; r < st.nrec; r++) {
+		size_t i = (size_t)st.rec[r].hash & (cap - 1);
+		while (slot[i])
+			i = (i + 1) & (cap - 1);
+		slot[i] = (uint32_t)r;
+	}
+	if (st.slot)
+		(void)osmem__os_unmap(st.slot, st.cap * sizeof *st.slot);
+	st.slot = slot;
+	st.cap = cap;
+	return 0;
+}
+
+/* The number of stack f[0..n), added if new; 0 without memory. */
+static uint32_t
+intern(const uintptr_t *f, size_t n)
+{
+	uint64_t h = hash_of(f, n);
+	uint32_t r = 0;
+	osmem__lock(&osmem__stack_lock);
+	for (size_t i = st.cap ? (size_t)h & (st.cap - 1) : 0; st.cap;
+	     i = (i + 1) & (st.cap - 1)) {
+		uint32_t k = st.slot[i];
+		if (!k)
+			break;
+		if (same(&st.rec[k], h, f, n)) {
+			r = k;
+			goto out;
+		}
+	}
+	if (st.nrec >= UINT32_MAX - 1 || room(n))
+		goto out;
+	r = (uint32_t)st.nrec++;
+	struct osmem__stack *s = &st.rec[r];
+	memset(s, 0, sizeof *s);
+	s->hash = h;
+	s->n = (uint32_t)n;
+	s->at = (uint32_t)st.nframe;
+	memcpy(st.frame + st.nframe, f, n * sizeof *f);
+	st.nframe += n;
+	size_t i = (size_t)h & (st.cap - 1);
+	while (st.slot[i])
+		i = (i + 1) & (st.cap - 1);
+	st.slot[i] = r;
+out:
+	osmem__unlock(&osmem__stack_lock);
+	return r;
+}
+
+void
+osmem__stack_stop(void)
+{
+	__atomic_store_n(&stopped, 1, __ATOMIC_RELAXED);
+}
+
+uint32_t
+osmem__stack_capture(const void *caller)
+{
+	if (__atomic_load_n(&stopped, __ATOMIC_RELAXED))
+		return 0;
+	void *buf[FRAMES_MAX + OURS_MAX];
+	size_t depth = osmem__g.cfg.frames, n = 0, i = 0;
+	if (unwind && !unwinding) {
+		unwinding = 1;
+		int got = unwind(buf, (int)(depth + OURS_MAX));
+		unwinding = 0;
+		n = got > 0 ? (size_t)got : 0;
+		/* Start at the program's call into the allocator. */
+		while (i < n && buf[i] != caller)
+			i++;
+	}
+	if (i >= n) {
+		buf[0] = (void *)(uintptr_t)caller;
+		i = 0;
+		n = 1;
+	}
+	if (n - i > depth)
+		n = i + depth;
+	return intern((const uintptr_t *)(buf + i), n - i);
+}
+
+size_t
+osmem__stack_here(void **buf, size_t max)
+{
+	int got = unwind && !unwinding ? unwind(buf, (int)max) : 0;
+	return got > 0 ? (size_t)got : 0;
+}
+
+struct osmem__stack *
+osmem__stack_get(uint32_t id, const uintptr_t **frames)
+{
+	if (!id || id >= st.nrec)
+		return NULL;
+	*frames = st.frame + st.rec[id].at;
+	return &st.rec[id];
+}
+
+size_t
+osmem__stack_count(void)
+{
+	return st.nrec ? st.nrec - 1 : 0;
+}
