@@ -7,6 +7,8 @@
 #include "diag.h"
 #include "os.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 size_t
@@ -129,4 +131,29 @@ osmem__path_pid(const char *path, char *name, size_t len)
 		}
 	}
 	name[n] = '\0';
+}
+
+void
+osmem__flush(struct osmem__out *o)
+{
+	osmem__os_write(o->fd, o->buf, o->len);
+	o->len = 0;
+}
+
+void
+osmem__put(struct osmem__out *o, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line)
+		n = sizeof line - 1;
+	if (o->len + (size_t)n > sizeof o->buf)
+		osmem__flush(o);
+	memcpy(o->buf + o->len, line, (size_t)n);
+	o->len += (size_t)n;
 }

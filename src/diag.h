@@ -1,7 +1,8 @@
 /*
  * diag.h: one-line diagnostics without stdio or allocation (diag.c), the
- * abort that follows a detected corruption, and the number and file-name
- * formatting the reports share.  Layer 2.
+ * abort that follows a detected corruption, the number and file-name
+ * formatting the reports share, and the buffered, formatted output the
+ * tools' reports and pictures are written with.  Layer 2.
  */
 #ifndef OSMEM_DIAG_H
 #define OSMEM_DIAG_H
@@ -22,5 +23,16 @@ OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
 /* A file name from a template in which %p stands for the process id and
  * %e for the program's name. */
 OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name, size_t len);
+
+/* Buffered output to a file descriptor, formatted on the stack (stdio's
+ * snprintf, which does not allocate for these formats). */
+struct osmem__out {
+	int fd;
+	size_t len;
+	char buf[4096];
+};
+OSMEM_INTERNAL void osmem__put(struct osmem__out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+OSMEM_INTERNAL void osmem__flush(struct osmem__out *o);
 
 #endif /* OSMEM_DIAG_H */

@@ -16,7 +16,6 @@
  */
 #include "tools.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -94,38 +93,6 @@ collect(const struct osmem_block *b, void *arg)
 	return 0;
 }
 
-/* Buffered output to fd, formatted on the stack. */
-struct out {
-	int fd;
-	size_t len;
-	char buf[4096];
-};
-
-static void
-flush(struct out *o)
-{
-	osmem__os_write(o->fd, o->buf, o->len);
-	o->len = 0;
-}
-
-static void __attribute__((format(printf, 2, 3)))
-put(struct out *o, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof line)
-		n = sizeof line - 1;
-	if (o->len + (size_t)n > sizeof o->buf)
-		flush(o);
-	memcpy(o->buf + o->len, line, (size_t)n);
-	o->len += (size_t)n;
-}
-
 static double
 share(size_t part, size_t whole)
 {
@@ -133,11 +100,13 @@ share(size_t part, size_t whole)
 }
 
 static void
-text(struct out *o, const struct osmem_stats *s)
+text(struct osmem__out *o, const struct osmem_stats *s)
 {
-	put(o, "libosmem heap map: %d segment(s), %zu mapped block(s)\n",
-	    m.nrows + m.more_rows, s->mapped_blocks);
-	put(o,
+	osmem__put(o,
+	           "libosmem heap map: %d segment(s), %zu mapped block(s)\n",
+	           m.nrows + m.more_rows, s->mapped_blocks);
+	osmem__put(
+	    o,
 	    "each row is one segment, %d cells; '#' in use, 'c' cached, "
 	    "'+' part used, '.' free\n",
 	    CELLS / 2);
@@ -155,17 +124,18 @@ text(struct out *o, const struct osmem_stats *s)
 			                        : '.';
 		}
 		bar[CELLS / 2] = '\0';
-		put(o, "%#14lx %9zuK %s%u |%s|\n", (unsigned long)r->start,
-		    (size_t)(r->end - r->start) / 1024,
-		    r->brk ? "brk " : "arena ", r->arena, bar);
+		osmem__put(o, "%#14lx %9zuK %s%u |%s|\n",
+		           (unsigned long)r->start,
+		           (size_t)(r->end - r->start) / 1024,
+		           r->brk ? "brk " : "arena ", r->arena, bar);
 	}
 	if (m.more_rows)
-		put(o, "(%d more segments not drawn)\n", m.more_rows);
-	put(o,
-	    "in use %zu, free %zu in %zu blocks, largest free %zu, "
-	    "fragmentation %.3f, cached %zu, mapped %zu\n",
-	    s->in_use, s->free, s->free_blocks, s->largest_free,
-	    s->fragmentation, s->cached, s->mapped);
+		osmem__put(o, "(%d more segments not drawn)\n", m.more_rows);
+	osmem__put(o,
+	           "in use %zu, free %zu in %zu blocks, largest free %zu, "
+	           "fragmentation %.3f, cached %zu, mapped %zu\n",
+	           s->in_use, s->free, s->free_blocks, s->largest_free,
+	           s->fragmentation, s->cached, s->mapped);
 }
 
 static const char *
@@ -182,29 +152,34 @@ cell_colour(size_t u, size_t k, size_t f)
 }
 
 static void
-svg(struct out *o, const struct osmem_stats *s)
+svg(struct osmem__out *o, const struct osmem_stats *s)
 {
 	const int cw = 7, rh = 18, left = 240, top = 60;
 	int nrows = m.nrows + (m.more_rows ? 1 : 0);
 	int bars_top = top + nrows * (rh + 4) + 30;
 	int height = bars_top + (m.nbars ? 70 : 0) + 110;
 	int width = left + CELLS * cw + 30;
-	put(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-	put(o,
+	osmem__put(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+	osmem__put(
+	    o,
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
 	    "height=\"%d\" font-family=\"monospace\" font-size=\"12\">\n",
 	    width, height);
-	put(o, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
-	put(o, "<text x=\"10\" y=\"24\" font-size=\"16\" font-weight=\"bold\">"
+	osmem__put(
+	    o, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
+	osmem__put(
+	    o, "<text x=\"10\" y=\"24\" font-size=\"16\" font-weight=\"bold\">"
 	       "libosmem heap map</text>\n");
-	put(o,
+	osmem__put(
+	    o,
 	    "<text x=\"10\" y=\"44\">%d segment(s) in address order, each "
 	    "%d cells; %zu mapped block(s)</text>\n",
 	    m.nrows + m.more_rows, CELLS, s->mapped_blocks);
 	for (int i = 0; i < m.nrows; i++) {
 		const struct row *r = &m.row[i];
 		int y = top + i * (rh + 4);
-		put(o,
+		osmem__put(
+		    o,
 		    "<g class=\"segment\"><text x=\"10\" y=\"%d\">%#lx %zuK "
 		    "%s%u"
 		    "</text>\n",
@@ -212,16 +187,18 @@ svg(struct out *o, const struct osmem_stats *s)
 		    (size_t)(r->end - r->start) / 1024, r->brk ? "brk " : "a",
 		    r->arena);
 		for (int c = 0; c < CELLS; c++)
-			put(o,
+			osmem__put(
+			    o,
 			    "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
 			    "height=\"%d\" "
 			    "fill=\"%s\"/>\n",
 			    left + c * cw, y, cw, rh,
 			    cell_colour(r->used[c], r->cached[c], r->free[c]));
-		put(o, "</g>\n");
+		osmem__put(o, "</g>\n");
 	}
 	if (m.more_rows)
-		put(o,
+		osmem__put(
+		    o,
 		    "<text x=\"10\" y=\"%d\">(%d more segments not drawn)"
 		    "</text>\n",
 		    top + m.nrows * (rh + 4) + 13, m.more_rows);
@@ -230,25 +207,26 @@ svg(struct out *o, const struct osmem_stats *s)
 		for (int i = 0; i < m.nbars; i++)
 			if (m.bar[i] > most)
 				most = m.bar[i];
-		put(o,
+		osmem__put(
+		    o,
 		    "<text x=\"10\" y=\"%d\">mapped blocks (height: size, "
 		    "largest %zuK)</text>\n",
 		    bars_top - 8, most / 1024);
 		for (int i = 0; i < m.nbars; i++) {
 			int h =
 			    (int)(50.0 * (double)m.bar[i] / (double)most) + 1;
-			put(o,
-			    "<rect class=\"mapped\" x=\"%d\" y=\"%d\" "
-			    "width=\"%d\" "
-			    "height=\"%d\" fill=\"#7a4fb0\"/>\n",
-			    left + i * 14, bars_top + 52 - h, 10, h);
+			osmem__put(o,
+			           "<rect class=\"mapped\" x=\"%d\" y=\"%d\" "
+			           "width=\"%d\" "
+			           "height=\"%d\" fill=\"#7a4fb0\"/>\n",
+			           left + i * 14, bars_top + 52 - h, 10, h);
 		}
 		if (m.more_bars)
-			put(o,
-			    "<text x=\"%d\" y=\"%d\">+%zu more "
-			    "(%zuK)</text>\n",
-			    left + m.nbars * 14 + 6, bars_top + 50,
-			    m.more_bars, m.more_bar_bytes / 1024);
+			osmem__put(o,
+			           "<text x=\"%d\" y=\"%d\">+%zu more "
+			           "(%zuK)</text>\n",
+			           left + m.nbars * 14 + 6, bars_top + 50,
+			           m.more_bars, m.more_bar_bytes / 1024);
 	}
 	int ly = height - 80;
 	static const struct {
@@ -259,23 +237,26 @@ svg(struct out *o, const struct osmem_stats *s)
 	              {"#f2a541", "thread-cached"},
 	              {"#7a4fb0", "mapped block"}};
 	for (int i = 0; i < 5; i++) {
-		put(o,
+		osmem__put(
+		    o,
 		    "<rect x=\"%d\" y=\"%d\" width=\"14\" height=\"14\" "
 		    "fill=\"%s\" stroke=\"#999\"/>\n",
 		    10 + i * 150, ly, legend[i].colour);
-		put(o, "<text x=\"%d\" y=\"%d\">%s</text>\n", 30 + i * 150,
-		    ly + 12, legend[i].label);
+		osmem__put(o, "<text x=\"%d\" y=\"%d\">%s</text>\n",
+		           30 + i * 150, ly + 12, legend[i].label);
 	}
-	put(o,
+	osmem__put(
+	    o,
 	    "<text x=\"10\" y=\"%d\">in use %zu B, free %zu B in %zu blocks, "
 	    "largest free %zu B, fragmentation %.3f</text>\n",
 	    ly + 38, s->in_use, s->free, s->free_blocks, s->largest_free,
 	    s->fragmentation);
-	put(o,
+	osmem__put(
+	    o,
 	    "<text x=\"10\" y=\"%d\">heap %zu B (%zu B by sbrk), mapped "
 	    "%zu B, cached %zu B, given back %zu B</text>\n",
 	    ly + 58, s->heap, s->heap_brk, s->mapped, s->cached, s->released);
-	put(o, "</svg>\n");
+	osmem__put(o, "</svg>\n");
 }
 
 int
@@ -289,12 +270,12 @@ osmem_heap_map(int fd, int format)
 	memset(&m, 0, sizeof m);
 	int r = osmem_walk(collect, NULL);
 	if (r == 0) {
-		struct out o = {.fd = fd};
+		struct osmem__out o = {.fd = fd};
 		if (format == OSMEM_MAP_SVG)
 			svg(&o, &s);
 		else
 			text(&o, &s);
-		flush(&o);
+		osmem__flush(&o);
 	}
 	osmem__unlock(&osmem__map_lock);
 	return r == 0 ? 0 : -1;

@@ -24,8 +24,6 @@
 #include "tools.h"
 #include "vg.h"
 
-#include <stdarg.h>
-#include <stdio.h>
 #include <string.h>
 
 enum { UNSEEN, REACHED, INDIRECT, LOST };
@@ -247,35 +245,21 @@ untable(void *p, size_t n, size_t size)
 		(void)osmem__os_unmap(p, n * size);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-say(int fd, const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof line, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		osmem__os_write(fd, line,
-		                (size_t)n < sizeof line ? (size_t)n
-		                                        : sizeof line - 1);
-}
-
 static void
-say_stack(int fd, uint32_t id)
+say_stack(struct osmem__out *o, uint32_t id)
 {
 	const uintptr_t *f;
 	const struct osmem__stack *s = osmem__stack_get(id, &f);
 	for (uint32_t i = 0; s && i < s->n; i++) {
 		char name[400];
 		osmem__symbol_name(f[i], name, sizeof name);
-		say(fd, "osmem:     #%u %s\n", i, name);
+		osmem__put(o, "osmem:     #%u %s\n", i, name);
 	}
 }
 
 /* The loss records, largest first, then the summary. */
 static void
-report(int fd, int all)
+report(struct osmem__out *o, int all)
 {
 	size_t nstacks = osmem__stack_count();
 	for (size_t i = 0; i < k.n; i++) {
@@ -308,19 +292,20 @@ report(int fd, int all)
 		if (!best)
 			break;
 		if (shown < SHOWN) {
-			say(fd,
+			osmem__put(
+			    o,
 			    "osmem: %zu bytes in %zu blocks %s, allocated "
 			    "at\n",
 			    best->bytes[best_c - 1], best->blocks[best_c - 1],
 			    words[best_c]);
-			say_stack(fd, best_id);
+			say_stack(o, best_id);
 		}
 		best->blocks[best_c - 1] = 0;
 	}
 	osmem__symbols_close();
 	for (uint32_t c = LOST; c >= REACHED; c--)
-		say(fd, "osmem: %s: %zu bytes in %zu blocks\n", words[c],
-		    k.bytes[c], k.blocks[c]);
+		osmem__put(o, "osmem: %s: %zu bytes in %zu blocks\n", words[c],
+		           k.bytes[c], k.blocks[c]);
 }
 
 /*
@@ -364,8 +349,8 @@ osmem__leak_report(int fd, const void *sp)
 	osmem__stack_stop();
 	if (OSMEM_VG_RUNNING()) {
 		/* Its scan would read what memcheck calls undefined. */
-		say(fd, "osmem: no leak check under valgrind: memcheck's "
-		        "--leak-check does it\n");
+		osmem__warn("no leak check under valgrind:",
+		            "memcheck's --leak-check does it");
 		return 0;
 	}
 	osmem_walk(count, NULL);
@@ -387,7 +372,9 @@ osmem__leak_report(int fd, const void *sp)
 		k.nmaps = osmem__os_rw_maps(k.maps, MAPS_MAX);
 		scan_roots(stack_start((uintptr_t)sp));
 		classify_lost();
-		report(fd, osmem__g.cfg.leaks == 2);
+		struct osmem__out o = {.fd = fd};
+		report(&o, osmem__g.cfg.leaks == 2);
+		osmem__flush(&o);
 		lost = k.blocks[LOST] + k.blocks[INDIRECT];
 	}
 	untable(k.b, k.cap, sizeof *k.b);
