@@ -32,7 +32,7 @@
 static inline int
 tail_on(void)
 {
-	return osmem__g.cfg.canary || osmem__g.cfg.leaks || osmem__g.valgrind;
+	return osmem__g.cfg.canary || osmem__stacks_on() || osmem__g.valgrind;
 }
 
 osmem__lock_t osmem__quarantine_lock;
@@ -86,7 +86,7 @@ uint32_t
 osmem__debug_stack(const void *p, size_t usable)
 {
 	uintptr_t id = 0;
-	if (osmem__g.cfg.leaks && usable >= TAIL)
+	if (osmem__stacks_on() && usable >= TAIL)
 		tail_read(p, usable, 2 * sizeof id, &id, sizeof id);
 	return (uint32_t)id;
 }

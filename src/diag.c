@@ -113,24 +113,44 @@ osmem__assert_fail(const char *expr, const char *file, int line)
 	osmem__os_abort();
 }
 
+int osmem__output_owner;
+
 void
 osmem__path_pid(const char *path, char *name, size_t len)
 {
-	size_t n = 0;
+	size_t n = 0, dot = 0;
+	int has_pid = 0, pid = osmem__os_pid();
 	for (; *path && n + 24 < len; path++) {
 		if (path[0] == '%' && path[1] == 'p') {
-			n += osmem__fmt_dec(name + n, (size_t)osmem__os_pid());
+			n += osmem__fmt_dec(name + n, (size_t)pid);
 			path++;
+			has_pid = 1;
 		} else if (path[0] == '%' && path[1] == 'e') {
 			const char *e = osmem__os_progname();
 			for (; *e && n + 24 < len; e++)
 				name[n++] = *e;
 			path++;
 		} else {
+			if (*path == '/')
+				dot = 0;
+			else if (*path == '.')
+				dot = n;
 			name[n++] = *path;
 		}
 	}
 	name[n] = '\0';
+	if (has_pid || !osmem__output_owner || pid == osmem__output_owner)
+		return;
+	/* Another process's output: ".PID" before the extension. */
+	char tail[64];
+	size_t at = dot ? dot : n, t = strlen(name + at);
+	if (t >= sizeof tail)
+		return;
+	memcpy(tail, name + at, t + 1);
+	name[at] = '.';
+	at += 1 + osmem__fmt_dec(name + at + 1, (size_t)pid);
+	if (at + t < len)
+		memcpy(name + at, tail, t + 1);
 }
 
 void

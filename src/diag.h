@@ -21,8 +21,12 @@ OSMEM_INTERNAL void osmem__warn(const char *what, const char *name);
 OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
 OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
 /* A file name from a template in which %p stands for the process id and
- * %e for the program's name. */
+ * %e for the program's name.  A template without %p names the output of
+ * one process, the owner: any other (a child) gets ".PID" inserted
+ * before the extension, so no process overwrites another's. */
 OSMEM_INTERNAL void osmem__path_pid(const char *path, char *name, size_t len);
+/* The owner's process id (0: every process is its own owner). */
+extern int osmem__output_owner OSMEM_INTERNAL;
 
 /* Buffered output to a file descriptor, formatted on the stack (stdio's
  * snprintf, which does not allocate for these formats). */

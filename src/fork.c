@@ -33,7 +33,7 @@
  * Lock order: heap map, init, thread caches, arenas, break, large,
  * quarantine, trace.
  */
-#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 8)
+#define NFORK_LOCKS (OSMEM_MAX_ARENAS + 9)
 _Static_assert(NFORK_LOCKS <= 32, "a prepare's record is one word");
 
 static osmem__lock_t *
@@ -46,8 +46,8 @@ fork_lock(unsigned k)
 	if (k < 3 + OSMEM_MAX_ARENAS)
 		return &osmem__g.arena[k - 3].lock;
 	static osmem__lock_t *const leaves[] = {
-	    &osmem__brk_lock, &osmem__large_lock, &osmem__quarantine_lock,
-	    &osmem__stack_lock, &osmem__trace_lock};
+	    &osmem__brk_lock,   &osmem__large_lock,   &osmem__quarantine_lock,
+	    &osmem__stack_lock, &osmem__profile_lock, &osmem__trace_lock};
 	return leaves[k - 3 - OSMEM_MAX_ARENAS];
 }
 

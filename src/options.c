@@ -53,6 +53,7 @@ static const struct tunable {
     ROW(valgrind, COUNT, 0, 2, 2), /* 2: when under memcheck */
     ROW(heap_map, PATH, 0, 0, 0),
     ROW(trace, PATH, 0, 0, 0),
+    ROW(profile, PATH, 0, 0, 0),
     ROW(leak_exitcode, COUNT, 0, 255, 0),
 };
 #define NTUNABLES (sizeof tunables / sizeof *tunables)

@@ -110,6 +110,12 @@ OSMEM_INTERNAL const char *osmem__os_env(const char *name);
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
                                     const void **sym_addr, const char **object,
                                     const void **object_base);
+/* Nanoseconds of a monotonic clock. */
+OSMEM_INTERNAL uint64_t osmem__os_now_ns(void);
+/* The most memory this process has had resident, in bytes. */
+OSMEM_INTERNAL size_t osmem__os_max_rss(void);
+/* Set an environment variable to a number (after start-up). */
+OSMEM_INTERNAL void osmem__os_setenv_number(const char *name, size_t v);
 /* Remove a variable from the environment (at exit, for the tools). */
 OSMEM_INTERNAL void osmem__os_unsetenv(const char *name);
 

@@ -23,9 +23,14 @@
 
 osmem__lock_t osmem__stack_lock;
 
+/* Records stay where they are made (the profile updates them without
+ * the stack lock): in chunks of CHUNK, never moved. */
+#define CHUNK 4096u
+#define CHUNKS 4096u
+
 static struct {
-	struct osmem__stack *rec; /* rec[0] is no stack */
-	size_t nrec, caprec;
+	struct osmem__stack *chunk[CHUNKS]; /* record 0 is no stack */
+	size_t nrec;
 	uint32_t *slot; /* open addressing over rec numbers; 0: empty */
 	size_t cap;     /* a power of two */
 	uintptr_t *frame;
@@ -42,7 +47,7 @@ __attribute__((constructor(200))) static void
 load_unwinder(void)
 {
 	osmem__ensure_init();
-	if (!osmem__g.cfg.leaks)
+	if (!osmem__stacks_on())
 		return;
 	stopped = 1; /* what loading allocates is the tools' */
 	void *lib = osmem__os_library("libunwind.so.8");
@@ -58,9 +63,8 @@ osmem__stack_unwinder(void)
 	return unwind != NULL;
 }
 
-/* Grow array *a of *cap items of size each to hold need; 0 on success. */
-static int
-grow(void **a, size_t *cap, size_t need, size_t size)
+int
+osmem__tools_grow(void **a, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
 		return 0;
@@ -77,6 +81,12 @@ grow(void **a, size_t *cap, size_t need, size_t size)
 	*a = b;
 	*cap = n;
 	return 0;
+}
+
+static struct osmem__stack *
+rec(size_t id)
+{
+	return &st.chunk[id / CHUNK][id % CHUNK];
 }
 
 static uint64_t
@@ -100,9 +110,14 @@ same(const struct osmem__stack *s, uint64_t h, const uintptr_t *f, size_t n)
 static int
 room(size_t nf)
 {
-	if (grow((void **)&st.rec, &st.caprec, st.nrec + 2, sizeof *st.rec) ||
-	    grow((void **)&st.frame, &st.capframe, st.nframe + nf,
-	         sizeof *st.frame))
+	size_t c = (st.nrec + 1) / CHUNK;
+	if (c >= CHUNKS)
+		return -1;
+	if (!st.chunk[c] && !(st.chunk[c] = osmem__os_map(
+	                          CHUNK * sizeof(struct osmem__stack))))
+		return -1;
+	if (osmem__tools_grow((void **)&st.frame, &st.capframe, st.nframe + nf,
+	                      sizeof *st.frame))
 		return -1;
 	if (st.nrec == 0)
 		st.nrec = 1; /* number 0 means none */
@@ -113,7 +128,7 @@ room(size_t nf)
 	if (!slot)
 		return -1;
 	for (size_t r = 1; r < st.nrec; r++) {
-		size_t i = (size_t)st.rec[r].hash & (cap - 1);
+		size_t i = (size_t)rec(r)->hash & (cap - 1);
 		while (slot[i])
 			i = (i + 1) & (cap - 1);
 		slot[i] = (uint32_t)r;
@@ -137,15 +152,15 @@ intern(const uintptr_t *f, size_t n)
 		uint32_t k = st.slot[i];
 		if (!k)
 			break;
-		if (same(&st.rec[k], h, f, n)) {
+		if (same(rec(k), h, f, n)) {
 			r = k;
 			goto out;
 		}
 	}
 	if (st.nrec >= UINT32_MAX - 1 || room(n))
 		goto out;
-	r = (uint32_t)st.nrec++;
-	struct osmem__stack *s = &st.rec[r];
+	r = (uint32_t)st.nrec;
+	struct osmem__stack *s = rec(r);
 	memset(s, 0, sizeof *s);
 	s->hash = h;
 	s->n = (uint32_t)n;
@@ -156,6 +171,7 @@ intern(const uintptr_t *f, size_t n)
 	while (st.slot[i])
 		i = (i + 1) & (st.cap - 1);
 	st.slot[i] = r;
+	__atomic_store_n(&st.nrec, st.nrec + 1, __ATOMIC_RELEASE);
 out:
 	osmem__unlock(&osmem__stack_lock);
 	return r;
@@ -170,11 +186,11 @@ osmem__stack_stop(void)
 uint32_t
 osmem__stack_capture(const void *caller)
 {
-	if (__atomic_load_n(&stopped, __ATOMIC_RELAXED))
-		return 0;
+	if (__atomic_load_n(&stopped, __ATOMIC_RELAXED) || unwinding)
+		return 0; /* the tools' own (libunwind's thread-local data) */
 	void *buf[FRAMES_MAX + OURS_MAX];
 	size_t depth = osmem__g.cfg.frames, n = 0, i = 0;
-	if (unwind && !unwinding) {
+	if (unwind) {
 		unwinding = 1;
 		int got = unwind(buf, (int)(depth + OURS_MAX));
 		unwinding = 0;
@@ -203,10 +219,10 @@ osmem__stack_here(void **buf, size_t max)
 struct osmem__stack *
 osmem__stack_get(uint32_t id, const uintptr_t **frames)
 {
-	if (!id || id >= st.nrec)
+	if (!id || id >= __atomic_load_n(&st.nrec, __ATOMIC_ACQUIRE))
 		return NULL;
-	*frames = st.frame + st.rec[id].at;
-	return &st.rec[id];
+	*frames = st.frame + rec(id)->at;
+	return rec(id);
 }
 
 size_t

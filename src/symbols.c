@@ -22,6 +22,7 @@
 
 #include <elf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 struct dwfl_callbacks {
@@ -43,6 +44,8 @@ static struct {
 	                       const char **);
 } dw;
 static struct dwfl_callbacks callbacks;
+/* C++ names made readable, where libstdc++ is there to do it. */
+static char *(*demangle)(const char *, char *, size_t *, int *);
 
 static const char *
 base_name(const char *path)
@@ -56,6 +59,10 @@ osmem__symbols_open(void)
 {
 	if (dw.dwfl)
 		return;
+	void *cxx = osmem__os_library("libstdc++.so.6");
+	if (cxx)
+		*(void **)&demangle =
+		    osmem__os_library_sym(cxx, "__cxa_demangle");
 	void *lib = osmem__os_library("libdw.so.1");
 	if (!lib)
 		return;
@@ -99,53 +106,89 @@ osmem__symbols_close(void)
 	dw.dwfl = NULL;
 }
 
-/* The frame at pc by libdw into out; 0 if it knows no module there. */
-static int
-by_libdw(uintptr_t pc, char *out, size_t len)
+/* Name fn into buf if it is a mangled C++ name; fn otherwise. */
+static const char *
+readable(const char *fn, char *buf, size_t len)
 {
+	int status = -1;
+	char *d = fn && demangle && fn[0] == '_' && fn[1] == 'Z'
+	              ? demangle(fn, NULL, NULL, &status)
+	              : NULL;
+	if (!d || status != 0)
+		return fn;
+	snprintf(buf, len, "%s", d);
+	free(d);
+	return buf;
+}
+
+/* What is known of the code at return address pc. */
+struct frame {
+	const char *fn, *src, *object; /* NULL if unknown */
+	char name[256];                /* fn demangled */
+	int line;
+	unsigned long fn_off, obj_off; /* pc's offsets */
+};
+
+static void
+describe(uintptr_t pc, struct frame *f)
+{
+	memset(f, 0, sizeof *f);
 	uint64_t at = pc - 1;
 	void *m = dw.dwfl ? dw.addrmodule(dw.dwfl, at) : NULL;
-	if (!m)
-		return 0;
-	uint64_t start = 0, off = 0;
-	const char *file = NULL;
-	const char *name =
-	    dw.modinfo(m, NULL, &start, NULL, NULL, NULL, &file, NULL);
-	const char *object = base_name(file ? file : name);
-	Elf64_Sym sym;
-	const char *fn = dw.addrinfo(m, at, &off, &sym, NULL, NULL, NULL);
-	void *line = dw.getsrc(m, at);
-	int lineno = 0;
-	const char *src =
-	    line ? dw.lineinfo(line, NULL, &lineno, NULL, NULL, NULL) : NULL;
-	unsigned long rel = (unsigned long)(pc - start);
-	if (fn && src)
-		snprintf(out, len, "%s:%d in %s (%s+%#lx)", base_name(src),
-		         lineno, fn, object, rel);
-	else if (fn)
-		snprintf(out, len, "%s+%#lx (%s+%#lx)", fn,
-		         (unsigned long)off + 1, object, rel);
-	else
-		snprintf(out, len, "%s+%#lx", object, rel);
-	return 1;
+	if (m) {
+		uint64_t start = 0, off = 0;
+		const char *file = NULL;
+		const char *name =
+		    dw.modinfo(m, NULL, &start, NULL, NULL, NULL, &file, NULL);
+		Elf64_Sym sym;
+		f->object = base_name(file ? file : name);
+		f->obj_off = (unsigned long)(pc - start);
+		f->fn =
+		    readable(dw.addrinfo(m, at, &off, &sym, NULL, NULL, NULL),
+		             f->name, sizeof f->name);
+		f->fn_off = (unsigned long)off + 1;
+		void *line = dw.getsrc(m, at);
+		f->src =
+		    line ? dw.lineinfo(line, NULL, &f->line, NULL, NULL, NULL)
+		         : NULL;
+		return;
+	}
+	const void *sym_at = NULL, *base = NULL;
+	if (osmem__os_symbol((const void *)at, &f->fn, &sym_at, &f->object,
+	                     &base)) {
+		f->object = base_name(f->object);
+		f->fn = readable(f->fn, f->name, sizeof f->name);
+		f->fn_off = (unsigned long)(pc - (uintptr_t)sym_at);
+		f->obj_off = (unsigned long)(pc - (uintptr_t)base);
+	}
 }
 
 void
 osmem__symbol_name(uintptr_t pc, char *out, size_t len)
 {
-	if (by_libdw(pc, out, len))
-		return;
-	const char *sym = NULL, *object = NULL;
-	const void *sym_at = NULL, *base = NULL;
-	if (!osmem__os_symbol((const void *)(pc - 1), &sym, &sym_at, &object,
-	                      &base))
-		snprintf(out, len, "%#lx", (unsigned long)pc);
-	else if (sym)
-		snprintf(out, len, "%s+%#lx (%s+%#lx)", sym,
-		         (unsigned long)(pc - (uintptr_t)sym_at),
-		         base_name(object),
-		         (unsigned long)(pc - (uintptr_t)base));
+	struct frame f;
+	describe(pc, &f);
+	if (f.fn && f.src)
+		snprintf(out, len, "%s:%d in %s (%s+%#lx)", base_name(f.src),
+		         f.line, f.fn, f.object, f.obj_off);
+	else if (f.fn)
+		snprintf(out, len, "%s+%#lx (%s+%#lx)", f.fn, f.fn_off,
+		         f.object, f.obj_off);
+	else if (f.object)
+		snprintf(out, len, "%s+%#lx", f.object, f.obj_off);
 	else
-		snprintf(out, len, "%s+%#lx", base_name(object),
-		         (unsigned long)(pc - (uintptr_t)base));
+		snprintf(out, len, "%#lx", (unsigned long)pc);
+}
+
+void
+osmem__symbol_short(uintptr_t pc, char *out, size_t len)
+{
+	struct frame f;
+	describe(pc, &f);
+	if (f.fn)
+		snprintf(out, len, "%s", f.fn);
+	else if (f.object)
+		snprintf(out, len, "%s+%#lx", f.object, f.obj_off);
+	else
+		snprintf(out, len, "%#lx", (unsigned long)pc);
 }

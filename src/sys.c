@@ -14,14 +14,17 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/random.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #ifdef HAVE_SYS_SINGLE_THREADED_H
 #include <sys/single_threaded.h>
 #endif
+#include <time.h>
 #include <unistd.h>
 
 unsigned
@@ -239,6 +242,31 @@ osmem__os_symbol(const void *addr, const char **sym, const void **sym_addr,
 	*object = info.dli_fname;
 	*object_base = info.dli_fbase;
 	return 1;
+}
+
+uint64_t
+osmem__os_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+size_t
+osmem__os_max_rss(void)
+{
+	struct rusage ru;
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (size_t)ru.ru_maxrss << 10;
+}
+
+void
+osmem__os_setenv_number(const char *name, size_t v)
+{
+	char buf[24];
+	snprintf(buf, sizeof buf, "%zu", v);
+	setenv(name, buf, 0);
 }
 
 void

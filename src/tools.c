@@ -26,7 +26,9 @@ on_malloc(size_t n, size_t align, const void *caller)
 	}
 	if (!p)
 		return NULL;
-	uint32_t stack = osmem__g.cfg.leaks ? osmem__stack_capture(caller) : 0;
+	uint32_t stack = osmem__stacks_on() ? osmem__stack_capture(caller) : 0;
+	if (osmem__g.cfg.profile[0])
+		osmem__profile_alloc(stack, n, p);
 	return osmem__debug_new(p, n, osmem__usable(osmem__mem2chunk(p)),
 	                        stack);
 }
@@ -38,7 +40,11 @@ on_free(void *p)
 	osmem__debug_tick();
 	if (osmem__g.tracing)
 		osmem__trace('f', 1, (uintptr_t)p, 0, 0);
-	return osmem__debug_free(p, osmem__usable(osmem__mem2chunk(p)));
+	size_t usable = osmem__usable(osmem__mem2chunk(p));
+	if (osmem__g.cfg.profile[0])
+		osmem__profile_free(osmem__debug_stack(p, usable),
+		                    osmem__debug_usable(p, usable), p);
+	return osmem__debug_free(p, usable);
 }
 
 /* With a tool on, a resize always moves: the old block goes through
@@ -75,7 +81,20 @@ osmem__tools_start(void)
 	struct osmem__config *c = &g->cfg;
 	/* Reports go to a copy of stderr taken now: programs often close
 	 * stderr in their own exit handlers, which run first. */
-	g->stats_fd = c->stats || c->leaks ? osmem__os_dup(2) : -1;
+	g->stats_fd =
+	    c->stats || c->leaks || c->profile[0] ? osmem__os_dup(2) : -1;
+	if (c->profile[0])
+		osmem__profile_start();
+	/* Outputs named without %p belong to the first process that had
+	 * them (osmem-run's, or this one): others add their pid (diag.c). */
+	const char *owner = osmem__os_env("OSMEM_OUTPUT_PID");
+	osmem__output_owner = osmem__os_pid();
+	if (owner && *owner) {
+		int v = 0;
+		while (*owner >= '0' && *owner <= '9' && v < 100000000)
+			v = v * 10 + (*owner++ - '0');
+		osmem__output_owner = v;
+	}
 	osmem__trace_open();
 	osmem__heap_map_signal();
 	/* Under memcheck, blocks are told to it (debug.c), and a freed block
@@ -88,10 +107,26 @@ osmem__tools_start(void)
 	}
 	/* The checks and the trace see every call: no thread caches. */
 	int checks = c->junk || c->canary || c->quarantine || c->guard ||
-	             c->check_every || c->leaks || g->tracing || g->valgrind;
+	             c->check_every || osmem__stacks_on() || g->tracing ||
+	             g->valgrind;
 	if (checks)
 		c->tc_cap = 0;
 	return checks || g->map_signal ? &hooks : NULL;
+}
+
+/* Tell the processes this one starts whose outputs a name without %p
+ * means (setenv allocates: after start-up). */
+__attribute__((constructor(201))) static void
+export_owner(void)
+{
+	osmem__ensure_init();
+	const struct osmem__config *c = &osmem__g.cfg;
+	int outputs = c->profile[0] || c->trace[0] || c->heap_map[0] ||
+	              osmem__os_env("OSMEM_TRACE") ||
+	              osmem__os_env("OSMEM_HEAP_MAP");
+	if (outputs && !osmem__os_env("OSMEM_OUTPUT_PID"))
+		osmem__os_setenv_number("OSMEM_OUTPUT_PID",
+		                        (size_t)osmem__output_owner);
 }
 
 /* At exit (or when the library is unloaded): the reports asked for. */
@@ -110,6 +145,7 @@ at_exit(void)
 		osmem__stats_summary(fd);
 	osmem__trace_flush();
 	osmem__heap_map_at_exit();
+	osmem__profile_report(fd);
 	if (g->cfg.leaks && osmem__leak_report(fd, (const void *)&here) &&
 	    g->cfg.leak_exitcode)
 		osmem__os_exit((int)g->cfg.leak_exitcode);

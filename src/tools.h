@@ -30,11 +30,29 @@ OSMEM_INTERNAL void *osmem__debug_free(void *p, size_t usable);
 OSMEM_INTERNAL void osmem__debug_tick(void);
 extern osmem__lock_t osmem__quarantine_lock OSMEM_INTERNAL;
 
+/* Whether allocations record their stacks: for the leak check or the
+ * profile. */
+static inline int
+osmem__stacks_on(void)
+{
+	return osmem__g.cfg.leaks || osmem__g.cfg.profile[0];
+}
+
 /* stacks.c: the stacks of recorded allocations, kept once each. */
+struct osmem__prof {
+	size_t calls, bytes, temps; /* allocations, their bytes, and how
+	                               many were freed before anything
+	                               else was allocated */
+	size_t live, peak;          /* bytes live now, and at the peak */
+	uint64_t epoch;             /* the peak live was last taken at */
+	uint32_t dirty;             /* changed since the last sample */
+	uint32_t mark_gen, mark_row, mark_pos; /* for compaction */
+};
 struct osmem__stack {
 	uint64_t hash;
 	uint32_t n, at; /* frames, and where they start in the pool */
 	size_t bytes[3], blocks[3]; /* the leak report's sums (leaks.c) */
+	struct osmem__prof p;       /* the profile's figures (profile.c) */
 };
 /* The stack of an allocation the program called from caller: its
  * number, or 0 if it could not be kept. */
@@ -46,6 +64,10 @@ OSMEM_INTERNAL size_t osmem__stack_count(void);
 /* The return addresses of this thread's stack now, at most max (0
  * without libunwind). */
 OSMEM_INTERNAL size_t osmem__stack_here(void **buf, size_t max);
+/* Grow mapped array *a of *cap items of size bytes to hold need (at
+ * least doubling); 0 on success. */
+OSMEM_INTERNAL int osmem__tools_grow(void **a, size_t *cap, size_t need,
+                                     size_t size);
 /* From now on (the report has begun), allocations record no stack. */
 OSMEM_INTERNAL void osmem__stack_stop(void);
 /* Whether libunwind was found (else a stack is its call site). */
@@ -57,6 +79,37 @@ OSMEM_INTERNAL void osmem__symbols_open(void);
 OSMEM_INTERNAL void osmem__symbols_close(void);
 /* A name for return address pc into out. */
 OSMEM_INTERNAL void osmem__symbol_name(uintptr_t pc, char *out, size_t len);
+/* Only its function's name (else object+offset), for the profile. */
+OSMEM_INTERNAL void osmem__symbol_short(uintptr_t pc, char *out, size_t len);
+
+/* profile.c: the heap profile (profile=NAME). */
+OSMEM_INTERNAL void osmem__profile_start(void);
+/* Block p of n bytes asked for, with stack id: allocated, or freed. */
+OSMEM_INTERNAL void osmem__profile_alloc(uint32_t id, size_t n, const void *p);
+OSMEM_INTERNAL void osmem__profile_free(uint32_t id, size_t n, const void *p);
+/* At exit: the files, and the summary onto fd. */
+OSMEM_INTERNAL void osmem__profile_report(int fd);
+extern osmem__lock_t osmem__profile_lock OSMEM_INTERNAL;
+
+/* profsvg.c: the profile's pictures. */
+struct osmem__flame_line {
+	char *frames; /* "outermost;...;innermost" */
+	size_t bytes;
+};
+/* A flame graph of lines (sorted by frames) onto fd. */
+OSMEM_INTERNAL void osmem__svg_flame(int fd, const struct osmem__flame_line *l,
+                                     size_t n, const char *title);
+struct osmem__series {
+	const char *name;
+	const size_t *v; /* bytes at each row */
+};
+/* Memory over time: total[r] bytes at t[r] ns, the series stacked
+ * under it, the peak marked. */
+OSMEM_INTERNAL void osmem__svg_timeline(int fd, const uint64_t *t,
+                                        const size_t *total, size_t nrow,
+                                        const struct osmem__series *s,
+                                        size_t ns, uint64_t peak_t,
+                                        size_t peak, const char *title);
 
 /* leaks.c: the report at exit, with the stack scanned from sp up; the
  * number of lost blocks. */

