@@ -201,6 +201,16 @@ find_before(struct osmem__arena *a, unsigned i, void *arg)
  * process is about to end.
  */
 void
+osmem__bad_free(const void *p, const char *freed)
+{
+	const osmem__chunk_t *c = osmem__mem2chunk(p);
+	if (osmem__is_free(c))
+		osmem__fatal_in(freed, p, "already free, in a free chunk of",
+		                osmem__csize(c));
+	osmem__fatal(freed, p, osmem__usable(c));
+}
+
+void
 osmem__bad_header(const void *p, const char *invalid)
 {
 	struct blame b = {osmem__mem2chunk(p), NULL};

@@ -202,6 +202,12 @@ OSMEM_INTERNAL int osmem__heap_check(void);
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__bad_header(const void *p,
                                                      const char *invalid);
 
+/* A block handed back at p that is free already: abort with freed and
+ * its size (a thread cache's block), or the free chunk's it is part of
+ * now (one the heap holds, perhaps merged with its neighbours). */
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__bad_free(const void *p,
+                                                   const char *freed);
+
 /* The message for a pointer that is in no heap. */
 #define OSMEM_NO_HEAP                                                         \
 	"of a pointer in no heap (never allocated, or a large block already " \
@@ -223,7 +229,7 @@ osmem__owned(const void *p, const char *nowhere, const char *invalid,
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!osmem__head_ok(c)))
 		osmem__bad_header(p, invalid);
 	if (OSMEM_HARDEN && OSMEM_UNLIKELY(!(c->head & OSMEM_F_CINUSE)))
-		osmem__fatal(freed, p, osmem__csize(c));
+		osmem__bad_free(p, freed);
 	return c;
 }
 

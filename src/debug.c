@@ -123,6 +123,15 @@ osmem__debug_new(void *p, size_t n, size_t usable, uint32_t stack)
 	return p;
 }
 
+/* The bytes of a freed block filled with junk: all but the tail's stack
+ * and size, so that a second free still names the block's size. */
+static size_t
+junk_len(size_t usable)
+{
+	return tail_on() && usable >= TAIL ? usable - 2 * sizeof(size_t)
+	                                   : usable;
+}
+
 static void
 check_junk(void *p, size_t usable)
 {
@@ -249,7 +258,7 @@ osmem__debug_free(void *p, size_t usable)
 			osmem__fatal("overflow past the end of", p, n);
 	}
 	if (cfg->junk || cfg->quarantine)
-		memset(p, JUNK_FREE, usable);
+		memset(p, JUNK_FREE, junk_len(usable));
 	if (!cfg->quarantine)
 		return p;
 	/* Into the quarantine; the oldest blocks leave once it is full. */
@@ -289,7 +298,7 @@ leaving(void *p)
 	/* Back in the allocator's hands: to memcheck, it holds the junk
 	 * written when it was freed. */
 	OSMEM_VG_DEFINED(p, usable);
-	check_junk(p, usable);
+	check_junk(p, junk_len(usable));
 	return usable;
 }
 

@@ -50,7 +50,7 @@ put(char *buf, size_t at, const char *s)
 }
 
 static void
-say(const char *what, const void *ptr, size_t size)
+say_in(const char *what, const void *ptr, const char *in, size_t size)
 {
 	char buf[256];
 	size_t n = put(buf, 0, "osmem: ");
@@ -60,12 +60,27 @@ say(const char *what, const void *ptr, size_t size)
 	buf[n++] = ' ';
 	n += osmem__fmt_hex(buf + n, (uintptr_t)ptr);
 	if (size) {
-		n = put(buf, n, " (block of ");
+		n = put(buf, n, " (");
+		n = put(buf, n, in);
+		buf[n++] = ' ';
 		n += osmem__fmt_dec(buf + n, size);
 		n = put(buf, n, " bytes)");
 	}
 	buf[n++] = '\n';
 	osmem__os_write(2, buf, n);
+}
+
+static void
+say(const char *what, const void *ptr, size_t size)
+{
+	say_in(what, ptr, "block of", size);
+}
+
+void
+osmem__fatal_in(const char *what, const void *ptr, const char *in, size_t size)
+{
+	say_in(what, ptr, in, size);
+	osmem__os_abort();
 }
 
 void

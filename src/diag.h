@@ -12,7 +12,13 @@
 /* "osmem: WHAT PTR (block of SIZE bytes)" on stderr, then abort. */
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__fatal(const char *what,
                                                 const void *ptr, size_t size);
-/* The same line without the abort; returns -1 for the checkers. */
+/* "osmem: WHAT PTR (IN SIZE bytes)", then abort. */
+OSMEM_INTERNAL OSMEM_NORETURN void osmem__fatal_in(const char *what,
+                                                   const void *ptr,
+                                                   const char *in,
+                                                   size_t size);
+/* The same line as osmem__fatal without the abort; returns -1 for the
+ * checkers. */
 OSMEM_INTERNAL int osmem__report(const char *what, const void *ptr,
                                  size_t size);
 /* "osmem: WHAT NAME" on stderr, for a file the allocator cannot write. */

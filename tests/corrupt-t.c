@@ -393,6 +393,27 @@ static const struct {
      "osmem: corrupted free-chunk link at 0x"},
 };
 
+/* What the messages of some cases say after the address: the size of
+ * the block (100 bytes asked, 104 usable), or of the free chunk it is
+ * in when the heap holds it, perhaps merged. */
+static const struct {
+	void (*fn)(void);
+	const char *size;
+} sizes[] = {
+    {double_free, " (block of 104 bytes)\n"},
+    {double_free_core, " (already free, in a free chunk of 112 bytes)\n"},
+    {double_free_merged, " (already free, in a free chunk of "},
+};
+
+static const char *
+size_of(void (*fn)(void))
+{
+	for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+		if (sizes[i].fn == fn)
+			return sizes[i].size;
+	return "";
+}
+
 int
 main(void)
 {
@@ -414,8 +435,11 @@ main(void)
 		int one_line = len > 0 && msg[len - 1] == '\n' &&
 		               strchr(msg, '\n') == msg + len - 1;
 		ok(sig == SIGABRT && one_line &&
-		       strncmp(msg, cases[i].msg, strlen(cases[i].msg)) == 0,
-		   "%s aborts with \"%s...\"", cases[i].name, cases[i].msg);
+		       strncmp(msg, cases[i].msg, strlen(cases[i].msg)) == 0 &&
+		       strstr(msg, size_of(cases[i].fn)),
+		   "%s aborts with \"%s...%.*s\"", cases[i].name, cases[i].msg,
+		   (int)strcspn(size_of(cases[i].fn), "\n"),
+		   size_of(cases[i].fn));
 		if (len)
 			diag("stderr: %.*s", (int)len - 1, msg);
 	}

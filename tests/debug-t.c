@@ -108,8 +108,8 @@ static const struct {
     {"quarantine=1M", "a double free, the block in quarantine", double_free,
      SIGABRT, "osmem: double free of 0x"},
     {"canary=1,junk=1,quarantine=1M",
-     "a double free, the block in quarantine, canary on", double_free, SIGABRT,
-     "osmem: double free of 0x"},
+     "a double free, the block in quarantine, canary on, its own size",
+     double_free, SIGABRT, " (block of 100 bytes)\n"},
     {"junk=1,canary=1,quarantine=256K,guard=1,check_every=97",
      "every check on, a busy workload", clean_workload, 0, ""},
 };
