@@ -95,9 +95,18 @@ struct osmem_stats {
 	size_t nrealloc;      /* calls to realloc with a block */
 	double fragmentation; /* 1 - largest_free / free; 0 if nothing free */
 	size_t cached;        /* bytes in blocks held by thread caches */
-	size_t reserved[7];   /* zero; room to grow */
+	size_t heap_resident; /* bytes of heap segments in memory now (a
+	                         segment reserves address space, 64 MiB for
+	                         each other arena, that is not all used) */
+	size_t reserved[6];   /* zero; room to grow */
 };
 OSMEM_API void osmem_stats(struct osmem_stats *out) OSMEM_NOTHROW;
+/* The figures as a report on fd (osmem_stats(3)): what stats=1 prints at
+ * exit, or a JSON object with totals, heap reserved, resident and in
+ * use, per arena and per size range.  0, or -1 (EINVAL: bad format). */
+#define OSMEM_STATS_TEXT 0
+#define OSMEM_STATS_JSON 1
+OSMEM_API int osmem_stats_print(int fd, int format) OSMEM_NOTHROW;
 
 /* Heap inspection (osmem_walk(3)).  osmem_check verifies every invariant
  * of every heap and reports the first broken one on standard error with

@@ -41,6 +41,21 @@ osmem__fmt_dec(char *buf, size_t v)
 	return n;
 }
 
+void
+osmem__fmt_size(char *buf, size_t v, int unit)
+{
+	static const char suffix[] = "KMGT";
+	int k = 0;
+	while (unit && v && k < 4 && !(v & 1023)) {
+		v >>= 10;
+		k++;
+	}
+	size_t n = osmem__fmt_dec(buf, v);
+	if (k)
+		buf[n++] = suffix[k - 1];
+	buf[n] = '\0';
+}
+
 static size_t
 put(char *buf, size_t at, const char *s)
 {

@@ -26,6 +26,9 @@ OSMEM_INTERNAL void osmem__warn(const char *what, const char *name);
 /* v in hex with 0x, or in decimal, into buf: the characters written. */
 OSMEM_INTERNAL size_t osmem__fmt_hex(char *buf, uintptr_t v);
 OSMEM_INTERNAL size_t osmem__fmt_dec(char *buf, size_t v);
+/* v as a string in buf (24 bytes): with a K, M, G or T suffix when unit
+ * and v is a whole number of them, else in decimal. */
+OSMEM_INTERNAL void osmem__fmt_size(char *buf, size_t v, int unit);
 /* A file name from a template in which %p stands for the process id and
  * %e for the program's name.  A template without %p names the output of
  * one process, the owner: any other (a child) gets ".PID" inserted

@@ -347,6 +347,13 @@ size_t
 osmem__leak_report(int fd, const void *sp)
 {
 	osmem__stack_stop();
+#ifdef __SANITIZE_ADDRESS__
+	/* Built with AddressSanitizer, whose poisoned stack and shadow the
+	 * scan may not read. */
+	osmem__warn("no leak check under AddressSanitizer:",
+	            "LeakSanitizer does it");
+	return 0;
+#endif
 	if (OSMEM_VG_RUNNING()) {
 		/* Its scan would read what memcheck calls undefined. */
 		osmem__warn("no leak check under valgrind:",

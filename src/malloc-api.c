@@ -178,7 +178,7 @@ mallinfo(void)
 EXPORT void
 malloc_stats(void)
 {
-	osmem__stats_print(2);
+	osmem__malloc_stats(2);
 }
 
 /*

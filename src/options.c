@@ -11,29 +11,38 @@
 #include "os.h"
 #include "types.h"
 
+#include <stdio.h>
 #include <string.h>
 
 enum kind { OSMEM_OPT_SIZE, OSMEM_OPT_COUNT, OSMEM_OPT_PATH };
+/* A row's value -1 means "never" (stored as SIZE_MAX), where it can. */
+#define NEVER 1
 
 /* A row: the option's name, the field it sets (by default of the same
  * name), its kind, range and default. */
 #define ROW_AS(name, field, kind, min, max, dflt)                             \
 	{                                                                     \
 		name, OSMEM_OPT_##kind, min, max, dflt,                       \
-		    offsetof(struct osmem__config, field)                     \
+		    offsetof(struct osmem__config, field), 0                  \
 	}
 #define ROW(field, kind, min, max, dflt)                                      \
 	ROW_AS(#field, field, kind, min, max, dflt)
+#define ROW_NEVER(field, min, dflt)                                           \
+	{                                                                     \
+#field, OSMEM_OPT_SIZE, min, SIZE_MAX - 1, dflt,              \
+		    offsetof(struct osmem__config, field), NEVER              \
+	}
 
 static const struct tunable {
 	const char *name;
 	enum kind kind;
 	size_t min, max, dflt;
 	size_t offset; /* in struct osmem__config */
+	int never;     /* -1 is taken, as SIZE_MAX */
 } tunables[] = {
     /* glibc's defaults for its three thresholds */
     ROW(mmap_threshold, SIZE, 0, OSMEM_MMAP_THRESHOLD_MAX, 128 << 10),
-    ROW(trim_threshold, SIZE, 0, SIZE_MAX, 128 << 10),
+    ROW_NEVER(trim_threshold, 0, 128 << 10),
     ROW(top_pad, SIZE, 0, (size_t)1 << 30, 128 << 10),
     /* blocks a cache bin holds at most (tcache.c says why 32) */
     ROW_AS("tcache", tc_cap, COUNT, 0, OSMEM_TC_CAP_MAX, 32),
@@ -41,8 +50,9 @@ static const struct tunable {
     ROW_AS("arenas", narenas, COUNT, 1, OSMEM_MAX_ARENAS, 0),
     ROW(limit, SIZE, 0, SIZE_MAX, 0),
     /* resident free bytes before a release pass (trim.c) */
-    ROW(release_threshold, SIZE, 0, SIZE_MAX, 1 << 20),
-    ROW(stats, COUNT, 0, 1, 0),
+    ROW_NEVER(release_threshold, 0, 1 << 20),
+    /* 1: text, 2: JSON (stats.c) */
+    ROW(stats, COUNT, 0, 2, 0),
     ROW(junk, COUNT, 0, 1, 0),
     ROW(canary, COUNT, 0, 1, 0),
     ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
@@ -54,6 +64,7 @@ static const struct tunable {
     ROW(heap_map, PATH, 0, 0, 0),
     ROW(trace, PATH, 0, 0, 0),
     ROW(profile, PATH, 0, 0, 0),
+    ROW(stats_file, PATH, 0, 0, 0),
     ROW(leak_exitcode, COUNT, 0, 255, 0),
 };
 #define NTUNABLES (sizeof tunables / sizeof *tunables)
@@ -70,25 +81,42 @@ osmem__options_default(struct osmem__config *cfg)
 static void
 warn(const char *what, const char *item, size_t len)
 {
-	char buf[200];
-	size_t n = 0, w = strlen(what);
-	if (len > 60)
-		len = 60;
-	memcpy(buf, "osmem: OSMEM_OPTIONS: ", 22);
-	n = 22;
-	memcpy(buf + n, what, w);
-	n += w;
-	buf[n++] = ' ';
-	buf[n++] = '\'';
-	memcpy(buf + n, item, len);
-	n += len;
-	buf[n++] = '\'';
-	memcpy(buf + n, ", ignored\n", 10);
-	n += 10;
-	osmem__os_write(2, buf, n);
+	char buf[256];
+	snprintf(buf, sizeof buf, "osmem: OSMEM_OPTIONS: %s '%.*s', ignored\n",
+	         what, (int)(len > 60 ? 60 : len), item);
+	osmem__os_write(2, buf, strlen(buf));
 }
 
-/* Parse a number with an optional K, M or G; 0 on failure. */
+/* A bad value for t: what was wrong, and what is allowed. */
+static void
+refuse(const struct tunable *t, const char *item, size_t len, const char *why)
+{
+	char buf[320], lo[32], hi[32];
+	size_t n = (size_t)snprintf(buf, sizeof buf,
+	                            "osmem: OSMEM_OPTIONS: '%.*s': %s; ",
+	                            (int)(len > 60 ? 60 : len), item, why);
+	if (t->kind == OSMEM_OPT_PATH)
+		snprintf(buf + n, sizeof buf - n,
+		         "a file name of 1 to %d characters is wanted",
+		         OSMEM_PATH_MAX - 1);
+	else {
+		int size = t->kind == OSMEM_OPT_SIZE;
+		osmem__fmt_size(lo, t->min, size);
+		osmem__fmt_size(hi, t->max, size);
+		snprintf(buf + n, sizeof buf - n, "allowed: %s%s%s%s%s", lo,
+		         t->max >= SIZE_MAX - 1 ? " or more" : " to ",
+		         t->max >= SIZE_MAX - 1 ? "" : hi,
+		         size ? " bytes (suffixes K, M, G, T: powers of 1024)"
+		              : "",
+		         t->never ? ", or -1 for never" : "");
+	}
+	size_t m = strlen(buf);
+	memcpy(buf + (m < sizeof buf - 12 ? m : sizeof buf - 12),
+	       "; ignored\n", 11);
+	osmem__os_write(2, buf, strlen(buf));
+}
+
+/* Parse a number with an optional K, M, G or T; 0 on failure. */
 static int
 parse_number(const char *s, size_t len, enum kind kind, size_t *out)
 {
@@ -116,6 +144,10 @@ parse_number(const char *s, size_t len, enum kind kind, size_t *out)
 		case 'g':
 		case 'G':
 			shift = 30;
+			break;
+		case 't':
+		case 'T':
+			shift = 40;
 			break;
 		default:
 			return 0;
@@ -152,16 +184,25 @@ osmem__options_parse(struct osmem__config *cfg, const char *s)
 			char *dst = (char *)cfg + t->offset;
 			size_t vlen = eq ? len - nlen - 1 : 0;
 			if (!eq || vlen == 0 || vlen >= OSMEM_PATH_MAX)
-				warn("bad value in", s, len);
+				refuse(t, s, len,
+				       !eq || !vlen ? "no file name"
+				                    : "too long");
 			else {
 				memcpy(dst, eq + 1, vlen);
 				dst[vlen] = '\0';
 			}
-		} else if (!eq ||
+		} else if (!eq || len == nlen + 1) {
+			refuse(t, s, len, "no value");
+		} else if (!(t->never && len - nlen == 3 &&
+		             !memcmp(eq, "=-1", 3) && (v = SIZE_MAX)) &&
 		           !parse_number(eq + 1, len - nlen - 1, t->kind,
-		                         &v) ||
-		           v < t->min || v > t->max) {
-			warn("bad value in", s, len);
+		                         &v)) {
+			refuse(t, s, len,
+			       t->kind == OSMEM_OPT_SIZE
+			           ? "not a size"
+			           : "not a whole number");
+		} else if (v < t->min || (v > t->max && v != SIZE_MAX)) {
+			refuse(t, s, len, "out of range");
 		} else {
 			*(size_t *)((char *)cfg + t->offset) = v;
 			if (t->offset == offsetof(struct osmem__config,

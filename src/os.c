@@ -79,6 +79,23 @@ give(size_t len)
 }
 
 size_t
+osmem__os_resident(const void *p, size_t len)
+{
+	size_t page = osmem__os_page_size(), n = 0;
+	unsigned char vec[1024];
+	for (size_t off = 0; off < len; off += sizeof vec * page) {
+		size_t part = len - off < sizeof vec * page
+		                  ? len - off
+		                  : sizeof vec * page;
+		if (mincore((char *)(uintptr_t)p + off, part, vec) != 0)
+			continue;
+		for (size_t i = 0; i < (part + page - 1) / page; i++)
+			n += (vec[i] & 1) * page;
+	}
+	return n;
+}
+
+size_t
 osmem__os_held(void)
 {
 	return __atomic_load_n(&held, __ATOMIC_RELAXED);

@@ -66,6 +66,8 @@ OSMEM_INTERNAL int osmem__os_guard(void *p, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */
 OSMEM_INTERNAL int osmem__os_release(void *p, size_t len);
 OSMEM_INTERNAL size_t osmem__os_page_size(void);
+/* Bytes of [p, p + len) (page-aligned) in memory now (mincore). */
+OSMEM_INTERNAL size_t osmem__os_resident(const void *p, size_t len);
 /* Bytes held from the system now (break, mappings). */
 OSMEM_INTERNAL size_t osmem__os_held(void);
 /* 64 random bits from the kernel, without allocating. */

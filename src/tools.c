@@ -122,11 +122,32 @@ export_owner(void)
 	osmem__ensure_init();
 	const struct osmem__config *c = &osmem__g.cfg;
 	int outputs = c->profile[0] || c->trace[0] || c->heap_map[0] ||
-	              osmem__os_env("OSMEM_TRACE") ||
+	              c->stats_file[0] || osmem__os_env("OSMEM_TRACE") ||
 	              osmem__os_env("OSMEM_HEAP_MAP");
 	if (outputs && !osmem__os_env("OSMEM_OUTPUT_PID"))
 		osmem__os_setenv_number("OSMEM_OUTPUT_PID",
 		                        (size_t)osmem__output_owner);
+}
+
+/* stats=1 (text) or 2 (JSON), on the report stream or into stats_file. */
+static void
+stats_at_exit(int fd)
+{
+	const struct osmem__config *c = &osmem__g.cfg;
+	int format = c->stats == 2 ? OSMEM_STATS_JSON : OSMEM_STATS_TEXT;
+	if (!c->stats_file[0]) {
+		osmem_stats_print(fd, format);
+		return;
+	}
+	char name[OSMEM_PATH_MAX + 32];
+	osmem__path_pid(c->stats_file, name, sizeof name);
+	int out = osmem__os_open_new(name);
+	if (out < 0) {
+		osmem__warn("cannot write the figures to", name);
+		return;
+	}
+	osmem_stats_print(out, format);
+	osmem__os_close(out);
 }
 
 /* At exit (or when the library is unloaded): the reports asked for. */
@@ -142,7 +163,7 @@ at_exit(void)
 		return;
 	int fd = g->stats_fd >= 0 ? g->stats_fd : 2;
 	if (g->cfg.stats)
-		osmem__stats_summary(fd);
+		stats_at_exit(fd);
 	osmem__trace_flush();
 	osmem__heap_map_at_exit();
 	osmem__profile_report(fd);

@@ -176,15 +176,15 @@ struct osmem__config {
 	size_t top_pad;        /* extra bytes asked of sbrk on growth */
 	size_t tc_cap;  /* most blocks in a thread-cache bin (0: none) */
 	size_t narenas; /* arenas threads share (0: 2 per CPU) */
-	size_t stats;   /* print the figures at exit */
+	size_t stats;   /* print the figures at exit (1 text, 2 JSON) */
 	size_t junk, canary, quarantine, guard, check_every; /* opt-in */
 	size_t leaks, leak_exitcode; /* the leak check (2: reachable too) */
 	size_t frames;   /* callers recorded per allocation (stacks.c) */
-	size_t valgrind; /* tell memcheck of blocks: 0 no, 1 yes, 2 when
-	                    running under memcheck */
-	char heap_map[OSMEM_PATH_MAX]; /* map at exit (or OSMEM_HEAP_MAP) */
-	char trace[OSMEM_PATH_MAX];    /* record calls (or OSMEM_TRACE) */
-	char profile[OSMEM_PATH_MAX];  /* the profile's files (profile.c) */
+	size_t valgrind; /* tell memcheck of blocks: 0, 1, 2 under it */
+	char heap_map[OSMEM_PATH_MAX];   /* map at exit (or OSMEM_HEAP_MAP) */
+	char trace[OSMEM_PATH_MAX];      /* record calls (or OSMEM_TRACE) */
+	char profile[OSMEM_PATH_MAX];    /* the profile's files (profile.c) */
+	char stats_file[OSMEM_PATH_MAX]; /* where stats go (else stderr) */
 	size_t limit;             /* most bytes from the system (0: none) */
 	size_t release_threshold; /* free bytes worth giving back pages for */
 	int fixed_thresholds; /* set by the user: no dynamic mmap threshold */

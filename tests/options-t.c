@@ -81,28 +81,45 @@ main(int argc, char **argv)
 	ok(strstr(captured, "unknown option 'no_such_thing'") &&
 	       lines(captured) == 1,
 	   "an unknown option is named in one line: %.60s", captured);
+	const char *allowed = "allowed: 0 to 32M bytes (suffixes K, M, G, T: "
+	                      "powers of 1024); ignored\n";
 	parse("mmap_threshold=12Q");
-	ok(strstr(captured, "bad value in 'mmap_threshold=12Q'") &&
-	       cfg.mmap_threshold == mmap0,
-	   "a bad suffix is named, the default kept");
+	ok(strstr(captured, "'mmap_threshold=12Q': not a size; ") &&
+	       strstr(captured, allowed) && cfg.mmap_threshold == mmap0,
+	   "a bad suffix: the option, what is wrong, what is allowed, the "
+	   "default kept: %.150s",
+	   captured);
 	parse("mmap_threshold");
-	ok(strstr(captured, "bad value") && cfg.mmap_threshold == mmap0,
+	ok(strstr(captured, "'mmap_threshold': no value; ") &&
+	       strstr(captured, allowed) && cfg.mmap_threshold == mmap0,
 	   "a missing value is named, the default kept");
 	parse("mmap_threshold=64M");
-	ok(strstr(captured, "bad value") && cfg.mmap_threshold == mmap0,
-	   "a value out of range (64M > 32M) is refused");
+	ok(strstr(captured, "'mmap_threshold=64M': out of range; ") &&
+	       strstr(captured, allowed) && cfg.mmap_threshold == mmap0,
+	   "a value out of range (64M > 32M) is refused, the range given");
 	parse("tcache=1K");
-	ok(strstr(captured, "bad value") && cfg.tc_cap == osmem__g.cfg.tc_cap,
+	ok(strstr(captured, "'tcache=1K': not a whole number; allowed: 0 to "
+	                    "255; ignored") &&
+	       cfg.tc_cap == osmem__g.cfg.tc_cap,
 	   "a count takes no size suffix");
 	parse("stats=99999999999999999999999");
-	ok(strstr(captured, "bad value") != NULL,
+	ok(strstr(captured, "not a whole number") != NULL,
 	   "an overflowing number is refused");
+	parse("limit=2T,trim_threshold=-1,release_threshold=-1");
+	ok(cfg.limit == (size_t)2 << 40 && cfg.trim_threshold == SIZE_MAX &&
+	       cfg.release_threshold == SIZE_MAX && captured[0] == '\0',
+	   "a T suffix; -1 for never where never makes sense");
+	parse("release_threshold=-2");
+	ok(strstr(captured,
+	          "allowed: 0 or more bytes (suffixes K, M, G, T: "
+	          "powers of 1024), or -1 for never; ignored") != NULL,
+	   "and the message says so: %.200s", captured);
 	parse("heap_map=/tmp/h.%p.svg,trace=/tmp/t");
 	ok(!strcmp(cfg.heap_map, "/tmp/h.%p.svg") &&
 	       !strcmp(cfg.trace, "/tmp/t") && captured[0] == '\0',
 	   "file names: heap_map and trace");
 	parse("heap_map=");
-	ok(strstr(captured, "bad value in 'heap_map='") != NULL,
+	ok(strstr(captured, "'heap_map=': no file name") != NULL,
 	   "an empty file name is refused");
 	parse("tcache=-1,bogus,mmap_threshold=256K");
 	ok(lines(captured) == 2 && cfg.mmap_threshold == 256 * 1024,

@@ -9,7 +9,9 @@ if [ "${OSMEM_SANITIZED:-0}" = 1 ]; then
 	echo "1..0 # SKIP preloading a sanitized build is not possible"
 	exit 0
 fi
-run=${OSMEM_RUN:-./src/osmem-run}
+# Without an inherited LD_PRELOAD: under the self-hosted distcheck a
+# second copy of the library would write its own (empty) profile too.
+run="env -u LD_PRELOAD ${OSMEM_RUN:-./src/osmem-run}"
 so=${OSMEM_MALLOC_SO:?}
 prog=${OSMEM_PROFPROG:?}
 tmp=$(mktemp -d) || exit 1
@@ -18,7 +20,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "1..11"
 
 # Without %p the name is the first process's; the peak is known.
-"$run" --lib="$so" --profile="$tmp/prof" -- "$prog" 2>"$tmp/err"
+$run --lib="$so" --profile="$tmp/prof" -- "$prog" 2>"$tmp/err"
 check "the program runs under --profile (status $?)" [ $? -eq 0 ]
 peak=$(sed -n 's/.*peak heap \([0-9]*\) bytes.*/\1/p' "$tmp/err")
 want=$((1048576 + 10 * 100000 + 5 * 1000))
@@ -67,7 +69,7 @@ fi
 
 # Each process of a pipeline: the shell owns NAME (dash leaves by _exit,
 # writing none), the two others add their pids.
-"$run" --lib="$so" --profile="$tmp/pipe" -- sh -c "'$prog' | '$prog'"
+$run --lib="$so" --profile="$tmp/pipe" -- sh -c "'$prog' | '$prog'"
 count=$(ls "$tmp"/pipe*.folded | wc -l)
 check "a pipeline's two processes write two profiles ($count)" \
 	[ "$count" -eq 2 ]

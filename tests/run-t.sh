@@ -12,7 +12,7 @@ so=${OSMEM_MALLOC_SO:?}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..15"
+echo "1..18"
 
 seq 1 50000 | sort -r >"$tmp/in"
 "$run" --lib="$so" --stats -- sort -n "$tmp/in" >"$tmp/out" 2>"$tmp/err"
@@ -29,13 +29,33 @@ check "--limit=64K makes sort fail for want of memory" [ $? -ne 0 ]
 
 "$run" --help >"$tmp/help"
 missing=
-for flag in stats leaks leak-exitcode frames heap-map limit mmap-threshold \
+for flag in stats stats-file leaks leak-exitcode frames profile heap-map limit mmap-threshold \
     trim-threshold release-threshold tcache arenas junk canary quarantine \
     guard check-every check lib help version; do
 	grep -q -- "--$flag" "$tmp/help" || missing="$missing $flag"
 done
 check "--help documents every flag${missing:+ (missing:$missing)}" \
 	[ -z "$missing" ]
+
+"$run" --lib="$so" --stats=json -- sort -n "$tmp/in" >/dev/null 2>"$tmp/json"
+check "--stats=json: stderr holds one JSON object with the program's name" \
+	python3 -c "
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['program'] == 'sort' and d['pid'] > 0
+assert d['heap']['resident'] <= d['heap']['reserved']
+assert sum(r['used'] for r in d['sizes']) > 0 and len(d['arenas']) >= 1
+" "$tmp/json"
+"$run" --lib="$so" --stats=json --stats-file "$tmp/st.json" -- \
+	sh -c "sort -n '$tmp/in' | uniq >/dev/null"
+set -- "$tmp"/st*.json
+check "--stats-file: a pipeline's processes write a file each ($#: $*)" \
+	[ $# -eq 2 ]
+check "and each parses" python3 -c "
+import json, sys
+names = sorted(json.load(open(f))['program'] for f in sys.argv[1:])
+assert names == ['sort', 'uniq'], names
+" "$@"
 
 # sort loses a block (memcheck says so too).
 "$run" --lib="$so" --leaks --leak-exitcode=9 --heap-map="$tmp/map.svg" -- \

@@ -89,15 +89,19 @@ static ptrdiff_t __attribute__((unused)) dist(const void *a, const void *b)
 	return (const char *)b - (const char *)a;
 }
 
-/* Read fd to its end into msg (len bytes at most, NUL-terminated), and
- * close it. */
+/* Read fd to its end into msg (len bytes at most, NUL-terminated; the
+ * rest is read and dropped, so the writer never meets a closed pipe),
+ * and close it. */
 static void __attribute__((unused)) read_all(int fd, char *msg, size_t len)
 {
 	size_t got = 0;
 	ssize_t r;
+	char drop[4096];
 	while (got + 1 < len && (r = read(fd, msg + got, len - 1 - got)) > 0)
 		got += (size_t)r;
 	msg[got] = '\0';
+	while (read(fd, drop, sizeof drop) > 0)
+		;
 	close(fd);
 }
 

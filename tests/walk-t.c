@@ -6,6 +6,8 @@
  */
 #include "util.h"
 
+#include <errno.h>
+
 struct tally {
 	size_t n[5], bytes[5];
 	const void *want;
@@ -186,6 +188,57 @@ main(int argc, char **argv)
 	   c1.nmalloc - c0.nmalloc, c1.nfree - c0.nfree);
 	for (int i = 30; i < 60; i++)
 		osmem_free(w[i]);
+
+	/* osmem_stats_print: the text summary and the JSON object. */
+	struct tally u;
+	memset(&u, 0, sizeof u);
+	osmem_walk(count, &u);
+	static char out[65536];
+	int fds[2];
+	if (pipe(fds) != 0)
+		bail("pipe");
+	ok(osmem_stats_print(fds[1], OSMEM_STATS_JSON) == 0,
+	   "osmem_stats_print(JSON) returns 0");
+	close(fds[1]);
+	read_all(fds[0], out, sizeof out);
+	close(fds[0]);
+	char want[64];
+	snprintf(want, sizeof want, "{\"program\": \"walk-t\", \"pid\": %d,",
+	         (int)getpid());
+	size_t nused = 0, sum_used = 0, opens = 0, closes = 0;
+	for (const char *q = out; (q = strstr(q, "\"used\": ")); q += 8)
+		sum_used += strtoul(q + 8, NULL, 10);
+	for (const char *q = out; *q; q++)
+		opens += *q == '{' || *q == '[',
+		    closes += *q == '}' || *q == ']';
+	nused = u.n[OSMEM_BLOCK_USED] + u.n[OSMEM_BLOCK_MAPPED];
+	ok(!strncmp(out, want, strlen(want)) && opens == closes &&
+	       strstr(out, "\"heap\": {\"reserved\": ") &&
+	       strstr(out, "\"resident\": ") && strstr(out, "\"arenas\": [") &&
+	       sum_used == nused,
+	   "JSON: the program and pid, heap reserved and resident, arenas, "
+	   "and blocks in use by size range summing to the walk's (%zu = "
+	   "%zu)",
+	   sum_used, nused);
+	struct osmem_stats r;
+	osmem_stats(&r);
+	ok(r.heap_resident > 0 && r.heap_resident <= r.heap,
+	   "resident heap bytes (%zu) are at most those reserved (%zu)",
+	   r.heap_resident, r.heap);
+	if (pipe(fds) != 0)
+		bail("pipe");
+	ok(osmem_stats_print(fds[1], OSMEM_STATS_TEXT) == 0,
+	   "osmem_stats_print(TEXT) returns 0");
+	close(fds[1]);
+	read_all(fds[0], out, sizeof out);
+	close(fds[0]);
+	ok(!strncmp(out, "osmem: bytes in use", 19) &&
+	       strstr(out, "osmem: heap bytes reserved ") &&
+	       strstr(out, "osmem:   resident "),
+	   "text: the summary stats=1 prints, reserved and resident apart");
+	errno = 0;
+	ok(osmem_stats_print(1, 7) == -1 && errno == EINVAL,
+	   "a bad format: -1, EINVAL");
 
 	int k = 0;
 	ok(osmem_walk(stop_at_third, &k) == 42 && k == 3,
