@@ -353,49 +353,53 @@ pictures(size_t nstacks, struct osmem__out *sum)
 		osmem_free(l[i].frames);
 	osmem_free(l);
 
-	/* Memory over time: each top stack's bytes at each row. */
+	/* Memory over time: each top stack's bytes at each row, and one row
+	 * more at the peak (which falls between samples), with the bytes
+	 * each stack had then. */
 	uint32_t top[TOP];
-	size_t ntop = top_stacks(top, nstacks);
-	size_t *v = osmem_calloc(ntop * pf.nrow + 1, sizeof *v);
+	size_t ntop = top_stacks(top, nstacks), nrow = pf.nrow + 1;
+	size_t *v = osmem_calloc(ntop * nrow + 1, sizeof *v);
+	size_t *total = osmem_calloc(nrow, sizeof *total);
+	uint64_t *t = osmem_calloc(nrow, sizeof *t);
 	char(*names_top)[160] = osmem_calloc(ntop + 1, sizeof *names_top);
 	struct osmem__series series[TOP];
-	if (v && names_top) {
+	fd = v && total && t && names_top
+	         ? open_output(".svg", path, sizeof path)
+	         : -1;
+	if (fd >= 0) {
 		for (size_t k = 0; k < ntop; k++) {
 			label(top[k], names_top[k], sizeof names_top[k]);
-			series[k] = (struct osmem__series){names_top[k],
-			                                   v + k * pf.nrow};
+			series[k] =
+			    (struct osmem__series){names_top[k], v + k * nrow};
 		}
-		size_t e = 0, cur[TOP] = {0};
+		size_t e = 0, cur[TOP] = {0}, out = 0;
+		int peaked = 0;
 		for (size_t r = 0; r < pf.nrow; r++) {
+			if (!peaked && pf.row[r].t > pf.peak_t) {
+				for (size_t k = 0; k < ntop; k++)
+					v[k * nrow + out] = peak_of(top[k]);
+				total[out] = pf.peak;
+				t[out++] = pf.peak_t;
+				peaked = 1;
+			}
 			for (; e < pf.nlog && pf.log[e].row == r; e++)
 				for (size_t k = 0; k < ntop; k++)
 					if (pf.log[e].stack == top[k])
 						cur[k] = pf.log[e].live;
 			for (size_t k = 0; k < ntop; k++)
-				v[k * pf.nrow + r] = cur[k];
+				v[k * nrow + out] = cur[k];
+			total[out] = pf.row[r].live;
+			t[out++] = pf.row[r].t;
 		}
-		fd = open_output(".svg", path, sizeof path);
-		if (fd >= 0) {
-			size_t *total =
-			    osmem_calloc(pf.nrow + 1, sizeof *total);
-			uint64_t *t = osmem_calloc(pf.nrow + 1, sizeof *t);
-			for (size_t r = 0; total && t && r < pf.nrow; r++) {
-				total[r] = pf.row[r].live;
-				t[r] = pf.row[r].t;
-			}
-			if (total && t)
-				osmem__svg_timeline(
-				    fd, t, total, pf.nrow, series, ntop,
-				    pf.peak_t, pf.peak, osmem__os_progname());
-			osmem_free(total);
-			osmem_free(t);
-			osmem__os_close(fd);
-			osmem__put(sum,
-			           "osmem: profile: memory over time in %s\n",
-			           path);
-		}
+		osmem__svg_timeline(fd, t, total, out, series, ntop, pf.peak_t,
+		                    pf.peak, osmem__os_progname());
+		osmem__os_close(fd);
+		osmem__put(sum, "osmem: profile: memory over time in %s\n",
+		           path);
 	}
 	osmem_free(v);
+	osmem_free(total);
+	osmem_free(t);
 	osmem_free(names_top);
 }
 

@@ -12,7 +12,7 @@ so=${OSMEM_MALLOC_SO:?}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..18"
+echo "1..19"
 
 seq 1 50000 | sort -r >"$tmp/in"
 "$run" --lib="$so" --stats -- sort -n "$tmp/in" >"$tmp/out" 2>"$tmp/err"
@@ -63,6 +63,17 @@ assert names == ['sort', 'uniq'], names
 status=$?
 check "--leaks --leak-exitcode=9: sort's lost block, status 9 ($status)" \
 	sh -c "[ $status -eq 9 ] && grep -q '^osmem: definitely lost: [1-9][0-9]* bytes in 1 blocks' '$tmp/err4'"
+# The same bytes definitely lost as memcheck's, where valgrind is here.
+ours=$(sed -n 's/^osmem: definitely lost: \([0-9]*\) bytes.*/\1/p' "$tmp/err4")
+if command -v valgrind >/dev/null && [ "${OSMEM_VALGRIND:-0}" != 1 ]; then
+	env -u LD_PRELOAD valgrind --leak-check=full sort -n "$tmp/in" \
+		>/dev/null 2>"$tmp/vg"
+	theirs=$(sed -n 's/.*definitely lost: \([0-9,]*\) bytes.*/\1/p' "$tmp/vg" | tr -d ,)
+	check "sort's definitely lost bytes are memcheck's ($ours = ${theirs:-?})" \
+		[ "${ours:-x}" = "${theirs:-y}" ]
+else
+	skip "no valgrind to compare the leak check with"
+fi
 "$run" --lib="$so" --leaks=error -- sort -n "$tmp/in" >/dev/null 2>&1
 status=$?
 check "--leaks=error: a process that lost blocks exits with 23 ($status)" \
