@@ -256,10 +256,7 @@ open_output(const char *suffix, char *path, size_t len)
 		return -1;
 	memcpy(path, name, n);
 	strcpy(path + n, suffix);
-	int fd = osmem__os_open_new(path);
-	if (fd < 0)
-		osmem__warn("cannot write the profile to", path);
-	return fd;
+	return osmem__os_open_new(path); /* if not, said at start-up */
 }
 
 /* The stacks at the peak, merged by name, sorted; their number. */

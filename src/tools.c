@@ -74,6 +74,20 @@ static const struct osmem__hooks hooks = {
     .usable = osmem__debug_usable,
 };
 
+/* An output that could not be written at exit is said at start-up,
+ * once: template (with %p, %e) and suffix make its name. */
+static void
+unwritable(const char *template, const char *suffix, const char *what)
+{
+	char name[OSMEM_PATH_MAX + 64];
+	if (!template[0])
+		return;
+	osmem__path_pid(template, name, sizeof name - 16);
+	strcat(name, suffix);
+	if (osmem__os_writable(name) != 0)
+		osmem__warn(what, name);
+}
+
 const struct osmem__hooks *
 osmem__tools_start(void)
 {
@@ -97,6 +111,8 @@ osmem__tools_start(void)
 	}
 	osmem__trace_open();
 	osmem__heap_map_signal();
+	unwritable(c->profile, ".svg", "cannot write the profile to");
+	unwritable(c->stats_file, "", "cannot write the figures to");
 	/* Under memcheck, blocks are told to it (debug.c), and a freed block
 	 * stays out of use for a while so a use after free lands on memory
 	 * memcheck knows is freed. */
@@ -142,10 +158,8 @@ stats_at_exit(int fd)
 	char name[OSMEM_PATH_MAX + 32];
 	osmem__path_pid(c->stats_file, name, sizeof name);
 	int out = osmem__os_open_new(name);
-	if (out < 0) {
-		osmem__warn("cannot write the figures to", name);
-		return;
-	}
+	if (out < 0)
+		return; /* said at start-up */
 	osmem_stats_print(out, format);
 	osmem__os_close(out);
 }

@@ -17,7 +17,7 @@ prog=${OSMEM_PROFPROG:?}
 tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
-echo "1..11"
+echo "1..12"
 
 # Without %p the name is the first process's; the peak is known.
 $run --lib="$so" --profile="$tmp/prof" -- "$prog" 2>"$tmp/err"
@@ -73,3 +73,8 @@ $run --lib="$so" --profile="$tmp/pipe" -- sh -c "'$prog' | '$prog'"
 count=$(ls "$tmp"/pipe*.folded | wc -l)
 check "a pipeline's two processes write two profiles ($count)" \
 	[ "$count" -eq 2 ]
+
+$run --lib="$so" --profile=/nonexistent/dir/prof -- "$prog" 2>"$tmp/err7"
+check "a profile that cannot be written is reported once, at start-up" \
+	[ "$(grep -c "cannot write the profile to /nonexistent/dir/prof.svg" \
+		"$tmp/err7")" -eq 1 ]
