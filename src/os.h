@@ -112,7 +112,8 @@ OSMEM_INTERNAL const char *osmem__os_env(const char *name);
 OSMEM_INTERNAL int osmem__os_symbol(const void *addr, const char **sym,
                                     const void **sym_addr, const char **object,
                                     const void **object_base);
-/* Nanoseconds of a monotonic clock. */
+/* Nanoseconds of a monotonic clock, to its coarse resolution (a few
+ * milliseconds; it costs a few nanoseconds). */
 OSMEM_INTERNAL uint64_t osmem__os_now_ns(void);
 /* The most memory this process has had resident, in bytes. */
 OSMEM_INTERNAL size_t osmem__os_max_rss(void);

@@ -23,6 +23,14 @@
 
 osmem__lock_t osmem__stack_lock;
 
+/* A slot of the hash table: a stack's hash and length name it (64 bits
+ * of hash: two different stacks of a run sharing them is as likely as
+ * 10^-11), so a look-up touches neither the record nor the frames. */
+struct slot {
+	uint64_t hash;
+	uint32_t id, n;
+};
+
 /* Records stay where they are made (the profile updates them without
  * the stack lock): in chunks of CHUNK, never moved. */
 #define CHUNK 4096u
@@ -31,14 +39,14 @@ osmem__lock_t osmem__stack_lock;
 static struct {
 	struct osmem__stack *chunk[CHUNKS]; /* record 0 is no stack */
 	size_t nrec;
-	uint32_t *slot; /* open addressing over rec numbers; 0: empty */
-	size_t cap;     /* a power of two */
+	struct slot *slot; /* open addressing; id 0: empty */
+	size_t cap;        /* a power of two */
 	uintptr_t *frame;
 	size_t nframe, capframe;
 } st;
 
 static int (*unwind)(void **, int);
-static __thread int unwinding;
+static __thread int unwinding __attribute__((tls_model("initial-exec")));
 static int stopped; /* the report has begun: no more stacks */
 
 /* Load the unwinder when a tool wants stacks.  After the allocator's own
@@ -93,16 +101,11 @@ static uint64_t
 hash_of(const uintptr_t *f, size_t n)
 {
 	uint64_t h = 0x736f6d656d737461ull ^ n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		h = (h ^ f[i]) * 0x9e3779b97f4a7c15ull;
-	return h ^ (h >> 29);
-}
-
-static int
-same(const struct osmem__stack *s, uint64_t h, const uintptr_t *f, size_t n)
-{
-	return s->hash == h && s->n == n &&
-	       !memcmp(st.frame + s->at, f, n * sizeof *f);
+		h ^= h >> 32;
+	}
+	return h;
 }
 
 /* Make room for one record more, rehashing when the table is half
@@ -124,14 +127,16 @@ room(size_t nf)
 	if (2 * (st.nrec + 1) <= st.cap)
 		return 0;
 	size_t cap = st.cap ? 2 * st.cap : 8192;
-	uint32_t *slot = osmem__os_map(cap * sizeof *slot);
+	struct slot *slot = osmem__os_map(cap * sizeof *slot);
 	if (!slot)
 		return -1;
-	for (size_t r = 1; r < st.nrec; r++) {
-		size_t i = (size_t)rec(r)->hash & (cap - 1);
-		while (slot[i])
-			i = (i + 1) & (cap - 1);
-		slot[i] = (uint32_t)r;
+	for (size_t i = 0; i < st.cap; i++) {
+		if (!st.slot[i].id)
+			continue;
+		size_t j = (size_t)st.slot[i].hash & (cap - 1);
+		while (slot[j].id)
+			j = (j + 1) & (cap - 1);
+		slot[j] = st.slot[i];
 	}
 	if (st.slot)
 		(void)osmem__os_unmap(st.slot, st.cap * sizeof *st.slot);
@@ -140,20 +145,59 @@ room(size_t nf)
 	return 0;
 }
 
+/* Each thread's stacks of late, by hash: a hit takes neither the lock
+ * nor a cache miss in the table.  In a page of the thread's own, given
+ * back when it exits (a thread key's destructor). */
+#define RECENT 256
+static __thread struct slot *recent __attribute__((tls_model("initial-exec")));
+static unsigned recent_key;
+static int recent_keyed; /* 1: made, -1: could not be */
+
+static void
+recent_free(void *p)
+{
+	(void)osmem__os_unmap(p, RECENT * sizeof *recent);
+}
+
+static struct slot *
+recent_of_thread(void)
+{
+	if (recent)
+		return recent;
+	if (!__atomic_load_n(&recent_keyed, __ATOMIC_ACQUIRE)) {
+		osmem__lock(&osmem__stack_lock);
+		if (!recent_keyed)
+			recent_keyed =
+			    osmem__os_thread_key(&recent_key, recent_free) == 0
+			        ? 1
+			        : -1;
+		osmem__unlock(&osmem__stack_lock);
+	}
+	if (recent_keyed < 0 ||
+	    !(recent = osmem__os_map(RECENT * sizeof *recent)))
+		return NULL;
+	osmem__os_thread_set(recent_key, recent);
+	return recent;
+}
+
 /* The number of stack f[0..n), added if new; 0 without memory. */
 static uint32_t
 intern(const uintptr_t *f, size_t n)
 {
 	uint64_t h = hash_of(f, n);
+	struct slot *cache = recent_of_thread(), spare = {0, 0, 0};
+	struct slot *mine = cache ? &cache[h % RECENT] : &spare;
+	if (mine->id && mine->hash == h && mine->n == n)
+		return mine->id;
 	uint32_t r = 0;
 	osmem__lock(&osmem__stack_lock);
 	for (size_t i = st.cap ? (size_t)h & (st.cap - 1) : 0; st.cap;
 	     i = (i + 1) & (st.cap - 1)) {
-		uint32_t k = st.slot[i];
-		if (!k)
+		const struct slot *sl = &st.slot[i];
+		if (!sl->id)
 			break;
-		if (same(rec(k), h, f, n)) {
-			r = k;
+		if (sl->hash == h && sl->n == n) {
+			r = sl->id;
 			goto out;
 		}
 	}
@@ -168,12 +212,14 @@ intern(const uintptr_t *f, size_t n)
 	memcpy(st.frame + st.nframe, f, n * sizeof *f);
 	st.nframe += n;
 	size_t i = (size_t)h & (st.cap - 1);
-	while (st.slot[i])
+	while (st.slot[i].id)
 		i = (i + 1) & (st.cap - 1);
-	st.slot[i] = r;
+	st.slot[i] = (struct slot){h, r, (uint32_t)n};
 	__atomic_store_n(&st.nrec, st.nrec + 1, __ATOMIC_RELEASE);
 out:
 	osmem__unlock(&osmem__stack_lock);
+	if (r)
+		*mine = (struct slot){h, r, (uint32_t)n};
 	return r;
 }
 
