@@ -13,12 +13,12 @@
  *               something wrote to it after it was freed;
  *   check_every the heap checker runs every N calls;
  *   leaks       each block records its stack (stacks.c); at exit the lost
- *               ones are reported by stack (leaks.c).
+ *               ones are reported by stack (leaks.c); profile= too.
  *
- * With canary or leaks on, each block ends with a tail: the stack and the
- * size asked for in its last 16 bytes, the canary (if on) right after the
- * bytes asked for.  Each finding ends the process with one line naming
- * the block.  Layer 7.
+ * With canary, leaks or profile on, each block ends with a tail: the
+ * stack and the size asked for in its last 16 bytes, the canary (if on)
+ * right after the bytes asked for.  Each finding ends the process with one
+ * line naming the block.  Layer 7.
  */
 #include "tools.h"
 #include "vg.h"
@@ -98,7 +98,7 @@ osmem__debug_new(void *p, size_t n, size_t usable, uint32_t stack)
 		return p;
 	if (osmem__g.cfg.junk)
 		memset(p, JUNK_NEW, n);
-	else if (osmem__g.cfg.leaks &&
+	else if (osmem__g.cfg.leaks && !osmem__g.valgrind &&
 	         !(osmem__mem2chunk(p)->head & OSMEM_F_MMAP))
 		/* Reused memory keeps old pointers where the program has
 		 * not written yet, which would hide leaks from the check

@@ -460,12 +460,19 @@ osmem__profile_report(int fd)
 		;
 	names.pc = osmem_calloc(names.cap, sizeof *names.pc);
 	names.name = osmem_calloc(names.cap, sizeof *names.name);
-	if (!names.pc || !names.name)
+	if (!names.pc || !names.name) {
+		osmem_free(names.pc);
+		osmem_free(names.name);
 		return;
+	}
 	osmem__symbols_open();
 	struct osmem__out o = {.fd = fd};
 	summary(&o, nstacks);
 	pictures(nstacks, &o);
 	osmem__flush(&o);
 	osmem__symbols_close();
+	for (size_t i = 0; i < names.cap; i++)
+		osmem_free(names.name[i]);
+	osmem_free(names.name);
+	osmem_free(names.pc);
 }

@@ -168,8 +168,8 @@ stats_at_exit(int fd)
 __attribute__((destructor)) static void
 at_exit(void)
 {
-	/* The callee-saved registers onto the stack, which the leak check
-	 * scans from here up. */
+	/* The callee-saved registers onto the stack: without the unwinder
+	 * the leak check scans this thread's stack from here up. */
 	__builtin_unwind_init();
 	volatile char here = 0;
 	const struct osmem__global *g = &osmem__g;
