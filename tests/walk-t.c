@@ -99,6 +99,19 @@ cut_tree(void)
 	(void)g, (void)h, (void)i;
 }
 
+/* What osmem_stats_print writes in format, into out; its result. */
+static int
+printed(int format, char *out, size_t len)
+{
+	int fds[2];
+	if (pipe(fds) != 0)
+		bail("pipe");
+	int r = osmem_stats_print(fds[1], format);
+	close(fds[1]);
+	read_all(fds[0], out, len);
+	return r;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -194,14 +207,8 @@ main(int argc, char **argv)
 	memset(&u, 0, sizeof u);
 	osmem_walk(count, &u);
 	static char out[65536];
-	int fds[2];
-	if (pipe(fds) != 0)
-		bail("pipe");
-	ok(osmem_stats_print(fds[1], OSMEM_STATS_JSON) == 0,
+	ok(printed(OSMEM_STATS_JSON, out, sizeof out) == 0,
 	   "osmem_stats_print(JSON) returns 0");
-	close(fds[1]);
-	read_all(fds[0], out, sizeof out);
-	close(fds[0]);
 	char want[64];
 	snprintf(want, sizeof want, "{\"program\": \"walk-t\", \"pid\": %d,",
 	         (int)getpid());
@@ -225,13 +232,8 @@ main(int argc, char **argv)
 	ok(r.heap_resident > 0 && r.heap_resident <= r.heap,
 	   "resident heap bytes (%zu) are at most those reserved (%zu)",
 	   r.heap_resident, r.heap);
-	if (pipe(fds) != 0)
-		bail("pipe");
-	ok(osmem_stats_print(fds[1], OSMEM_STATS_TEXT) == 0,
+	ok(printed(OSMEM_STATS_TEXT, out, sizeof out) == 0,
 	   "osmem_stats_print(TEXT) returns 0");
-	close(fds[1]);
-	read_all(fds[0], out, sizeof out);
-	close(fds[0]);
 	ok(!strncmp(out, "osmem: bytes in use", 19) &&
 	       strstr(out, "osmem: heap bytes reserved ") &&
 	       strstr(out, "osmem:   resident "),
