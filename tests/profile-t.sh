@@ -5,18 +5,9 @@
 # peak), the two SVG files (well-formed XML, and rendered by a headless
 # Chromium where there is one), and one set of files per process.
 set -u
-if [ "${OSMEM_SANITIZED:-0}" = 1 ]; then
-	echo "1..0 # SKIP preloading a sanitized build is not possible"
-	exit 0
-fi
-# Without an inherited LD_PRELOAD: under the self-hosted distcheck a
-# second copy of the library would write its own (empty) profile too.
-run="env -u LD_PRELOAD ${OSMEM_RUN:-./src/osmem-run}"
-so=${OSMEM_MALLOC_SO:?}
-prog=${OSMEM_PROFPROG:?}
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
+osmem_run_setup
+prog=${OSMEM_PROFPROG:?}
 echo "1..12"
 
 # Without %p the name is the first process's; the peak is known.

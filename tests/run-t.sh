@@ -3,17 +3,8 @@
 # options its flags name, prints the figures with --stats, documents
 # every flag in --help, and refuses an unknown one.
 set -u
-if [ "${OSMEM_SANITIZED:-0}" = 1 ]; then
-	echo "1..0 # SKIP preloading a sanitized build is not possible"
-	exit 0
-fi
-# Without an inherited LD_PRELOAD: under the self-hosted distcheck a
-# second copy of the library would report (and write) its own as well.
-run="env -u LD_PRELOAD ${OSMEM_RUN:-./src/osmem-run}"
-so=${OSMEM_MALLOC_SO:?}
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
 . "$(dirname "$0")/tap.sh"
+osmem_run_setup
 echo "1..19"
 
 seq 1 50000 | sort -r >"$tmp/in"
