@@ -311,7 +311,10 @@ osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
 	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
 	    osmem__next(c) == osmem__fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
-	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at))
+	/* release_at: the wait since the last pass (trim.c); the threshold
+	 * is taken now, as it falls with the bytes in use. */
+	if (OSMEM_UNLIKELY(a->st.dirty > a->st.release_at) &&
+	    a->st.dirty > osmem__release_threshold(a))
 		osmem__arena_release(a, osmem__release_floor(a));
 }
 

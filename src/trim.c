@@ -78,19 +78,19 @@ unmap_free_segments(struct osmem__arena *a)
  * The resident free bytes an arena keeps before a release pass: the
  * tunable (1 MiB by default), or more when the arena is large (0 stays
  * 0): 1/64 of its heap, so that large heaps are not walked for a few
- * pages, or half the bytes in use, so that a program whose live size
- * swings (blocks freed and allocated in turn, large ones among them)
- * finds the pages it freed still there rather than faulting them in
- * again, while one that frees most of its heap gives it back as it goes.
- * A pass gives back down to osmem__release_floor (bench/README has the
- * figures behind each choice).
+ * pages, or as many bytes as are in use, so that a program whose live
+ * size swings (large blocks freed and allocated in turn) finds the pages
+ * it freed still there rather than faulting them in again, while one that
+ * frees most of its heap gives it back as it goes: the threshold falls
+ * with what is in use.  A pass gives back down to osmem__release_floor
+ * (bench/README has the figures behind each choice).
  */
 size_t
 osmem__release_threshold(const struct osmem__arena *a)
 {
 	size_t t = osmem__g.cfg.release_threshold, h = a->st.heap / 64;
-	if (h < a->st.in_use / 2)
-		h = a->st.in_use / 2;
+	if (h < a->st.in_use)
+		h = a->st.in_use;
 	return t && h > t ? h : t;
 }
 
@@ -113,23 +113,32 @@ struct release {
 	struct osmem__arena *a;
 	size_t done, down_to;
 	unsigned budget; /* chunks a pass may look at */
+	int part;        /* the last chunk gives only what is still needed */
 };
 
 /* Give back the whole pages inside free chunk c, of size bytes, past its
- * links and its estimate, and zero the estimate: the resident bytes that
- * went back, 0 if none did.  The range may take in pages released before,
- * which the kernel skips, so what counts is the estimate, at most the
- * range's length. */
+ * links and its estimate; with want > 0, only the last pages of it that
+ * hold want bytes.  The chunk's low end is what a request split from it
+ * takes (heap.c carves from the start), so its high end is what stays
+ * unused longest.  Returns the resident bytes that went back (0 if none
+ * did) and takes them off the estimate; the range may take in pages
+ * released before, which the kernel skips, so what counts is the
+ * estimate, at most the range's length. */
 static size_t
-give_back(osmem__chunk_t *c, size_t size)
+give_back(osmem__chunk_t *c, size_t size, size_t want)
 {
 	size_t page = osmem__g.page, *dirt = osmem__dirt_slot(c);
 	uintptr_t lo = osmem__round_up((uintptr_t)(dirt + 1), page);
 	uintptr_t hi = ((uintptr_t)c + size) & ~(uintptr_t)(page - 1);
+	int all = 1;
+	if (want && hi > lo && hi - lo > want) {
+		lo = hi - osmem__round_up(want, page);
+		all = 0;
+	}
 	if (hi <= lo || osmem__os_release((void *)lo, hi - lo) != 0)
 		return 0;
-	size_t done = *dirt < hi - lo ? *dirt : hi - lo;
-	*dirt = 0;
+	size_t done = all || *dirt < hi - lo ? *dirt : hi - lo;
+	*dirt -= done;
 	return done;
 }
 
@@ -147,10 +156,9 @@ release_chunk(osmem__chunk_t *c, void *arg)
 		return 1; /* enough: stop the walk */
 	if (dirt == 0 || (r->down_to && dirt < size / 8 && dirt < 64 * page))
 		return 0;
-	if ((done = give_back(c, size)) != 0) {
-		r->done += done;
-		r->a->st.dirty -= dirt; /* indexed: its estimate was counted */
-	}
+	done = give_back(c, size, r->part ? r->a->st.dirty - r->down_to : 0);
+	r->done += done;
+	r->a->st.dirty -= done; /* indexed: its estimate was counted */
 	return 0;
 }
 
@@ -162,15 +170,19 @@ release_chunk(osmem__chunk_t *c, void *arg)
 void
 osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 {
-	a->st.released += give_back(c, size); /* not indexed yet */
+	a->st.released += give_back(c, size, 0); /* not indexed yet */
 }
 
 /* Give back the pages of free chunks, largest first, until no more than
- * down_to resident bytes are left in them (0: all there are). */
+ * down_to resident bytes are left in them (0: all there are); with part,
+ * the last chunk only gives what is still needed.  Passes started by
+ * frees give whole chunks: a hole that grows up by merging would have its
+ * top given back again and again, pages already released counted as
+ * resident each time (release-t). */
 static size_t
-release_pass(struct osmem__arena *a, size_t down_to)
+release_pass(struct osmem__arena *a, size_t down_to, int part)
 {
-	struct release r = {a, 0, down_to, 256};
+	struct release r = {a, 0, down_to, 256, part && down_to};
 	osmem__bin_each_down(a, osmem__bin_index(2 * osmem__g.page),
 	                     release_chunk, &r);
 	a->st.released += r.done;
@@ -201,18 +213,34 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	} else if (a->st.backoff > 1) {
 		a->st.backoff /= 2;
 	}
-	a->st.last_release = release_pass(a, down_to);
+	a->st.last_release = release_pass(a, down_to, 0);
 	a->st.refault = 0;
-	size_t next = a->st.dirty + a->st.backoff * step;
-	a->st.release_at = next > threshold ? next : threshold;
+	a->st.release_at = a->st.dirty + a->st.backoff * step;
 }
 
+/*
+ * Room before new pages: only what would take the resident bytes (in use,
+ * free and resident, mapped; an estimate) past their peak so far goes
+ * back, taken from the high ends of the largest free chunks.  Growth that
+ * stays under the peak keeps the free pages, which the program's next
+ * requests of those sizes find still there.  Nothing goes back while the
+ * free resident bytes are under a quarter of the release threshold.
+ */
 void
 osmem__make_room(struct osmem__arena *a, size_t len)
 {
-	if (a->st.dirty > osmem__release_threshold(a) / 2)
-		a->st.last_release +=
-		    release_pass(a, a->st.dirty > len ? a->st.dirty - len : 0);
+	size_t r = a->st.in_use + a->st.dirty + a->st.large + len;
+	size_t over = r > a->st.res_peak ? r - a->st.res_peak : 0;
+	if (over > len)
+		over = len;
+	if (over && a->st.dirty > osmem__release_threshold(a) / 4) {
+		size_t done = release_pass(
+		    a, a->st.dirty > over ? a->st.dirty - over : 0, 1);
+		a->st.last_release += done;
+		r -= done;
+	}
+	if (r > a->st.res_peak)
+		a->st.res_peak = r;
 }
 
 int

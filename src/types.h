@@ -123,8 +123,7 @@ struct osmem__counters {
 	size_t heap_brk; /* of which from sbrk */
 	size_t large;    /* bytes of large mappings (main arena's only) */
 	size_t large_peak;
-	size_t nsegs;
-	size_t nlarge;
+	size_t nsegs, nlarge;
 	size_t free_bytes;   /* bytes in indexed free chunks */
 	size_t dirty;        /* resident bytes in free chunks of 2 pages or
 	                        more (the sum of their estimates) */
@@ -133,6 +132,7 @@ struct osmem__counters {
 	                        the last pass */
 	size_t backoff;      /* the wait between passes, in steps */
 	size_t last_release; /* bytes the last pass gave back */
+	size_t res_peak;     /* in use + dirty + mapped, peak (trim.c) */
 	size_t nfree_chunks;
 	size_t released; /* bytes given back to the system, in all */
 	size_t nlarge_alloc, nlarge_free; /* under the large lock */
