@@ -98,7 +98,9 @@ struct osmem_stats {
 	size_t heap_resident; /* bytes of heap segments in memory now (a
 	                         segment reserves address space, 64 MiB for
 	                         each other arena, that is not all used) */
-	size_t reserved[6];   /* zero; room to grow */
+	size_t mapped_kept;   /* bytes of freed mappings kept, in memory, for
+	                         the next large request */
+	size_t reserved[5];   /* zero; room to grow */
 };
 OSMEM_API void osmem_stats(struct osmem_stats *out) OSMEM_NOTHROW;
 /* The figures as a report on fd (osmem_stats(3)): what stats=1 prints at

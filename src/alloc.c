@@ -93,8 +93,8 @@ osmem_calloc(size_t count, size_t n)
 	                                  __builtin_return_address(0))
 	              : osmem_malloc(total);
 	/* A fresh mapping is zero already (unless a tool filled it). */
-	if (p &&
-	    (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) || osmem__g.hooked))
+	if (p && (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) ||
+	          osmem__g.hooked || !osmem__large_zero(osmem__mem2chunk(p))))
 		memset(p, 0, total);
 	return p;
 }

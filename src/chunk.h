@@ -226,7 +226,8 @@ osmem__usable(const osmem__chunk_t *c)
 {
 	if (c->head & OSMEM_F_MMAP)
 		return osmem__csize(c) - 2 * OSMEM_OVERHEAD -
-		       osmem__large_of(c)->guard;
+		       (osmem__large_of(c)->guard &
+		        ~(uint64_t)OSMEM_LARGE_USED);
 	return osmem__csize(c) - OSMEM_OVERHEAD;
 }
 

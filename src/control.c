@@ -39,7 +39,9 @@ osmem_trim(size_t pad)
 	osmem__tc_flush(osmem__tc);
 	osmem__arena_each(drain, NULL, 0);
 	osmem__arena_each(trim, &t, 1);
-	return t.done;
+	size_t kept = osmem__g.arena[0].st.kept;
+	osmem__large_drop(0);
+	return t.done || kept;
 }
 
 int

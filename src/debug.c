@@ -99,11 +99,12 @@ osmem__debug_new(void *p, size_t n, size_t usable, uint32_t stack)
 	if (osmem__g.cfg.junk)
 		memset(p, JUNK_NEW, n);
 	else if (osmem__g.cfg.leaks && !osmem__g.valgrind &&
-	         !(osmem__mem2chunk(p)->head & OSMEM_F_MMAP))
+	         (!(osmem__mem2chunk(p)->head & OSMEM_F_MMAP) ||
+	          !osmem__large_zero(osmem__mem2chunk(p))))
 		/* Reused memory keeps old pointers where the program has
 		 * not written yet, which would hide leaks from the check
-		 * (memcheck knows those bytes are undefined).  Mapped
-		 * blocks come as fresh zero pages, mostly. */
+		 * (memcheck knows those bytes are undefined).  A new
+		 * mapping comes as zero pages. */
 		memset(p, 0, n);
 	if (tail_on()) {
 		memcpy((char *)p + usable - sizeof n, &n, sizeof n);

@@ -241,9 +241,14 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 		*k = fit < *k ? (unsigned)fit : *k;
 		rest = (size_t)(*k - 1) * size;
 	}
-	if (dirt < have) /* some of it comes from released pages */
+	if (dirt < have) {
+		/* Some of it comes from released pages, which become resident
+		 * again: freed mappings kept for a large request go back
+		 * first, so the two never add up to a new peak. */
 		a->st.refault += size + rest -
 		                 (size_t)((double)(size + rest) * dirt / have);
+		osmem__large_drop(0);
+	}
 	char *p = carve(a, c, have, size + rest, OSMEM_F_PINUSE, dirt, 0);
 	if (rest) {
 		size_t first = osmem__csize(c) - rest;

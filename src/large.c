@@ -1,7 +1,12 @@
 /*
  * large.c: chunks that get a mapping of their own (requests at or above the
- * mmap threshold).  They come back to the system whole on free, so a large
- * buffer never pins heap memory, and a fresh mapping is already zero.
+ * mmap threshold).  A large buffer never pins heap memory, and a fresh
+ * mapping is already zero.  A freed mapping is kept, its pages still
+ * there, for the next large request, which resizes it in place or moves it
+ * (mremap keeps the pages): a program replacing large buffers in a loop
+ * then writes into pages it has, rather than faulting in new ones.  What
+ * is kept stays under an eighth of the bytes in use, and goes back before
+ * new pages are touched (osmem__large_drop, from make_room) and on trim.
  *
  * A mapping m holds, in order: a struct osmem__large linking every live
  * large chunk (so the walker and checker find them), padding up to the
@@ -12,6 +17,13 @@
 #include "core.h"
 
 #include <errno.h>
+
+/* The bytes of guard page at the end of mapping l. */
+static inline size_t
+guard_of(const struct osmem__large *l)
+{
+	return l->guard & ~(uint64_t)OSMEM_LARGE_USED;
+}
 
 osmem__lock_t osmem__large_lock;
 static struct osmem__large *live; /* every live large chunk */
@@ -53,7 +65,7 @@ unlink_large(struct osmem__large *l, size_t len, int call)
 	st->nlarge--;
 	st->nlarge_free += (size_t)call;
 	osmem__unlock(&osmem__large_lock);
-	(void)osmem__pages_mark(l, len - l->guard, 0);
+	(void)osmem__pages_mark(l, len - guard_of(l), 0);
 }
 
 static inline size_t
@@ -63,6 +75,17 @@ map_len(const osmem__chunk_t *c)
 }
 
 static void keep_spare(struct osmem__large *l, size_t len, int reuse);
+
+int
+osmem__large_zero(const osmem__chunk_t *c)
+{
+	return !(osmem__large_of(c)->guard & OSMEM_LARGE_USED);
+}
+
+/* Freed mappings kept for reuse, newest first, linked by next; guard
+ * holds the length.  Under the large lock; their bytes are the main
+ * arena's st.kept. */
+static struct osmem__large *kept_maps;
 
 /* Lay out chunk c at offset off in the mapping m of len bytes, whose last
  * guard bytes are a guard page (or 0), its pages marked as the
@@ -151,6 +174,114 @@ retry_spare(void)
 		keep_spare((struct osmem__large *)m, len, !(kept & 1));
 }
 
+/* Unmap kept mapping l of len bytes (taken off the list). */
+static void
+unmap_kept(struct osmem__large *l, size_t len)
+{
+	if (osmem__os_unmap(l, len) != 0)
+		keep_spare(l, len, 1);
+}
+
+/* Drop kept mappings, oldest first, while they hold more than most
+ * bytes. */
+static void
+drop_over(size_t most)
+{
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	for (;;) {
+		struct osmem__large **lp, *l = NULL;
+		osmem__lock(&osmem__large_lock);
+		if (st->kept > most && kept_maps) {
+			for (lp = &kept_maps; (*lp)->next; lp = &(*lp)->next)
+				;
+			l = *lp;
+			*lp = NULL;
+			st->kept -= l->guard;
+		}
+		osmem__unlock(&osmem__large_lock);
+		if (!l)
+			return;
+		unmap_kept(l, l->guard);
+	}
+}
+
+/* Keep freed mapping l of len bytes for reuse, if it fits under an
+ * eighth of the bytes in use (heap and mapped): 1 if kept. */
+static int
+keep(struct osmem__large *l, size_t len)
+{
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	size_t most = (st->in_use + st->large) / 8;
+	if (len > most)
+		return 0;
+	osmem__lock(&osmem__large_lock);
+	l->chunk = NULL;
+	l->guard = len;
+	l->prev = NULL;
+	l->next = kept_maps;
+	kept_maps = l;
+	st->kept += len;
+	osmem__unlock(&osmem__large_lock);
+	drop_over(most);
+	return 1;
+}
+
+/* A kept mapping made len bytes long (resized in place or moved, its
+ * pages kept), or NULL: the smallest that holds len, else the largest if
+ * it holds half of it (the rest is new pages). */
+static char *
+take_kept(size_t len)
+{
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	struct osmem__large **lp, **best = NULL;
+	if (!__atomic_load_n(&kept_maps, __ATOMIC_RELAXED))
+		return NULL;
+	osmem__lock(&osmem__large_lock);
+	for (lp = &kept_maps; *lp; lp = &(*lp)->next) {
+		size_t have = (*lp)->guard, b = best ? (*best)->guard : 0;
+		if (!best || (b < len ? have > b : have >= len && have < b))
+			best = lp;
+	}
+	struct osmem__large *l = best ? *best : NULL;
+	if (l && l->guard < len / 2)
+		l = NULL;
+	if (l) {
+		*best = l->next;
+		st->kept -= l->guard;
+	}
+	osmem__unlock(&osmem__large_lock);
+	if (!l)
+		return NULL;
+	size_t have = l->guard;
+	char *m = have == len ? (char *)l : osmem__os_remap(l, have, len);
+	if (!m)
+		unmap_kept(l, have);
+	return m;
+}
+
+void *
+osmem__large_reuse(size_t n)
+{
+	const size_t head = OSMEM_LARGE_HEAD + 2 * OSMEM_OVERHEAD;
+	if (n > OSMEM_MAX_REQUEST || osmem__g.cfg.guard)
+		return NULL;
+	size_t len = osmem__round_up(n + head, osmem__g.page);
+	char *m = take_kept(len);
+	if (!m)
+		return NULL;
+	char *p = place(m, OSMEM_LARGE_HEAD, len, 0, 1);
+	if (p) /* its pages are not zero: calloc clears them */
+		((struct osmem__large *)m)->guard = OSMEM_LARGE_USED;
+	return p;
+}
+
+void
+osmem__large_drop(size_t most)
+{
+	if (__atomic_load_n(&kept_maps, __ATOMIC_RELAXED))
+		drop_over(most);
+}
+
 void *
 osmem__large_alloc(size_t n, size_t align)
 {
@@ -223,8 +354,10 @@ osmem__large_free(osmem__chunk_t *c)
 		cfg->mmap_threshold = n;
 		cfg->trim_threshold = 2 * n;
 	}
+	size_t guard = guard_of(l);
 	unlink_large(l, len, 1);
-	size_t guard = l->guard;
+	if (!guard && keep(l, len))
+		return;
 	if (osmem__os_unmap(l, len) != 0)
 		keep_spare(l, len, !guard);
 	else
@@ -252,7 +385,7 @@ osmem__large_resize(osmem__chunk_t *c, size_t n)
 	size_t off = c->prev_foot, len = map_len(c);
 	size_t want =
 	    osmem__round_up(off + 2 * OSMEM_OVERHEAD + n, osmem__g.page);
-	if (l->guard)
+	if (guard_of(l))
 		return NULL; /* a guarded block moves: the caller copies */
 	if (want == len)
 		return osmem__chunk2mem(c);

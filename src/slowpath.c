@@ -51,7 +51,8 @@ osmem__alloc(size_t n, size_t align)
 	struct osmem__arena *a = tc ? tc->arena : &osmem__g.arena[0];
 	void *p = NULL;
 	if (align <= OSMEM_ALIGN) {
-		if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold)) {
+		if (OSMEM_UNLIKELY(n >= osmem__g.cfg.mmap_threshold) &&
+		    !(p = osmem__large_reuse(n))) {
 			/* Its pages will be new: room first. */
 			osmem__lock(&a->lock);
 			osmem__make_room(a, n);

@@ -56,6 +56,7 @@ osmem_stats(struct osmem_stats *out)
 	out->mapped = c.large;
 	out->mapped_peak = c.large_peak;
 	out->mapped_blocks = c.nlarge;
+	out->mapped_kept = c.kept;
 	out->in_use += c.large;
 	size_t calls[OSMEM_NCALLS];
 	osmem__calls(calls);
@@ -125,6 +126,8 @@ summary(int fd, const struct osmem_stats *sp)
 	    {"mapped bytes        ", offsetof(struct osmem_stats, mapped)},
 	    {"  most              ",
 	     offsetof(struct osmem_stats, mapped_peak)},
+	    {"  kept for reuse    ",
+	     offsetof(struct osmem_stats, mapped_kept)},
 	    {"free heap bytes     ", offsetof(struct osmem_stats, free)},
 	    {"  in blocks         ",
 	     offsetof(struct osmem_stats, free_blocks)},
@@ -243,11 +246,11 @@ json(int fd, const struct osmem_stats *s)
 	           s->heap_brk, s->segments);
 	osmem__put(&o,
 	           "  \"mapped\": {\"bytes\": %zu, \"peak\": %zu, "
-	           "\"blocks\": %zu},\n"
+	           "\"blocks\": %zu, \"kept\": %zu},\n"
 	           "  \"calls\": {\"malloc\": %zu, \"free\": %zu, "
 	           "\"realloc\": %zu},\n  \"arenas\": [",
-	           s->mapped, s->mapped_peak, s->mapped_blocks, s->nmalloc,
-	           s->nfree, s->nrealloc);
+	           s->mapped, s->mapped_peak, s->mapped_blocks, s->mapped_kept,
+	           s->nmalloc, s->nfree, s->nrealloc);
 	osmem__arena_each(json_arena, &o, 1);
 	osmem__put(&o, "\n  ],\n  \"sizes\": [");
 	for (size_t k = 0; k < RANGES; k++) {

@@ -214,14 +214,17 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 		a->st.backoff /= 2;
 	}
 	a->st.last_release = release_pass(a, down_to, 0);
+	if (!a->aflag) /* the bytes in use fell: so does what is kept */
+		osmem__large_drop((a->st.in_use + a->st.large) / 8);
 	a->st.refault = 0;
 	a->st.release_at = a->st.dirty + a->st.backoff * step;
 }
 
 /*
  * Room before new pages: only what would take the resident bytes (in use,
- * free and resident, mapped; an estimate) past their peak so far goes
- * back, taken from the high ends of the largest free chunks.  Growth that
+ * free and resident, mapped, freed mappings kept for reuse: an estimate)
+ * past their peak so far goes back: kept mappings first (the main
+ * arena's figure), then the high ends of the largest free chunks.  Growth that
  * stays under the peak keeps the free pages, which the program's next
  * requests of those sizes find still there.  Nothing goes back while the
  * free resident bytes are under a quarter of the release threshold.
@@ -229,10 +232,18 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 void
 osmem__make_room(struct osmem__arena *a, size_t len)
 {
-	size_t r = a->st.in_use + a->st.dirty + a->st.large + len;
+	size_t r = a->st.in_use + a->st.dirty + a->st.large + a->st.kept + len;
 	size_t over = r > a->st.res_peak ? r - a->st.res_peak : 0;
 	if (over > len)
 		over = len;
+	if (over && a->st.kept) {
+		/* freed mappings kept for reuse go first */
+		size_t before = a->st.kept;
+		osmem__large_drop(before > over ? before - over : 0);
+		size_t done = before - a->st.kept;
+		r -= done;
+		over = over > done ? over - done : 0;
+	}
 	if (over && a->st.dirty > osmem__release_threshold(a) / 4) {
 		size_t done = release_pass(
 		    a, a->st.dirty > over ? a->st.dirty - over : 0, 1);

@@ -99,8 +99,9 @@ _Static_assert(sizeof(struct osmem__seg) == OSMEM_SEG_HEAD, "segment head");
 struct osmem__large {
 	struct osmem__large *next, *prev;
 	struct osmem__chunk *chunk;
-	uint64_t guard; /* bytes of guard page at the end of the mapping */
+	uint64_t guard; /* guard page bytes at the end; | OSMEM_LARGE_USED */
 };
+#define OSMEM_LARGE_USED 1u /* its pages reused, not zero (large.c) */
 #define OSMEM_LARGE_HEAD 32u
 _Static_assert(sizeof(struct osmem__large) == OSMEM_LARGE_HEAD, "large head");
 
@@ -124,18 +125,17 @@ struct osmem__counters {
 	size_t large;    /* bytes of large mappings (main arena's only) */
 	size_t large_peak;
 	size_t nsegs, nlarge;
-	size_t free_bytes;   /* bytes in indexed free chunks */
-	size_t dirty;        /* resident bytes in free chunks of 2 pages or
-	                        more (the sum of their estimates) */
-	size_t release_at;   /* dirty bytes that start a release pass */
-	size_t refault;      /* bytes handed out from released pages since
-	                        the last pass */
-	size_t backoff;      /* the wait between passes, in steps */
-	size_t last_release; /* bytes the last pass gave back */
-	size_t res_peak;     /* in use + dirty + mapped, peak (trim.c) */
+	size_t free_bytes; /* bytes in indexed free chunks */
+	size_t dirty;      /* resident bytes in free chunks of 2 pages or
+	                      more (the sum of their estimates) */
+	size_t release_at; /* dirty bytes that start a release pass */
+	size_t refault;    /* bytes handed out from released pages since
+	                      the last pass */
+	size_t backoff;    /* the wait between passes, in steps */
+	size_t last_release, res_peak; /* of the last pass; peak (trim.c) */
 	size_t nfree_chunks;
 	size_t released; /* bytes given back to the system, in all */
-	size_t nlarge_alloc, nlarge_free; /* under the large lock */
+	size_t nlarge_alloc, nlarge_free, kept; /* under the large lock */
 };
 
 /* An arena: a heap with its own lock and index.  Each starts on a line

@@ -1,13 +1,15 @@
 /*
  * large-t: the sbrk/mmap split.  The heap is preallocated (128 KiB) on
  * first use; requests below the mmap threshold come from the break heap;
- * requests at or above it get a mapping of their own, which free unmaps.
+ * requests at or above it get a mapping of their own, which free unmaps or,
+ * under an eighth of the bytes in use, keeps for the next large request.
  */
 #include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 
 /* Whether any byte of [p, p+n) is mapped, from /proc/self/maps (a probe
  * of the address itself would be an error under memcheck). */
@@ -176,6 +178,53 @@ main(void)
 		skip("no 4 GiB mapping here");
 		skip("no 4 GiB mapping here");
 	}
+
+	/* A freed mapping under an eighth of the bytes in use is kept, its
+	 * pages still there, for the next large request. */
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	size_t mib = (size_t)1 << 20;
+	ok(osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, (int)mib) == 1,
+	   "mmap threshold set to 1 MiB");
+	char *hold = osmem_malloc(64 * mib), *k1 = osmem_malloc(4 * mib);
+	memset(k1, 0xab, 4 * mib);
+	osmem_free(k1);
+	ok(st->kept >= 4 * mib && mapped(k1, 4 * mib),
+	   "a freed 4 MiB mapping is kept while 64 MiB are in use (%zu "
+	   "bytes)",
+	   st->kept);
+	heap_ok("with a freed mapping kept");
+	struct osmem_stats fig;
+	osmem_stats(&fig);
+	ok(fig.mapped_kept == st->kept && fig.mapped == 64 * mib + 4096,
+	   "osmem_stats counts it kept (%zu bytes), not mapped (%zu)",
+	   fig.mapped_kept, fig.mapped);
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	long faults = ru.ru_minflt;
+	char *k2 = osmem_malloc(4 * mib);
+	memset(k2, 0xcd, 4 * mib);
+	getrusage(RUSAGE_SELF, &ru);
+	faults = ru.ru_minflt - faults;
+	ok(k2 == k1 && st->kept == 0, "the next 4 MiB request takes it");
+	ok(getenv("OSMEM_VALGRIND") || faults < 64,
+	   "writing it all faults in %ld pages, not 1024", faults);
+	osmem_free(k2);
+	unsigned char *z = osmem_calloc(1, 3 * mib);
+	int zero = z && (osmem__mem2chunk(z)->head & OSMEM_F_MMAP);
+	for (size_t i = 0; zero && i < 3 * mib; i++)
+		zero = z[i] == 0;
+	ok(zero && (char *)z == k1,
+	   "calloc from a kept mapping's old pages clears them");
+	osmem_free(z);
+	ok(osmem_trim(0) == 1 && st->kept == 0 && !mapped(z, 3 * mib),
+	   "osmem_trim unmaps the mappings kept");
+	osmem_free(hold);
+	char *big = osmem_malloc(16 * mib);
+	osmem_free(big);
+	ok(st->kept == 0 && !mapped(big, 16 * mib),
+	   "a mapping over an eighth of the bytes in use is unmapped at once");
+	heap_ok("after the kept mappings");
+	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, (int)t);
 
 	/* Growth on demand: 40 blocks of 60 KiB exceed the first 128 KiB. */
 	void *p[40];
