@@ -82,6 +82,19 @@ large_twice(void)
 	osmem_free(p); /* its mapping is gone */
 }
 
+/* The same while its mapping is kept for reuse (under an eighth of the
+ * 64 MiB in use): its pages are no longer the allocator's. */
+static void
+large_kept_twice(void)
+{
+	void *hold = osmem_malloc(64 << 20), *p = osmem_malloc(1 << 20);
+	osmem_free(p);
+	if (osmem__g.arena[0].st.kept == 0)
+		_exit(3); /* not kept: the case is not what it says */
+	osmem_free(p);
+	osmem_free(hold);
+}
+
 static void
 large_interior(void)
 {
@@ -344,6 +357,9 @@ static const struct {
      "osmem: free of a pointer in no heap (never allocated, or a large "
      "block already freed) 0x12345670"},
     {large_twice, "a double free of a large (mapped) block",
+     "osmem: free of a pointer in no heap (never allocated, or a large "
+     "block already freed) 0x"},
+    {large_kept_twice, "a double free of a large block whose mapping is kept",
      "osmem: free of a pointer in no heap (never allocated, or a large "
      "block already freed) 0x"},
     {large_interior, "free of a pointer inside a large block",
