@@ -158,8 +158,8 @@ OSMEM_INTERNAL int osmem__heap_resize(struct osmem__arena *a,
 OSMEM_INTERNAL void *osmem__large_alloc(size_t n, size_t align);
 OSMEM_INTERNAL void osmem__large_free(osmem__chunk_t *c);
 OSMEM_INTERNAL void *osmem__large_resize(osmem__chunk_t *c, size_t n);
-/* A block of n bytes in a freed mapping kept for reuse (its pages not
- * zero), or NULL; whether mapped chunk c's block is a new mapping's. */
+/* Whether mapped chunk c's block is a new mapping's (reads as zero); a
+ * block of n bytes in a freed mapping kept for reuse, or NULL. */
 OSMEM_INTERNAL int osmem__large_zero(const osmem__chunk_t *c);
 OSMEM_INTERNAL void *osmem__large_reuse(size_t n);
 /* Unmap freed mappings kept for reuse until at most most bytes are. */
