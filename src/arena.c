@@ -14,16 +14,30 @@
  */
 #include "core.h"
 
-static unsigned next_arena; /* round-robin for new threads */
-
+/* A new thread's arena: the one serving the fewest threads, the lowest
+ * on ties, so that a thread started after another ended takes over its
+ * arena, pages still resident, rather than making another arena hold
+ * memory of its own (round-robin made mstress's threads cycle over three
+ * arenas: twice glibc's resident set, or a release and page faults at
+ * every round).  The count is a hint: two threads starting at once may
+ * pick the same arena. */
 struct osmem__arena *
 osmem__arena_pick(void)
 {
 	struct osmem__global *g = &osmem__g;
-	unsigned k = __atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED);
-	if (k == 0 || g->narenas == 1)
-		return &g->arena[0];
-	struct osmem__arena *a = &g->arena[1 + (k - 1) % (g->narenas - 1)];
+	struct osmem__arena *a = &g->arena[0];
+	size_t least = __atomic_load_n(&a->threads, __ATOMIC_RELAXED);
+	for (unsigned i = 1; i < g->narenas && least; i++) {
+		size_t n =
+		    __atomic_load_n(&g->arena[i].threads, __ATOMIC_RELAXED);
+		if (n < least) {
+			least = n;
+			a = &g->arena[i];
+		}
+	}
+	__atomic_add_fetch(&a->threads, 1, __ATOMIC_RELAXED);
+	if (a == &g->arena[0])
+		return a;
 	if (!__atomic_load_n(&a->aflag, __ATOMIC_ACQUIRE)) {
 		osmem__lock(&a->lock);
 		if (!a->aflag) {

@@ -244,9 +244,13 @@ osmem__heap_alloc(struct osmem__arena *a, size_t size, unsigned *k,
 	if (dirt < have) {
 		/* Some of it comes from released pages, which become resident
 		 * again: freed mappings kept for a large request go back
-		 * first, so the two never add up to a new peak. */
-		a->st.refault += size + rest -
-		                 (size_t)((double)(size + rest) * dirt / have);
+		 * first, so the two never add up to a new peak.  What is
+		 * counted is what the split takes off the estimate's books:
+		 * the rest keeps as much of the chunk's dirt as it can hold
+		 * (carve), so over a whole chunk carved up the refaults add
+		 * up to its released bytes. */
+		size_t took = size + rest, left = have - took;
+		a->st.refault += took - (dirt > left ? dirt - left : 0);
 		osmem__large_drop(0);
 	}
 	char *p = carve(a, c, have, size + rest, OSMEM_F_PINUSE, dirt, 0);

@@ -78,6 +78,7 @@ tc_release(struct osmem__tcache *tc)
 	if (tc->next)
 		tc->next->prev = tc->prev;
 	tc->real = 0;
+	__atomic_sub_fetch(&tc->arena->threads, 1, __ATOMIC_RELAXED);
 	tc->next = spare;
 	spare = tc;
 }

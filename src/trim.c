@@ -74,6 +74,9 @@ unmap_free_segments(struct osmem__arena *a)
 	return done;
 }
 
+/* The largest step of the wait between release passes (see below). */
+#define RELEASE_STEP ((size_t)512 << 10)
+
 /*
  * The resident free bytes an arena keeps before a release pass: the
  * tunable (1 MiB by default), or more when the arena is large (0 stays
@@ -82,7 +85,10 @@ unmap_free_segments(struct osmem__arena *a)
  * size swings (large blocks freed and allocated in turn) finds the pages
  * it freed still there rather than faulting them in again, while one that
  * frees most of its heap gives it back as it goes: the threshold falls
- * with what is in use.  A pass gives back down to osmem__release_floor
+ * with what is in use.  Or, once passes have backed off (pages they gave
+ * back came into use again), the wait they learned: a program that
+ * builds a working set and frees all of it, round after round, keeps its
+ * pages between rounds.  A pass gives back down to osmem__release_floor
  * (bench/README has the figures behind each choice).
  */
 size_t
@@ -91,6 +97,8 @@ osmem__release_threshold(const struct osmem__arena *a)
 	size_t t = osmem__g.cfg.release_threshold, h = a->st.heap / 64;
 	if (h < a->st.in_use)
 		h = a->st.in_use;
+	if (a->st.backoff > 1 && h < a->st.backoff * RELEASE_STEP)
+		h = a->st.backoff * RELEASE_STEP;
 	return t && h > t ? h : t;
 }
 
@@ -105,9 +113,6 @@ osmem__release_floor(const struct osmem__arena *a)
 	                 : osmem__g.cfg.release_threshold / 2;
 	return t > cut ? t - cut : 0;
 }
-
-/* The largest step of the wait between release passes (see below). */
-#define RELEASE_STEP ((size_t)512 << 10)
 
 struct release {
 	struct osmem__arena *a;
@@ -196,8 +201,13 @@ release_pass(struct osmem__arena *a, size_t down_to, int part)
  * last time mostly came back into use (refaults: the program's working
  * set swings over them, as when large blocks are freed and allocated in
  * turn), releasing them again would only cost faults and system calls,
- * so the wait doubles, up to a quarter of the arena's heap; when they
- * stayed unused, it halves back.
+ * so the wait doubles, up to a quarter of the arena's heap or until it
+ * covers the most bytes the arena had in use (a working set built and
+ * freed again and again); when they stayed unused, it halves back.  The
+ * passes of a run of frees (the bytes in use fell since the last pass)
+ * count as one: between them nothing is allocated, so they say nothing
+ * of refaults (mstress's rounds, each freeing all it built, halved the
+ * wait at every second pass).
  */
 void
 osmem__arena_release(struct osmem__arena *a, size_t down_to)
@@ -207,16 +217,22 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	    threshold / 2 < RELEASE_STEP ? threshold / 2 : RELEASE_STEP;
 	if (a->st.backoff == 0)
 		a->st.backoff = 1;
-	if (a->st.refault > a->st.last_release / 2) {
-		if ((2 * a->st.backoff) * step <= a->st.heap / 4)
-			a->st.backoff *= 2;
-	} else if (a->st.backoff > 1) {
-		a->st.backoff /= 2;
+	if (a->st.in_use >= a->st.pass_in_use) {
+		/* not in a run of frees: weigh the refaults */
+		if (a->st.refault > a->st.last_release / 2) {
+			if ((2 * a->st.backoff) * step <= a->st.heap / 4 ||
+			    a->st.backoff * RELEASE_STEP < a->st.in_use_peak)
+				a->st.backoff *= 2;
+		} else if (a->st.backoff > 1) {
+			a->st.backoff /= 2;
+		}
+		a->st.last_release = 0;
+		a->st.refault = 0;
 	}
-	a->st.last_release = release_pass(a, down_to, 0);
+	a->st.pass_in_use = a->st.in_use;
+	a->st.last_release += release_pass(a, down_to, 0);
 	if (!a->aflag) /* the bytes in use fell: so does what is kept */
 		osmem__large_drop((a->st.in_use + a->st.large) / 8);
-	a->st.refault = 0;
 	a->st.release_at = a->st.dirty + a->st.backoff * step;
 }
 

@@ -117,8 +117,8 @@ _Static_assert(OSMEM_BITMAP_WORDS <= 64, "one summary word");
 
 /* Figures kept by each arena (bytes are chunk sizes, not requests). */
 struct osmem__counters {
-	size_t in_use; /* bytes in chunks handed out */
-	size_t in_use_peak;
+	size_t in_use;                   /* bytes in chunks handed out */
+	size_t in_use_peak, pass_in_use; /* and at the last release pass */
 	size_t heap; /* bytes of segments (sbrk and mapped) */
 	size_t heap_peak;
 	size_t heap_brk; /* of which from sbrk */
@@ -152,8 +152,8 @@ struct __attribute__((aligned(128))) osmem__arena {
 	                                     bins (bins.c) */
 	struct osmem__chunk *pile[2];     /* chunks freed in a run of frees,
 	                                     not yet in their bins (bins.c) */
-	size_t run;                       /* chunks indexed since the last
-	                                     search */
+	size_t run, threads;              /* chunks indexed since the last
+	                                     search; threads it serves */
 	uintptr_t remote;                 /* blocks that threads of other
 	                                     arenas freed (arena.c) */
 	size_t remote_bytes;              /* and their chunk bytes */

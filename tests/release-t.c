@@ -136,6 +136,35 @@ main(void)
 	for (int i = 0; i < NZ; i++)
 		osmem_free(zg[i]);
 
+	/* A program that builds a working set and frees all of it, again
+	 * and again (a thread or a task per round): the pages a round gives
+	 * back, the next one faults in again, so the wait between passes
+	 * grows round by round.  The frees that end a round bring no news
+	 * of refaults; they must not shrink the wait back. */
+	enum { NC = 768, CSZ = 32 * 1024, ROUNDS = 12 };
+	static char *cb[NC];
+	size_t gave[ROUNDS];
+	char *pin = NULL; /* above the first round's blocks: no trim */
+	for (int r = 0; r < ROUNDS; r++) {
+		for (int i = 0; i < NC; i++) {
+			cb[i] = osmem_malloc(CSZ);
+			memset(cb[i], r, CSZ);
+		}
+		if (!pin)
+			pin = osmem_malloc(100);
+		size_t at = osmem__g.arena[0].st.released;
+		for (int k = 0; k < NC; k++)
+			osmem_free(cb[(k * 37) % NC]);
+		gave[r] = osmem__g.arena[0].st.released - at;
+	}
+	ok(gave[0] > 0 && gave[ROUNDS - 1] <= gave[1] / 4,
+	   "24 MiB built and freed %d times: round 2 gave back %zu KiB, "
+	   "round %d %zu KiB",
+	   ROUNDS, gave[1] >> 10, ROUNDS, gave[ROUNDS - 1] >> 10);
+	heap_ok("after the rounds");
+	osmem_free(pin);
+	osmem_trim(0);
+
 	/* The limit: growth past it fails with ENOMEM. */
 	size_t held = osmem__os_held();
 	osmem__os_set_limit(held + 1024 * 1024);

@@ -174,6 +174,71 @@ producer_consumer(void)
 	heap_ok("after producer/consumer");
 }
 
+/*
+ * Which arena a thread gets: threads alive at the same time get arenas of
+ * their own while there are arenas to spare, and a thread started after
+ * another ended takes over the arena it left (round-robin sent each new
+ * thread to the next arena, so a program starting a thread per task kept
+ * every arena's pages in memory, or gave them back and faulted them in
+ * again).
+ */
+static pthread_barrier_t pick_both;
+struct pick {
+	struct osmem__arena *arena;
+	int together; /* wait at pick_both: alive at once with another */
+};
+
+static void *
+pick(void *arg)
+{
+	struct pick *k = arg;
+	void *p = osmem_malloc(100); /* the thread's cache and arena */
+	k->arena = osmem__tc->arena;
+	if (k->together)
+		pthread_barrier_wait(&pick_both);
+	osmem_free(p);
+	return NULL;
+}
+
+static void
+arena_reuse(void)
+{
+	struct pick seen[3];
+	osmem_free(osmem_malloc(100)); /* this thread: its arena first */
+	struct osmem__arena *mine = osmem__tc->arena;
+	for (int i = 0; i < 3; i++) {
+		pthread_t t;
+		seen[i].together = 0;
+		pthread_create(&t, NULL, pick, &seen[i]);
+		pthread_join(t, NULL);
+	}
+	ok(seen[0].arena == seen[1].arena && seen[1].arena == seen[2].arena,
+	   "threads started one after another use the same arena (%td, %td, "
+	   "%td)",
+	   seen[0].arena - osmem__g.arena, seen[1].arena - osmem__g.arena,
+	   seen[2].arena - osmem__g.arena);
+	if (osmem__g.narenas < 3) {
+		skip("%u arenas: none to spare for two threads",
+		     osmem__g.narenas);
+		return;
+	}
+	pthread_t t[2];
+	pthread_barrier_init(&pick_both, NULL, 2);
+	for (int i = 0; i < 2; i++) {
+		seen[i].together = 1;
+		pthread_create(&t[i], NULL, pick, &seen[i]);
+	}
+	for (int i = 0; i < 2; i++)
+		pthread_join(t[i], NULL);
+	pthread_barrier_destroy(&pick_both);
+	ok(seen[0].arena != seen[1].arena && seen[0].arena != mine &&
+	       seen[1].arena != mine,
+	   "two threads alive at once and this one: three arenas (%td, %td, "
+	   "%td)",
+	   mine - osmem__g.arena, seen[0].arena - osmem__g.arena,
+	   seen[1].arena - osmem__g.arena);
+}
+
 /* Allocate and free COUNTED blocks twice, the second time from the
  * cache, then exit. */
 enum { COUNTED = 50 };
@@ -203,6 +268,7 @@ main(void)
 	for (int i = 0; i < THREADS; i++)
 		drain(&q[i], 1);
 	producer_consumer();
+	arena_reuse();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",
 	   THREADS, ROUNDS);
