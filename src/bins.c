@@ -4,18 +4,20 @@
  * Free chunks are segregated into bins by size (exact 16-byte classes below
  * 4 KiB, then 16 classes per power of two); a two-level bitmap finds the
  * next non-empty bin in a few instructions.  An exact bin gives up its
- * lowest address, at the end of its tree's left spine, which successive
- * takes walk again and so find in the cache; a search by size in a wider
- * bin goes down a new path each time, a cache miss per level on a heap of
- * many free chunks.  So the exact classes reach 4 KiB, where most
- * requests fall, and the thread caches' runs (tcache.c), which leave
- * merged holes of odd sizes, still find exact bins (bench/README has the
- * measurements behind each choice here).  Inside a bin, chunks form a
- * treap ordered by (size, address) whose priorities are a hash of the
- * address, so it needs only the two child links a 32-byte chunk has room
- * for, and a lookup or insert costs O(log n) in the number of chunks in
- * that one bin.  The smallest key not below (request, 0) is
- * exactly best fit: the smallest chunk that fits, lowest address on ties.
+ * lowest address; an exact bin of chunks of 48 bytes or more is a pairing
+ * heap by address (binheap.c), which takes a chunk in by one comparison
+ * with its root.  A search by size in a wider bin goes down a new path
+ * each time, a cache miss per level on a heap of many free chunks.  So the
+ * exact classes reach 4 KiB, where most requests fall, and the thread
+ * caches' runs (tcache.c), which leave merged holes of odd sizes, still
+ * find exact bins (bench/README has the measurements behind each choice
+ * here).  In the other bins, chunks form a treap ordered by (size,
+ * address), by address alone in the exact bin of 32-byte chunks, whose
+ * priorities are a hash of the address, so it needs only the two child
+ * links a 32-byte chunk has room for, and a lookup or insert costs
+ * O(log n) in the number of chunks in that one bin.  The smallest key not
+ * below (request, 0) is exactly best fit: the smallest chunk that fits,
+ * lowest address on ties.
  *
  * One free chunk waits outside the bins: the victim, the chunk indexed
  * last.  Indexing a chunk makes it the victim and sends the old one into
@@ -28,11 +30,12 @@
  * victim's pointer lives in the arena, out of reach of writes to freed
  * memory, so it is stored plain.
  *
- * Chunks of 48 bytes or more also link to their parent (at c+32), so a
- * chunk leaving its bin because a neighbour merges with it is unlinked
- * where it is, not looked for from the root, which on a heap of many free
- * blocks costs a cache miss per level.  The 32-byte chunks have no room
- * for it; their bin is searched.
+ * Chunks of 48 bytes or more also link to their parent (at c+32; in a
+ * pairing heap, to the chunk before them), so a chunk leaving its bin
+ * because a neighbour merges with it is unlinked where it is, not looked
+ * for from the root, which on a heap of many free blocks costs a cache
+ * miss per level.  The 32-byte chunks have no room for it; their bin is
+ * searched.
  *
  * A run of frees with no search between them (a program freeing what it
  * built) would put every chunk into its tree only for most of them to
@@ -256,7 +259,11 @@ static OSMEM_NOINLINE void
 tree_insert(struct osmem__arena *a, osmem__chunk_t *c)
 {
 	unsigned bin = osmem__bin_index(osmem__csize(c));
-	if (!bin_nonempty(a, bin)) {
+	if (heaped(bin)) {
+		c->link[0] = OSMEM_SLOT_END;
+		c->link[1] = OSMEM_SLOT_END;
+		osmem__binheap_add(a, bin, c);
+	} else if (!bin_nonempty(a, bin)) {
 		/* the only chunk (a common case on small heaps): no walk,
 		 * and none of the registers a walk saves */
 		*root_of(a, bin) = enc(c);
@@ -299,6 +306,10 @@ osmem__bin_remove(struct osmem__arena *a, osmem__chunk_t *c)
 	osmem__chunk_t *n = NULL, *owner;
 	if (parented(bin) && *up(c) == OSMEM_SLOT_PILE) {
 		pile_unlink(a, c);
+		return;
+	}
+	if (heaped(bin)) {
+		osmem__binheap_remove(a, bin, c);
 		return;
 	}
 	if (!bin_nonempty(a, bin)) {
@@ -381,7 +392,8 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 		v = NULL; /* it does not fit: out of the running */
 	if (is_exact(bin) && bin_nonempty(a, bin)) {
 		/* an exact bin: its lowest address */
-		c = least(a, bin, &s, &owner);
+		c = heaped(bin) ? ld(root_of(a, bin))
+		                : least(a, bin, &s, &owner);
 	} else {
 		if (bin_nonempty(a, bin))
 			c = search(a, bin, size, &s, &owner);
@@ -393,7 +405,8 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 			if (b < OSMEM_NBINS &&
 			    !(v && b > osmem__bin_index(osmem__csize(v)))) {
 				bin = b;
-				c = least(a, b, &s, &owner);
+				c = heaped(b) ? ld(root_of(a, b))
+				              : least(a, b, &s, &owner);
 			}
 		}
 	}
@@ -404,7 +417,10 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 	}
 	if (c) {
 		count(a, c, -1);
-		remove_at(a, bin, s, owner, c);
+		if (heaped(bin))
+			osmem__binheap_remove(a, bin, c);
+		else
+			remove_at(a, bin, s, owner, c);
 	}
 	return c;
 }

@@ -108,6 +108,14 @@ up(osmem__chunk_t *c)
 	return (osmem__slot_t *)((char *)c + OSMEM_MIN_CHUNK);
 }
 
+/* The exact bins of chunks of 48 bytes or more are pairing heaps by
+ * address, not treaps (bins.c). */
+static inline int
+heaped(unsigned bin)
+{
+	return is_exact(bin) && parented(bin);
+}
+
 /* Record n's parent: e is the stored link to it (or the end, for the
  * root). */
 static inline void
@@ -190,6 +198,13 @@ any_piled(const struct osmem__arena *a)
 {
 	return ((uintptr_t)a->pile[0] | (uintptr_t)a->pile[1]) != 0;
 }
+
+/* Put chunk or heap h (no sibling) into exact bin bin, a pairing heap;
+ * take chunk c out of it (binheap.c). */
+OSMEM_INTERNAL void osmem__binheap_add(struct osmem__arena *a, unsigned bin,
+                                       osmem__chunk_t *h);
+OSMEM_INTERNAL void osmem__binheap_remove(struct osmem__arena *a, unsigned bin,
+                                          osmem__chunk_t *c);
 
 /* Put the piles into the trees (bins.c). */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__bin_drain(struct osmem__arena *a);

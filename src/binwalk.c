@@ -72,6 +72,20 @@ in_tree(struct osmem__arena *a, unsigned bin, const osmem__chunk_t *c)
 {
 	if (!bin_nonempty(a, bin))
 		return 0;
+	if (heaped(bin)) {
+		/* A heap has no search by key.  A free chunk is in it if
+		 * the slot before it leads to it: bin_check counts every
+		 * chunk its walks reach from the roots, and the heap check
+		 * holds that count to the free chunks of the segments. */
+		osmem__slot_t ec = enc(c), e = *up((osmem__chunk_t *)c);
+		osmem__chunk_t *p;
+		if (!osmem__is_free(c))
+			return 0;
+		if (e == OSMEM_SLOT_END)
+			return *root_of(a, bin) == ec;
+		return open_link(up((osmem__chunk_t *)c), e, &p) &&
+		       (p->link[0] == ec || p->link[1] == ec);
+	}
 	osmem__chunk_t *n = ld(root_of(a, bin));
 	for (int depth = 0; n && n != c && depth <= TREE_DEPTH_MAX; depth++)
 		n = ld(&n->link[key_less(is_exact(bin), n, c)]);
@@ -93,6 +107,27 @@ osmem__bin_contains(struct osmem__arena *a, const osmem__chunk_t *c)
 	return in_tree(a, bin, c);
 }
 
+/* The checks of one node n of any bin's index (parent links and order
+ * aside). */
+static int
+check_node(const osmem__chunk_t *n, unsigned bin)
+{
+	if (!osmem__head_ok(n))
+		return osmem__report("heap check: bad header on free chunk", n,
+		                     0);
+	size_t sz = osmem__csize(n);
+	if (n->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP))
+		return osmem__report("heap check: in-use chunk in a bin", n,
+		                     sz);
+	if (osmem__bin_index(sz) != bin)
+		return osmem__report("heap check: chunk in the wrong bin", n,
+		                     sz);
+	if (osmem__next(n)->prev_foot != sz)
+		return osmem__report("heap check: free chunk footer mismatch",
+		                     n, sz);
+	return 0;
+}
+
 /* ---------------------------------------------------------------------
  * Consistency check of one treap: order, heap property, bin membership,
  * and that every node is a well-formed free chunk. */
@@ -108,16 +143,9 @@ check_tree(osmem__chunk_t *n, osmem__chunk_t *parent, unsigned bin,
 		    "heap check: wrong parent link in bin tree at", n, 0);
 	if (depth > TREE_DEPTH_MAX)
 		return osmem__report("heap check: bin tree too deep at", n, 0);
-	if (!osmem__head_ok(n))
-		return osmem__report("heap check: bad header on free chunk", n,
-		                     0);
+	if (check_node(n, bin))
+		return -1;
 	size_t sz = osmem__csize(n);
-	if (n->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP))
-		return osmem__report("heap check: in-use chunk in a bin", n,
-		                     sz);
-	if (osmem__bin_index(sz) != bin)
-		return osmem__report("heap check: chunk in the wrong bin", n,
-		                     sz);
 	int exact = is_exact(bin);
 	if ((lo && !key_less(exact, lo, n)) || (hi && !key_less(exact, n, hi)))
 		return osmem__report("heap check: bin tree out of order at", n,
@@ -125,15 +153,71 @@ check_tree(osmem__chunk_t *n, osmem__chunk_t *parent, unsigned bin,
 	if (prio(n) > maxprio)
 		return osmem__report("heap check: bin tree heap order at", n,
 		                     sz);
-	if (osmem__next(n)->prev_foot != sz)
-		return osmem__report("heap check: free chunk footer mismatch",
-		                     n, sz);
 	++*count;
 	if (check_tree(ld(&n->link[0]), n, bin, lo, n, prio(n), depth + 1,
 	               count))
 		return -1;
 	return check_tree(ld(&n->link[1]), n, bin, n, hi, prio(n), depth + 1,
 	                  count);
+}
+
+/* The chunk whose list of children holds n (not the root): the slots
+ * before n lead back along its siblings to the parent. */
+static osmem__chunk_t *
+parent_of(osmem__chunk_t *n)
+{
+	osmem__chunk_t *p = ld(up(n));
+	while (p->link[0] != enc(n)) {
+		n = p;
+		p = ld(up(p));
+	}
+	return p;
+}
+
+/* Consistency check of one pairing heap, rooted at r, walked without a
+ * stack (a heap's lists of children can be as long as it is): each
+ * chunk's slot before it leads back to it, no chunk is below its parent,
+ * and no more chunks than the arena counts free (so a loop ends). */
+static int
+check_heap(struct osmem__arena *a, osmem__chunk_t *r, unsigned bin,
+           size_t *count)
+{
+	osmem__chunk_t *n = r, *par = NULL, *next;
+	size_t seen = 0;
+	if (*up(r) != OSMEM_SLOT_END || r->link[1] != OSMEM_SLOT_END)
+		return osmem__report(
+		    "heap check: wrong parent link in bin tree at", r, 0);
+	for (;;) {
+		if (++seen > a->st.nfree_chunks)
+			return osmem__report(
+			    "heap check: bin heap longer than the free "
+			    "chunks in",
+			    a, seen);
+		if (check_node(n, bin))
+			return -1;
+		if (par && (uintptr_t)n < (uintptr_t)par)
+			return osmem__report(
+			    "heap check: bin heap out of order at", n,
+			    osmem__csize(n));
+		if (step(&n->link[0], &next)) {
+			par = n; /* down to the first child */
+		} else {
+			/* on to the next sibling, up where there is none */
+			while (n != r && !step(&n->link[1], &next)) {
+				n = par;
+				par = n == r ? NULL : parent_of(n);
+			}
+			if (n == r)
+				break;
+		}
+		if (ld(up(next)) != n)
+			return osmem__report(
+			    "heap check: wrong parent link in bin tree at",
+			    next, 0);
+		n = next;
+	}
+	*count += seen;
+	return 0;
 }
 
 /* Pile k: well-formed free chunks of the sizes that go there, each
@@ -190,7 +274,9 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 		    (v->head & (OSMEM_F_CINUSE | OSMEM_F_MMAP)))
 			return osmem__report("heap check: bad victim chunk", v,
 			                     0);
-		if (in_tree(a, bin, v))
+		/* (a heap is not searched: its walk would count the victim
+		 * twice, and the counts would disagree) */
+		if (!heaped(bin) && in_tree(a, bin, v))
 			return osmem__report(
 			    "heap check: victim also in a bin", v,
 			    osmem__csize(v));
@@ -210,8 +296,9 @@ osmem__bin_check(struct osmem__arena *a, size_t *nfree)
 			return osmem__report(
 			    "heap check: empty bin marked full",
 			    root_of(a, bin), 0);
-		if (check_tree(r, NULL, bin, NULL, NULL, ~(uint64_t)0, 0,
-		               nfree))
+		if (heaped(bin) ? check_heap(a, r, bin, nfree)
+		                : check_tree(r, NULL, bin, NULL, NULL,
+		                             ~(uint64_t)0, 0, nfree))
 			return -1;
 	}
 	return 0;

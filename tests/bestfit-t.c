@@ -109,11 +109,64 @@ pile(void)
 	   osmem__g.arena[0].st.nfree_chunks);
 }
 
+/*
+ * An exact bin is a pairing heap by address (binheap.c): it must give up
+ * its chunks lowest address first whatever order they came in, take one
+ * out from anywhere when a neighbour merges with it, and stay checkable
+ * when its lists are long: NH holes of one size, each behind a guard,
+ * freed from the bottom up (the root gets NH children) or from the top
+ * down (a chain NH deep), every third merged away by freeing its guard,
+ * then taken back.
+ */
+enum { NH = 30000 };
+
+static void
+heap_order(int down)
+{
+	static void *h[NH], *g[NH];
+	for (int i = 0; i < NH; i++) {
+		h[i] = chunk_of(96);
+		g[i] = osmem_malloc(1);
+	}
+	for (int k = 0; k < NH; k++)
+		osmem_free(h[down ? NH - 1 - k : k]);
+	/* A run of frees piles them; a search puts the pile into the bins,
+	 * the last freed first. */
+	osmem_free(osmem_malloc(8));
+	ok(osmem__g.arena[0].pile[0] == NULL, "the pile went into the bins");
+	heap_ok(down ? "with a heap 30000 wide" : "with a heap 30000 deep");
+	for (int i = 1; i < NH; i += 3) {
+		osmem_free(g[i]); /* merges h[i] and h[i + 1] */
+		g[i] = NULL;
+	}
+	heap_ok("after merging a third of the holes away");
+	int in_order = 1;
+	for (int i = 0; i < NH; i++) {
+		if (i % 3 == 1 || i % 3 == 2)
+			continue; /* merged into a larger hole */
+		in_order &= chunk_of(96) == h[i];
+	}
+	ok(in_order, "holes freed %s come back lowest address first",
+	   down ? "top down" : "bottom up");
+	heap_ok("after taking the holes back");
+	for (int i = 0; i < NH; i++) {
+		if (i % 3 == 0)
+			osmem_free(h[i]);
+		if (g[i])
+			osmem_free(g[i]);
+	}
+	for (int i = 1; i < NH; i += 3)
+		osmem_free(chunk_of(96)); /* whatever of the merged holes */
+	heap_ok("with the holes freed again");
+}
+
 int
 main(void)
 {
 	core_only();
 	pile(); /* first: on a heap with no other free chunks */
+	heap_order(0);
+	heap_order(1);
 
 	/* On a fresh heap, coalescing:  free the middle of three, then each
 	 * side. */
