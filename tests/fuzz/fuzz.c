@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "tools.h" /* every layer: the heap check */
 
 enum { SLOTS = 64 };
 static struct {
