@@ -340,7 +340,8 @@ least(struct osmem__arena *a, unsigned bin, osmem__slot_t **where,
 {
 	osmem__slot_t *s = root_of(a, bin), e = *s, o = OSMEM_SLOT_END;
 	osmem__chunk_t *n = ld(s), *l;
-	while (step(&n->link[0], &l)) {
+	/* a heap's least is its root; a treap's ends its left spine */
+	while (!heaped(bin) && step(&n->link[0], &l)) {
 		o = e;
 		s = &n->link[0];
 		e = *s;
@@ -392,8 +393,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 		v = NULL; /* it does not fit: out of the running */
 	if (is_exact(bin) && bin_nonempty(a, bin)) {
 		/* an exact bin: its lowest address */
-		c = heaped(bin) ? ld(root_of(a, bin))
-		                : least(a, bin, &s, &owner);
+		c = least(a, bin, &s, &owner);
 	} else {
 		if (bin_nonempty(a, bin))
 			c = search(a, bin, size, &s, &owner);
@@ -405,8 +405,7 @@ osmem__bin_take_best(struct osmem__arena *a, size_t size)
 			if (b < OSMEM_NBINS &&
 			    !(v && b > osmem__bin_index(osmem__csize(v)))) {
 				bin = b;
-				c = heaped(b) ? ld(root_of(a, b))
-				              : least(a, b, &s, &owner);
+				c = least(a, b, &s, &owner);
 			}
 		}
 	}

@@ -109,7 +109,7 @@ up(osmem__chunk_t *c)
 }
 
 /* The exact bins of chunks of 48 bytes or more are pairing heaps by
- * address, not treaps (bins.c). */
+ * address, not treaps (binheap.c). */
 static inline int
 heaped(unsigned bin)
 {
