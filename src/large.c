@@ -341,21 +341,17 @@ osmem__large_free(osmem__chunk_t *c)
 	struct osmem__large *l = osmem__large_of(c);
 	size_t len = map_len(c);
 	/*
-	 * The dynamic threshold: a program that frees a mapped block of this
-	 * size will likely ask for one again, and a heap block costs no
-	 * system call and no page faults.  glibc raises its threshold to the
-	 * size freed; then each request larger than any freed so far (sizes
-	 * spread over a range reach new highs for a long time) gets a new
-	 * mapping, faulted in and later unmapped.  So both thresholds rise to
-	 * twice the size freed, the mmap threshold at most to 32 MiB; never
-	 * once the user has set either.  bench/README has the figures.
+	 * The dynamic threshold (glibc's rule): a program that frees a mapped
+	 * block of this size will likely ask for one again, and a heap block
+	 * costs no system call and no page faults.  So the threshold rises to
+	 * the size freed (up to 32 MiB), and the trim threshold to twice it;
+	 * never once the user has set either.
 	 */
 	struct osmem__config *cfg = &osmem__g.cfg;
 	size_t n = osmem__usable(c);
 	if (!cfg->fixed_thresholds && n > cfg->mmap_threshold &&
 	    n <= OSMEM_MMAP_THRESHOLD_MAX) {
-		cfg->mmap_threshold =
-		    osmem__min(2 * n, OSMEM_MMAP_THRESHOLD_MAX);
+		cfg->mmap_threshold = n;
 		cfg->trim_threshold = 2 * n;
 	}
 	size_t guard = guard_of(l);
