@@ -5,7 +5,7 @@
  * there, for the next large request, which resizes it in place or moves it
  * (mremap keeps the pages): a program replacing large buffers in a loop
  * then writes into pages it has, rather than faulting in new ones.  What
- * is kept stays under an eighth of the bytes in use, and goes back before
+ * is kept stays under a quarter of the bytes in use, and goes back before
  * new pages are touched (osmem__large_drop, from make_room) and on trim.
  *
  * A mapping m holds, in order: a struct osmem__large linking every live
@@ -205,13 +205,13 @@ drop_over(size_t most)
 	}
 }
 
-/* Keep freed mapping l of len bytes for reuse, if it fits under an
- * eighth of the bytes in use (heap and mapped): 1 if kept. */
+/* Keep freed mapping l of len bytes for reuse, if it fits under
+ * osmem__kept_most: 1 if kept. */
 static int
 keep(struct osmem__large *l, size_t len)
 {
 	struct osmem__counters *st = &osmem__g.arena[0].st;
-	size_t most = (st->in_use + st->large) / 8;
+	size_t most = osmem__kept_most(st);
 	if (len > most)
 		return 0;
 	osmem__lock(&osmem__large_lock);

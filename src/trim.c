@@ -232,7 +232,7 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	a->st.pass_in_use = a->st.in_use;
 	a->st.last_release += release_pass(a, down_to, 0);
 	if (!a->aflag) /* the bytes in use fell: so does what is kept */
-		osmem__large_drop((a->st.in_use + a->st.large) / 8);
+		osmem__large_drop(osmem__kept_most(&a->st));
 	a->st.release_at = a->st.dirty + a->st.backoff * step;
 }
 

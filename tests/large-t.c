@@ -179,7 +179,7 @@ main(void)
 		skip("no 4 GiB mapping here");
 	}
 
-	/* A freed mapping under an eighth of the bytes in use is kept, its
+	/* A freed mapping under a quarter of the bytes in use is kept, its
 	 * pages still there, for the next large request. */
 	struct osmem__counters *st = &osmem__g.arena[0].st;
 	size_t mib = (size_t)1 << 20;
@@ -216,13 +216,25 @@ main(void)
 	ok(zero && (char *)z == k1,
 	   "calloc from a kept mapping's old pages clears them");
 	osmem_free(z);
+	/* The bound: a quarter of the 64 MiB in use is 16 MiB. */
+	char *k3 = osmem_malloc(12 * mib);
+	osmem_free(k3);
+	ok(mapped(k3, 12 * mib) && st->kept >= 15 * mib,
+	   "a freed 12 MiB mapping is kept too, beside the 3 MiB one (%zu "
+	   "bytes kept)",
+	   st->kept);
+	char *k4 = osmem_malloc(20 * mib);
+	size_t kept = st->kept;
+	osmem_free(k4);
+	ok(st->kept == kept && kept <= 16 * mib && !mapped(k4, 20 * mib),
+	   "a freed 20 MiB one, over a quarter, is unmapped");
 	ok(osmem_trim(0) == 1 && st->kept == 0 && !mapped(z, 3 * mib),
 	   "osmem_trim unmaps the mappings kept");
 	osmem_free(hold);
 	char *big = osmem_malloc(16 * mib);
 	osmem_free(big);
 	ok(st->kept == 0 && !mapped(big, 16 * mib),
-	   "a mapping over an eighth of the bytes in use is unmapped at once");
+	   "a mapping over a quarter of the bytes in use is unmapped at once");
 	heap_ok("after the kept mappings");
 	osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, (int)t);
 
