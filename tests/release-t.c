@@ -165,6 +165,61 @@ main(void)
 	osmem_free(pin);
 	osmem_trim(0);
 
+	/* A run of frees: 64 MiB in blocks of mixed sizes (nine in ten of
+	 * 16..512 bytes, the rest 4..64 KiB), freed in random order, as the
+	 * bench's burst does with 1 GiB.  Its pages go back in passes spaced
+	 * by an eighth of the bytes still in use: a pass after every 512 KiB
+	 * of frees gave back ranges that later frees merged into larger
+	 * ones, to be given back again. */
+	enum { NT = 150000 };
+	static char *tb[NT];
+	osmem__g.arena[0].st.backoff = 1; /* the rounds' wait, unlearned */
+	uint64_t seed = 5;
+	size_t total = 0;
+	int nt = 0;
+	for (; nt < NT && total < (64u << 20); nt++) {
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		size_t r = (size_t)(seed >> 33);
+		size_t n = r % 10 ? 16 + r / 10 % 497 : 4096 + r / 10 % 61441;
+		tb[nt] = osmem_malloc(n);
+		memset(tb[nt], 3, n);
+		total += n;
+	}
+	char *stop = osmem_malloc(100); /* no trim at the break */
+	for (int i = nt - 1; i > 0; i--) {
+		seed = seed * 6364136223846793005u + 1442695040888963407u;
+		int j = (int)((seed >> 33) % (uint64_t)(i + 1));
+		char *t = tb[i];
+		tb[i] = tb[j];
+		tb[j] = t;
+	}
+	struct osmem__counters *st = &osmem__g.arena[0].st;
+	size_t rel1 = st->released, at = st->release_at;
+	unsigned long calls = osmem__os_calls(OSMEM_OS_MADVISE);
+	int passes = 0, spaced = 0;
+	for (int i = 0; i < nt; i++) {
+		osmem_free(tb[i]);
+		if (st->release_at == at)
+			continue;
+		/* a pass: after the run's first, the next waits for an
+		 * eighth of the bytes in use */
+		at = st->release_at;
+		spaced += passes++ == 0 || at >= st->dirty + st->in_use / 8;
+	}
+	calls = osmem__os_calls(OSMEM_OS_MADVISE) - calls;
+	rel1 = st->released - rel1;
+	ok(rel1 >= total / 4 * 3,
+	   "%zu KiB in %d blocks freed in random order: %zu KiB given back "
+	   "in %lu madvise calls",
+	   total >> 10, nt, rel1 >> 10, calls);
+	ok(passes > 3 && spaced == passes,
+	   "in %d release passes, %d waited for an eighth of the bytes in "
+	   "use",
+	   passes, spaced);
+	osmem_free(stop);
+	osmem_trim(0);
+	heap_ok("after a run of frees");
+
 	/* The limit: growth past it fails with ENOMEM. */
 	size_t held = osmem__os_held();
 	osmem__os_set_limit(held + 1024 * 1024);
