@@ -11,8 +11,12 @@
  * room (tcache.c) and otherwise back into the arena under one lock.  So a
  * block made by one thread and freed by another (a producer and a
  * consumer) is used again without either going through the arena's index.
+ * What goes back into the arena goes as runs (osmem__run): neighbours,
+ * which a producer's blocks mostly are, merged into one chunk and freed
+ * once, as a thread cache gives back its own (mimalloc-bench's
+ * xmalloc-test spent a third of its time freeing such blocks one by one).
  */
-#include "core.h"
+#include "remote.h"
 
 /* A new thread's arena: the one serving the fewest threads, the lowest
  * on ties, so that a thread started after another ended takes over its
@@ -102,13 +106,40 @@ osmem__remote_push(struct osmem__remote *r)
 }
 
 void
+osmem__run_start(struct osmem__run *r, char *p, size_t size)
+{
+	if (r->lo) {
+		struct osmem__arena *a = r->a;
+		osmem__chunk_t *c = osmem__mem2chunk(r->lo);
+		if (!r->locked)
+			osmem__lock(&a->lock);
+		r->locked = 1;
+		osmem__set_head(c, r->len,
+		                OSMEM_F_CINUSE | (c->head & OSMEM_F_PINUSE) |
+		                    a->aflag);
+		osmem__heap_free(a, c);
+	}
+	r->lo = p;
+	r->len = size;
+}
+
+void
+osmem__run_end(struct osmem__run *r)
+{
+	osmem__run_start(r, NULL, 0);
+	if (r->locked)
+		osmem__unlock(&r->a->lock);
+	r->locked = 0;
+}
+
+void
 osmem__remote_drain(struct osmem__arena *a,
                     int (*keep)(void *, void *, size_t), void *arg)
 {
 	if (!__atomic_load_n(&a->remote, __ATOMIC_RELAXED))
 		return;
 	char *p = (char *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
-	int locked = 0;
+	struct osmem__run run = {a, NULL, 0, 0};
 	size_t bytes = 0;
 	while (p) {
 		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
@@ -119,16 +150,12 @@ osmem__remote_drain(struct osmem__arena *a,
 			osmem__fatal("corrupted remote-free link",
 			             (const void *)next, size);
 		bytes += size;
-		if (!keep || !keep(arg, p, size)) {
-			osmem__set_cinuse(c);
-			if (!locked)
-				osmem__lock(&a->lock);
-			locked = 1;
-			osmem__heap_free(a, c);
-		}
+		if ((!keep || !keep(arg, p, size)) &&
+		    !osmem__run_after(&run, p, size) &&
+		    !osmem__run_before(&run, p, size))
+			osmem__run_start(&run, p, size);
 		p = (char *)next;
 	}
 	__atomic_sub_fetch(&a->remote_bytes, bytes, __ATOMIC_RELAXED);
-	if (locked)
-		osmem__unlock(&a->lock);
+	osmem__run_end(&run);
 }

@@ -3,7 +3,7 @@
  * in segments (heap.c), mapped blocks (large.c), giving memory back
  * (trim.c), the checker (check.c) and the arenas (arena.c); with the
  * inline helpers they share.  Layer 4: nothing here knows of thread
- * caches or tools.
+ * caches or tools; remote.h has the blocks on their way back to it.
  */
 #ifndef OSMEM_CORE_H
 #define OSMEM_CORE_H
@@ -189,26 +189,6 @@ OSMEM_INTERNAL struct osmem__arena *osmem__arena_pick(void);
 OSMEM_INTERNAL int osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned,
                                                void *),
                                      void *arg, int lock);
-/* Blocks freed by a thread of another arena (cached to the heap: C
- * clear, the next chunk's P set) on their way to its remote stack: a
- * chain gathered by one thread, pushed with one atomic exchange. */
-struct osmem__remote {
-	struct osmem__arena *arena;
-	void *first, *last;
-	size_t bytes;
-};
-/* Add p, of arena a, to chain r (pushing what r held for another arena
- * first). */
-OSMEM_INTERNAL void osmem__remote_add(struct osmem__remote *r,
-                                      struct osmem__arena *a, void *p);
-/* Push chain r onto its arena's remote stack, leaving r empty. */
-OSMEM_INTERNAL void osmem__remote_push(struct osmem__remote *r);
-/* Empty a's remote stack: each block goes to keep(arg, p, chunk size) if
- * keep takes it (returns 1), else back into the arena. */
-OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,
-                                        int (*keep)(void *, void *, size_t),
-                                        void *arg);
-
 /* check.c: the heap checker; 0, or -1 after a one-line report. */
 OSMEM_INTERNAL int osmem__heap_check(void);
 /* A header that failed its check at p: abort naming the block that ran

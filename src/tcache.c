@@ -138,61 +138,27 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	memcpy(top + out, kept, keep * sizeof *top);
 	publish_top(tc, i, top + out);
 	tc->took += out;
-	struct osmem__arena *a = tc->arena;
-	size_t size = (size_t)i * 16, len = 0;
-	char *lo = NULL; /* the run so far: [lo, lo + len) */
-	int locked = 0;
+	size_t size = (size_t)i * 16;
+	struct osmem__run run = {tc->arena, NULL, 0, 0};
 	struct osmem__remote away = {NULL, NULL, NULL, 0};
-	for (size_t e = 0;; e++) {
-		char *p = NULL;
-		if (e < out) {
-			p = gone[e];
-			/* Right after the run: in its segment, so its arena,
-			 * and its header is about to be inside the run's
-			 * chunk. */
-			if (lo && p == lo + len) {
-				len += size;
-				continue;
-			}
-			/* Otherwise its header was checked when it was freed
-			 * but may have been written over since (an overflow
-			 * from the block before): its flags, and for a run's
-			 * first block its size, are used, so it is checked
-			 * again. */
-			osmem__chunk_t *c =
-			    osmem__checked(osmem__mem2chunk(p));
-			if (lo && p + size == lo) {
-				lo = p;
-				len += size;
-				continue;
-			}
-			struct osmem__arena *own = osmem__arena_of(c);
-			if (own != a) {
-				osmem__remote_add(&away, own, p);
-				continue;
-			}
-		}
-		if (lo) {
-			osmem__chunk_t *c = osmem__mem2chunk(lo);
-			if (!locked)
-				osmem__lock(&a->lock);
-			locked = 1;
-			if (len == size)
-				osmem__set_cinuse(c);
-			else
-				osmem__set_head(
-				    c, len,
-				    OSMEM_F_CINUSE |
-				        (c->head & OSMEM_F_PINUSE) | a->aflag);
-			osmem__heap_free(a, c);
-		}
-		if (!p)
-			break;
-		lo = p;
-		len = size;
+	for (size_t e = 0; e < out; e++) {
+		char *p = gone[e];
+		/* Its header was checked when it was freed but may have been
+		 * written over since (an overflow from the block before): its
+		 * flags, and for a run's first block its size, are used, so it
+		 * is checked again, unless the run is about to cover it. */
+		if (osmem__run_after(&run, p, size))
+			continue;
+		osmem__chunk_t *c = osmem__checked(osmem__mem2chunk(p));
+		if (osmem__run_before(&run, p, size))
+			continue;
+		struct osmem__arena *own = osmem__arena_of(c);
+		if (own != run.a)
+			osmem__remote_add(&away, own, p);
+		else
+			osmem__run_start(&run, p, size);
 	}
-	if (locked)
-		osmem__unlock(&a->lock);
+	osmem__run_end(&run);
 	osmem__remote_push(&away);
 }
 

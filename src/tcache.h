@@ -24,7 +24,7 @@
 #ifndef OSMEM_TCACHE_H
 #define OSMEM_TCACHE_H
 
-#include "core.h"
+#include "remote.h"
 
 /* Cached chunk sizes: 32 bytes to 2 KiB (tcache.c says why). */
 #define OSMEM_TC_BINS 129u

@@ -239,6 +239,66 @@ arena_reuse(void)
 	   seen[1].arena - osmem__g.arena);
 }
 
+/*
+ * Blocks of one arena freed by a thread of another go back into their
+ * arena as runs of neighbours, each merged into one chunk before it is
+ * freed (arena.c): freed in address order and in reverse, they come back
+ * as one free chunk, the heap whole at every step.
+ */
+enum { RUN_BLOCKS = 96 };
+static void *run_block[RUN_BLOCKS + 1];
+static pthread_barrier_t run_step;
+
+static void *
+run_owner(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i <= RUN_BLOCKS; i++) /* the last: a guard */
+		run_block[i] = osmem_malloc(72);
+	pthread_barrier_wait(&run_step); /* made */
+	pthread_barrier_wait(&run_step); /* freed and drained */
+	osmem_free(run_block[RUN_BLOCKS]);
+	return NULL;
+}
+
+static void
+remote_runs(void)
+{
+	pthread_t t;
+	osmem_trim(0); /* nothing left waiting to merge with the run */
+	pthread_barrier_init(&run_step, NULL, 2);
+	pthread_create(&t, NULL, run_owner, NULL);
+	pthread_barrier_wait(&run_step);
+	osmem__chunk_t *c = osmem__mem2chunk(run_block[0]);
+	size_t size = osmem__csize(c);
+	int next = 1;
+	for (int i = 1; i <= RUN_BLOCKS; i++)
+		next &=
+		    (char *)run_block[i] == (char *)run_block[i - 1] + size;
+	int other = osmem__arena_of(c) != osmem__tc->arena;
+	for (int i = 0; i < RUN_BLOCKS / 2; i++)
+		osmem_free(run_block[i]);
+	for (int i = RUN_BLOCKS - 1; i >= RUN_BLOCKS / 2; i--)
+		osmem_free(run_block[i]);
+	osmem_trim(0); /* this cache flushed, every remote stack drained */
+	if (!next || !other)
+		skip("blocks not end to end (%d) or of this thread's arena "
+		     "(%d)",
+		     !next, !other);
+	else
+		ok(osmem__is_free(c) &&
+		       osmem__csize(c) >= (size_t)RUN_BLOCKS * size &&
+		       osmem__next(c) ==
+		           osmem__mem2chunk(run_block[RUN_BLOCKS]),
+		   "%d neighbours freed by another arena's thread, in order "
+		   "and in reverse: one free chunk of %zu bytes",
+		   RUN_BLOCKS, osmem__csize(c));
+	heap_ok("after the runs went back");
+	pthread_barrier_wait(&run_step);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&run_step);
+}
+
 /* Allocate and free COUNTED blocks twice, the second time from the
  * cache, then exit. */
 enum { COUNTED = 50 };
@@ -268,6 +328,7 @@ main(void)
 	for (int i = 0; i < THREADS; i++)
 		drain(&q[i], 1);
 	producer_consumer();
+	remote_runs();
 	arena_reuse();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",

@@ -1,0 +1,64 @@
+/*
+ * remote.h: cached blocks on their way back to their arena (arena.c):
+ * chains pushed onto another arena's remote stack, and runs of
+ * neighbours merged before they go back into their own.  Layer 4.
+ */
+#ifndef OSMEM_REMOTE_H
+#define OSMEM_REMOTE_H
+
+#include "core.h"
+
+/* Blocks freed by a thread of another arena (cached to the heap: C
+ * clear, the next chunk's P set) on their way to its remote stack: a
+ * chain gathered by one thread, pushed with one atomic exchange. */
+struct osmem__remote {
+	struct osmem__arena *arena;
+	void *first, *last;
+	size_t bytes;
+};
+/* Add p, of arena a, to chain r (pushing what r held for another arena
+ * first). */
+OSMEM_INTERNAL void osmem__remote_add(struct osmem__remote *r,
+                                      struct osmem__arena *a, void *p);
+/* Push chain r onto its arena's remote stack, leaving r empty. */
+OSMEM_INTERNAL void osmem__remote_push(struct osmem__remote *r);
+/* Empty a's remote stack: each block goes to keep(arg, p, chunk size) if
+ * keep takes it (returns 1), else back into the arena (as osmem__run). */
+OSMEM_INTERNAL void osmem__remote_drain(struct osmem__arena *a,
+                                        int (*keep)(void *, void *, size_t),
+                                        void *arg);
+
+/* Cached blocks of one arena going back into it, neighbours merged into
+ * one chunk first (freed once, not one by one); the lock taken once. */
+struct osmem__run {
+	struct osmem__arena *a;
+	char *lo; /* the run so far: [lo, lo + len) */
+	size_t len;
+	int locked;
+};
+/* Add block p (size bytes) to run r if it lies just after it (its header
+ * is not read: it is about to be inside the run's chunk) or before it. */
+static inline int
+osmem__run_after(struct osmem__run *r, char *p, size_t size)
+{
+	if (!r->lo || p != r->lo + r->len)
+		return 0;
+	r->len += size;
+	return 1;
+}
+static inline int
+osmem__run_before(struct osmem__run *r, char *p, size_t size)
+{
+	if (!r->lo || p + size != r->lo)
+		return 0;
+	r->lo = p;
+	r->len += size;
+	return 1;
+}
+/* Give run r back and start another at p (NULL: none), or end with the
+ * lock let go. */
+OSMEM_INTERNAL void osmem__run_start(struct osmem__run *r, char *p,
+                                     size_t size);
+OSMEM_INTERNAL void osmem__run_end(struct osmem__run *r);
+
+#endif /* OSMEM_REMOTE_H */
