@@ -29,7 +29,8 @@ tc_new(void)
 	size_t one = osmem__tc_size;
 	osmem__lock(&osmem__tc_lock);
 	if (!spare) {
-		size_t len = 16 * osmem__g.page;
+		/* four caches a mapping, however large a cache is */
+		size_t len = osmem__round_up(4 * one, osmem__g.page);
 		char *m = osmem__os_map(len);
 		for (size_t off = 0; m && off + one <= len; off += one) {
 			tc = (struct osmem__tcache *)(m + off);
