@@ -124,33 +124,6 @@ osmem__remote_push(struct osmem__remote *r)
 	r->bytes = 0;
 }
 
-void
-osmem__run_start(struct osmem__run *r, char *p, size_t size)
-{
-	if (r->lo) {
-		struct osmem__arena *a = r->a;
-		osmem__chunk_t *c = osmem__mem2chunk(r->lo);
-		if (!r->locked)
-			osmem__lock(&a->lock);
-		r->locked = 1;
-		osmem__set_head(c, r->len,
-		                OSMEM_F_CINUSE | (c->head & OSMEM_F_PINUSE) |
-		                    a->aflag);
-		osmem__heap_free(a, c);
-	}
-	r->lo = p;
-	r->len = size;
-}
-
-void
-osmem__run_end(struct osmem__run *r)
-{
-	osmem__run_start(r, NULL, 0);
-	if (r->locked)
-		osmem__unlock(&r->a->lock);
-	r->locked = 0;
-}
-
 /* The blocks of the record at w (chunk size bytes, from w's header) into
  * b[]: the blocks it lists, newest last, then w itself; how many.  All
  * are read before any goes anywhere, where it may be written over.  Each

@@ -64,10 +64,37 @@ osmem__run_before(struct osmem__run *r, char *p, size_t size)
 	r->len += size;
 	return 1;
 }
-/* Give run r back and start another at p (NULL: none), or end with the
- * lock let go. */
-OSMEM_INTERNAL void osmem__run_start(struct osmem__run *r, char *p,
-                                     size_t size);
-OSMEM_INTERNAL void osmem__run_end(struct osmem__run *r);
+/* Give run r back and start another at p (NULL: none). */
+static inline void
+osmem__run_start(struct osmem__run *r, char *p, size_t size)
+{
+	if (r->lo) {
+		struct osmem__arena *a = r->a;
+		osmem__chunk_t *c = osmem__mem2chunk(r->lo);
+		if (!r->locked)
+			osmem__lock(&a->lock);
+		r->locked = 1;
+		if (r->len == osmem__csize(c))
+			osmem__set_cinuse(c); /* one block */
+		else
+			osmem__set_head(c, r->len,
+			                OSMEM_F_CINUSE |
+			                    (c->head & OSMEM_F_PINUSE) |
+			                    a->aflag);
+		osmem__heap_free(a, c);
+	}
+	r->lo = p;
+	r->len = size;
+}
+
+/* Give run r back and let the lock go. */
+static inline void
+osmem__run_end(struct osmem__run *r)
+{
+	osmem__run_start(r, NULL, 0);
+	if (r->locked)
+		osmem__unlock(&r->a->lock);
+	r->locked = 0;
+}
 
 #endif /* OSMEM_REMOTE_H */
