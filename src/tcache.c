@@ -140,7 +140,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	tc->took += out;
 	size_t size = (size_t)i * 16;
 	struct osmem__run run = {tc->arena, NULL, 0, 0};
-	struct osmem__remote away = {NULL, NULL, NULL, 0, 0};
+	struct osmem__remote away = {NULL, NULL, NULL, 0};
 	for (size_t e = 0; e < out; e++) {
 		char *p = gone[e];
 		/* Its header was checked when it was freed but may have been
