@@ -73,6 +73,15 @@ osmem__arena_each(int (*fn)(struct osmem__arena *, unsigned, void *),
 	return r;
 }
 
+/* The most blocks a record lists besides its own: what its block has
+ * room for after the link and the count, and at most OSMEM_REC_MAX. */
+#define OSMEM_REC_MAX 32u
+static inline size_t
+rec_room(size_t size)
+{
+	return osmem__min(size / 8 - 3, OSMEM_REC_MAX);
+}
+
 void
 osmem__remote_add(struct osmem__remote *r, struct osmem__arena *a, void *p)
 {
@@ -80,12 +89,22 @@ osmem__remote_add(struct osmem__remote *r, struct osmem__arena *a, void *p)
 		osmem__remote_push(r);
 		r->arena = a;
 	}
-	/* Linked in front: the first block is the last added. */
-	*(uintptr_t *)p = osmem__link_enc(r->first); /* NULL: the end */
+	size_t size = osmem__csize(osmem__mem2chunk(p));
+	uintptr_t *w = r->first;
+	r->bytes += size;
+	if (w && r->size == size && w[1] < rec_room(size)) {
+		w[2 + w[1]] = osmem__link_enc(p);
+		w[1]++;
+		return;
+	}
+	/* A record of its own, in front: the first is the last begun. */
+	w = p;
+	w[0] = osmem__link_enc(r->first); /* NULL: the end */
+	w[1] = 0;
 	if (!r->first)
-		r->last = p;
-	r->first = p;
-	r->bytes += osmem__csize(osmem__mem2chunk(p));
+		r->last = w;
+	r->first = w;
+	r->size = size;
 }
 
 void
@@ -97,7 +116,7 @@ osmem__remote_push(struct osmem__remote *r)
 	__atomic_add_fetch(&a->remote_bytes, r->bytes, __ATOMIC_RELAXED);
 	uintptr_t old = __atomic_load_n(&a->remote, __ATOMIC_RELAXED);
 	do
-		*(uintptr_t *)r->last = osmem__link_enc((void *)old);
+		r->last[0] = osmem__link_enc((void *)old);
 	while (!__atomic_compare_exchange_n(
 	    &a->remote, &old, (uintptr_t)r->first, 1, __ATOMIC_RELEASE,
 	    __ATOMIC_RELAXED));
@@ -105,29 +124,68 @@ osmem__remote_push(struct osmem__remote *r)
 	r->bytes = 0;
 }
 
+/* The blocks of the record at w (chunk size bytes, from w's header) into
+ * b[]: the blocks it lists, newest last, then w itself; how many.  All
+ * are read before any goes anywhere, where it may be written over.  Each
+ * header is checked (written over while it waited?), and each size. */
+static size_t
+rec_read(uintptr_t *w, size_t size, char **b)
+{
+	size_t n = w[1];
+	if (OSMEM_UNLIKELY(n > rec_room(size)))
+		osmem__fatal("corrupted remote-free record at", w, size);
+	for (size_t j = 0; j < n; j++) {
+		uintptr_t q = osmem__link_dec(w[2 + j]);
+		if (OSMEM_UNLIKELY(osmem__link_bad(q) || !q))
+			osmem__fatal("corrupted remote-free record at", w,
+			             size);
+		osmem__chunk_t *c =
+		    osmem__checked(osmem__mem2chunk((void *)q));
+		if (OSMEM_UNLIKELY(osmem__csize(c) != size))
+			osmem__fatal("corrupted remote-free record at", w,
+			             size);
+		b[n - 1 - j] = (char *)q;
+	}
+	b[n] = (char *)w;
+	return n + 1;
+}
+
+/*
+ * The blocks go in the order they came off the freeing thread's bin,
+ * reversed, as a chain linked in front gave them: a run of neighbours
+ * flushed together stays a run across records (taking each record's
+ * blocks in the order they were listed broke it at every record, and
+ * xmalloc-test paid a merge more per record).
+ */
 void
 osmem__remote_drain(struct osmem__arena *a,
                     int (*keep)(void *, void *, size_t), void *arg)
 {
 	if (!__atomic_load_n(&a->remote, __ATOMIC_RELAXED))
 		return;
-	char *p = (char *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
+	uintptr_t *w =
+	    (uintptr_t *)__atomic_exchange_n(&a->remote, 0, __ATOMIC_ACQUIRE);
 	struct osmem__run run = {a, NULL, 0, 0};
 	size_t bytes = 0;
-	while (p) {
-		uintptr_t next = osmem__link_dec(*(uintptr_t *)p);
+	while (w) {
+		uintptr_t next = osmem__link_dec(w[0]);
 		/* written over while it waited? its size is used below */
-		osmem__chunk_t *c = osmem__checked(osmem__mem2chunk(p));
+		osmem__chunk_t *c = osmem__checked(osmem__mem2chunk(w));
 		size_t size = osmem__csize(c);
 		if (OSMEM_UNLIKELY(osmem__link_bad(next)))
 			osmem__fatal("corrupted remote-free link",
 			             (const void *)next, size);
-		bytes += size;
-		if ((!keep || !keep(arg, p, size)) &&
-		    !osmem__run_after(&run, p, size) &&
-		    !osmem__run_before(&run, p, size))
-			osmem__run_start(&run, p, size);
-		p = (char *)next;
+		char *b[OSMEM_REC_MAX + 1];
+		size_t n = rec_read(w, size, b);
+		bytes += n * size;
+		for (size_t j = 0; j < n; j++) {
+			char *p = b[j];
+			if ((!keep || !keep(arg, p, size)) &&
+			    !osmem__run_after(&run, p, size) &&
+			    !osmem__run_before(&run, p, size))
+				osmem__run_start(&run, p, size);
+		}
+		w = (uintptr_t *)next;
 	}
 	__atomic_sub_fetch(&a->remote_bytes, bytes, __ATOMIC_RELAXED);
 	osmem__run_end(&run);

@@ -8,13 +8,22 @@
 
 #include "core.h"
 
-/* Blocks freed by a thread of another arena (cached to the heap: C
+/*
+ * Blocks freed by a thread of another arena (cached to the heap: C
  * clear, the next chunk's P set) on their way to its remote stack: a
- * chain gathered by one thread, pushed with one atomic exchange. */
+ * chain gathered by one thread, pushed with one atomic exchange.  The
+ * chain is of records, each in the first block it lists: a link to the
+ * next record, a count n, and n more blocks of the same size, all stored
+ * encoded as links are in the bins.  So the owner, emptying the stack,
+ * follows one link per record, not one per block, and loads the blocks'
+ * headers, in lines another core wrote last, side by side rather than
+ * one after another.
+ */
 struct osmem__remote {
 	struct osmem__arena *arena;
-	void *first, *last;
+	uintptr_t *first, *last; /* the newest record and the oldest */
 	size_t bytes;
+	size_t size; /* the chunk size of first's blocks */
 };
 /* Add p, of arena a, to chain r (pushing what r held for another arena
  * first). */

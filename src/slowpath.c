@@ -106,7 +106,7 @@ give_back(struct osmem__tcache *tc, osmem__chunk_t *c)
 		return;
 	struct osmem__arena *a = osmem__arena_of(c);
 	if (tc && a != tc->arena) {
-		struct osmem__remote r = {NULL, NULL, NULL, 0};
+		struct osmem__remote r = {NULL, NULL, NULL, 0, 0};
 		osmem__clear_cinuse(c);
 		osmem__remote_add(&r, a, osmem__chunk2mem(c));
 		osmem__remote_push(&r);

@@ -24,6 +24,9 @@
 #include <string.h>
 
 #define OSMEM_TC_BIN_BYTES 8192u
+/* Bytes on its arena's remote stack that a thread whose cache overflows
+ * empties it at: about what the thread's cache holds. */
+#define OSMEM_REMOTE_MOST ((size_t)256 << 10)
 _Static_assert(OSMEM_TC_SLOTS * 16u == OSMEM_FAST_LIMIT,
                "the fast free's size test");
 _Static_assert(OSMEM_TC_MAX_CHUNK < OSMEM_FAST_LIMIT, "cached sizes");
@@ -140,7 +143,7 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 	tc->took += out;
 	size_t size = (size_t)i * 16;
 	struct osmem__run run = {tc->arena, NULL, 0, 0};
-	struct osmem__remote away = {NULL, NULL, NULL, 0};
+	struct osmem__remote away = {NULL, NULL, NULL, 0, 0};
 	for (size_t e = 0; e < out; e++) {
 		char *p = gone[e];
 		/* Its header was checked when it was freed but may have been
@@ -305,6 +308,15 @@ osmem__tc_put(struct osmem__tcache *tc, osmem__chunk_t *c)
 		/* Full: half of it goes back, and the next miss starts a run
 		 * afresh. */
 		flush_bin(tc, i, tc->cap[i] / 2u);
+		/* A thread whose frees keep its cache full seldom misses it,
+		 * and a miss is when its arena's remote stack is emptied:
+		 * without this, blocks the other threads give back piled up
+		 * there while their own arenas grew (xfree-2: up to 53 MB
+		 * waiting at once; its peak RSS 4.7-40.9 MB over 16 runs,
+		 * 4.1-5.5 MB with it). */
+		if (__atomic_load_n(&tc->arena->remote_bytes,
+		                    __ATOMIC_RELAXED) > OSMEM_REMOTE_MOST)
+			osmem__remote_drain(tc->arena, NULL, NULL);
 		tc->batch[i] = 1;
 		if (!room(tc, i))
 			return 0; /* caching is off */

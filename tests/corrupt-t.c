@@ -227,9 +227,12 @@ usable_invalid(void)
 }
 
 /* Blocks freed by a thread of another arena wait on their arena's
- * remote stack, linked through their first 8 bytes; a write after free
- * that zeroes such a link (the secret has its low bit set, so zero never
- * decodes to an aligned pointer) is caught when the stack is emptied. */
+ * remote stack in records, each in its first block: a link through the
+ * block's first 8 bytes, a count, then the blocks it lists (remote.h); a
+ * write after free that zeroes a link or an entry (the secret has its
+ * low bit set, so zero never decodes to an aligned pointer), or raises
+ * the count past what the block holds, is caught when the stack is
+ * emptied. */
 static void *
 two_blocks(void *arg)
 {
@@ -239,10 +242,11 @@ two_blocks(void *arg)
 	return NULL;
 }
 
+/* b[1] and b[0], both into this thread's cache, then to their arena's
+ * stack: one record in b[0], listing b[1]. */
 static void
-zeroed_remote_link(void)
+remote_record(char *b[2])
 {
-	char *b[2];
 	pthread_t t;
 	if (osmem__g.narenas < 2)
 		osmem__g.narenas = 2;
@@ -253,11 +257,35 @@ zeroed_remote_link(void)
 	    osmem__my_tcache()->arena)
 		bail("the thread shared this thread's arena");
 	osmem_free(b[1]);
-	osmem_free(b[0]); /* both into this thread's cache */
-	/* Emptying it sends them to their arena's stack, b[0] on top. */
-	osmem_mallopt(OSMEM_M_TCACHE_COUNT, 16);
+	osmem_free(b[0]);
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, 16); /* the cache emptied */
+}
+
+static void
+zeroed_remote_link(void)
+{
+	char *b[2];
+	remote_record(b);
 	memset(b[0], 0, 8);
 	osmem_trim(0); /* empties the stack: meets b[0]'s link */
+}
+
+static void
+zeroed_remote_entry(void)
+{
+	char *b[2];
+	remote_record(b);
+	memset(b[0] + 16, 0, 8);
+	osmem_trim(0); /* meets the record's entry for b[1] */
+}
+
+static void
+raised_remote_count(void)
+{
+	char *b[2];
+	remote_record(b);
+	memset(b[0] + 8, 0x7f, 1); /* 1 -> 127 */
+	osmem_trim(0);
 }
 
 /* Two freed 200-byte blocks a and b of one bin, kept apart by in-use
@@ -398,6 +426,12 @@ static const struct {
      "a write after free over the link of a block freed by another "
      "arena's thread",
      "osmem: corrupted remote-free link 0x"},
+    {zeroed_remote_entry,
+     "a write after free over an entry of a remote-free record",
+     "osmem: corrupted remote-free record at 0x"},
+    {raised_remote_count,
+     "a write after free over the count of a remote-free record",
+     "osmem: corrupted remote-free record at 0x"},
     {zeroed_parent_link, "a write after free over a free block's parent link",
      "osmem: corrupted free-chunk link at 0x"},
     {zeroed_index_link, "a write after free over a free block's links",

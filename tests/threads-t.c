@@ -299,6 +299,64 @@ remote_runs(void)
 	pthread_barrier_destroy(&run_step);
 }
 
+/*
+ * A thread whose frees keep its cache full seldom misses it, and a miss
+ * empties its arena's remote stack; so a cache that overflows empties
+ * it too, once more than OSMEM_REMOTE_MOST (256 KiB) waits there:
+ * blocks other threads give back do not pile up behind a thread that
+ * only frees.
+ */
+enum { OWN_BLOCKS = 64, GIVEN_BLOCKS = 4000 };
+static void *given[GIVEN_BLOCKS];
+static pthread_barrier_t over_step;
+static size_t over_before, over_after;
+
+static void *
+freeing_owner(void *arg)
+{
+	(void)arg;
+	void *own[OWN_BLOCKS];
+	for (int i = 0; i < OWN_BLOCKS; i++)
+		own[i] = osmem_malloc(200);
+	for (int i = 0; i < GIVEN_BLOCKS; i++)
+		given[i] = osmem_malloc(100);
+	pthread_barrier_wait(&over_step); /* made */
+	pthread_barrier_wait(&over_step); /* given back by the other */
+	struct osmem__arena *a = osmem__tc->arena;
+	over_before = a->remote_bytes;
+	for (int i = 0; i < OWN_BLOCKS; i++) /* overflows its bin */
+		osmem_free(own[i]);
+	over_after = a->remote_bytes;
+	return NULL;
+}
+
+static void
+remote_overflow(void)
+{
+	pthread_t t;
+	osmem_trim(0);
+	pthread_barrier_init(&over_step, NULL, 2);
+	pthread_create(&t, NULL, freeing_owner, NULL);
+	pthread_barrier_wait(&over_step);
+	int other =
+	    osmem__arena_of(osmem__mem2chunk(given[0])) != osmem__tc->arena;
+	for (int i = 0; i < GIVEN_BLOCKS; i++)
+		osmem_free(given[i]);
+	/* This cache emptied, onto the owner's stack; nothing drained. */
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, 32);
+	pthread_barrier_wait(&over_step);
+	pthread_join(t, NULL);
+	pthread_barrier_destroy(&over_step);
+	if (!other)
+		skip("the blocks are of this thread's arena");
+	else
+		ok(over_before > ((size_t)256 << 10) && over_after == 0,
+		   "a thread that only frees empties its arena's remote stack "
+		   "when its cache overflows (%zu bytes waiting, then %zu)",
+		   over_before, over_after);
+	heap_ok("after the remote stack was emptied");
+}
+
 /* Allocate and free COUNTED blocks twice, the second time from the
  * cache, then exit. */
 enum { COUNTED = 50 };
@@ -329,6 +387,7 @@ main(void)
 		drain(&q[i], 1);
 	producer_consumer();
 	remote_runs();
+	remote_overflow();
 	arena_reuse();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",
