@@ -20,8 +20,9 @@
  * chunk before c is in use.  The next chunk's header is checked only when
  * its C bit is clear and its size is about to be used; one that says in
  * use is left as it is (its P bit aside), and its own free, or the cache
- * handing it back, checks it. */
-static void
+ * handing it back, checks it.  Inlined, as carve is: the calls' register
+ * saves and restores were 4% of the instructions of a mid-size churn. */
+static OSMEM_ALWAYS_INLINE void
 release_tail(struct osmem__arena *a, osmem__chunk_t *c, size_t size,
              size_t dirt)
 {
@@ -38,7 +39,7 @@ release_tail(struct osmem__arena *a, osmem__chunk_t *c, size_t size,
  * of them resident, and not indexed), returning the rest.  pflag: the
  * chunk before c is in use.  merge: the chunk after c may be free (when
  * c was a free chunk, it cannot be: free chunks never touch). */
-static void *
+static OSMEM_ALWAYS_INLINE void *
 carve(struct osmem__arena *a, osmem__chunk_t *c, size_t have, size_t size,
       uint64_t pflag, size_t dirt, int merge)
 {

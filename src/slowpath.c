@@ -80,25 +80,11 @@ osmem__alloc(size_t n, size_t align)
 	return p;
 }
 
-void
-osmem__free_slow(void *p)
-{
-	if (!p)
-		return;
-	(void)osmem__owned(p, "free " OSMEM_NO_HEAP, "free of invalid pointer",
-	                   "double free of");
-	osmem__count(OSMEM_CALL_FREE);
-	if (OSMEM_UNLIKELY(osmem__g.hooked) &&
-	    !(p = osmem__g.hooks->on_free(p)))
-		return; /* kept by a tool */
-	osmem__free_now(p);
-}
-
 /* Heap chunk c, freed by a thread whose cache is tc (or NULL), back: to
  * tc if it takes it, else to its arena: onto its remote stack if it is
  * another arena's (its own threads are likely to hold its lock), or
  * into it under its lock. */
-static void
+static OSMEM_ALWAYS_INLINE void
 give_back(struct osmem__tcache *tc, osmem__chunk_t *c)
 {
 	if (tc && osmem__csize(c) <= OSMEM_TC_MAX_CHUNK &&
@@ -129,8 +115,11 @@ osmem__free_full(void *p)
 	give_back(tc, osmem__mem2chunk(p)); /* a heap chunk: it passed */
 }
 
-void
-osmem__free_now(void *p)
+/* A checked block back: a mapping's, or a heap chunk's.  Inlined in
+ * osmem__free_slow, so a free above the caches' sizes makes one call
+ * fewer. */
+static OSMEM_ALWAYS_INLINE void
+free_now(void *p)
 {
 	osmem__chunk_t *c = osmem__mem2chunk(p);
 	if (c->head & OSMEM_F_MMAP) {
@@ -145,4 +134,24 @@ osmem__free_now(void *p)
 		tc = osmem__csize(c) <= OSMEM_TC_MAX_CHUNK ? osmem__my_tcache()
 		                                           : NULL;
 	give_back(tc, c);
+}
+
+void
+osmem__free_now(void *p)
+{
+	free_now(p);
+}
+
+void
+osmem__free_slow(void *p)
+{
+	if (!p)
+		return;
+	(void)osmem__owned(p, "free " OSMEM_NO_HEAP, "free of invalid pointer",
+	                   "double free of");
+	osmem__count(OSMEM_CALL_FREE);
+	if (OSMEM_UNLIKELY(osmem__g.hooked) &&
+	    !(p = osmem__g.hooks->on_free(p)))
+		return; /* kept by a tool */
+	free_now(p);
 }

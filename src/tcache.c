@@ -223,24 +223,41 @@ osmem__tc_set_cap(struct osmem__tcache *tc, unsigned max)
 	__atomic_store_n(&tc->real, 1, __ATOMIC_RELEASE);
 }
 
-/* Serve a heap request from arena a, with up to *k - 1 more blocks of its
- * size (osmem__heap_alloc).  Before the arena grows, the calling thread's
- * cached blocks go back, in case they are enough: first half of each bin
- * (which leaves the cache warm), then the rest. */
+/* One try at a heap request from arena a, with up to *k - 1 more blocks
+ * of its size (osmem__heap_alloc), growing the arena if grow. */
 static void *
-heap_alloc(struct osmem__arena *a, size_t size, unsigned *k)
+heap_try(struct osmem__arena *a, size_t size, unsigned *k, int grow)
 {
-	void *p = NULL;
-	for (int pass = 0; !p && pass < 3; pass++) {
-		if (pass > 0)
-			flush_bins(osmem__tc, pass == 1);
-		if (pass == 1)
-			osmem__remote_drain(a, NULL, NULL);
-		osmem__lock(&a->lock);
-		p = osmem__heap_alloc(a, size, k, pass == 2);
-		osmem__unlock(&a->lock);
+	osmem__lock(&a->lock);
+	void *p = osmem__heap_alloc(a, size, k, grow);
+	osmem__unlock(&a->lock);
+	return p;
+}
+
+/* Before the arena grows, the calling thread's cached blocks go back, in
+ * case they are enough: first half of each bin (which leaves the cache
+ * warm), then the rest. */
+static OSMEM_NOINLINE void *
+heap_alloc_more(struct osmem__arena *a, size_t size, unsigned *k)
+{
+	flush_bins(osmem__tc, 1);
+	osmem__remote_drain(a, NULL, NULL);
+	void *p = heap_try(a, size, k, 0);
+	if (!p) {
+		flush_bins(osmem__tc, 0);
+		p = heap_try(a, size, k, 1);
 	}
 	return p;
+}
+
+/* A heap request: the first try takes no more than the arena's lock; the
+ * retries are out of line, so the common call saves no registers for
+ * them. */
+static inline void *
+heap_alloc(struct osmem__arena *a, size_t size, unsigned *k)
+{
+	void *p = heap_try(a, size, k, 0);
+	return OSMEM_LIKELY(p != NULL) ? p : heap_alloc_more(a, size, k);
 }
 
 /*

@@ -174,8 +174,18 @@ OSMEM_INTERNAL void osmem__tc_set_cap(struct osmem__tcache *tc, unsigned cap);
 /* The calling thread's cache, made on first use; NULL if the thread has
  * none (it is exiting, or there was no memory for one). */
 OSMEM_INTERNAL OSMEM_NOINLINE struct osmem__tcache *osmem__my_tcache(void);
-/* Count a call that took a slow path. */
-OSMEM_INTERNAL void osmem__count(int call);
+/* Count a call that took a slow path: in the thread's cache, or (a
+ * thread with none) in thread.c's shared figures. */
+OSMEM_INTERNAL void osmem__count_elsewhere(int call);
+static inline void
+osmem__count(int call)
+{
+	struct osmem__tcache *tc = osmem__tc;
+	if (OSMEM_LIKELY(tc->real))
+		tc->calls[call]++;
+	else
+		osmem__count_elsewhere(call);
+}
 /* The calls of all threads, and the bytes in all caches. */
 OSMEM_INTERNAL void osmem__calls(size_t out[OSMEM_NCALLS]);
 OSMEM_INTERNAL size_t osmem__tc_bytes(void);

@@ -135,14 +135,9 @@ osmem__my_tcache(void)
 }
 
 void
-osmem__count(int call)
+osmem__count_elsewhere(int call)
 {
-	struct osmem__tcache *tc = osmem__tc;
-	if (tc->real)
-		tc->calls[call]++;
-	else
-		__atomic_add_fetch(&calls_elsewhere[call], 1,
-		                   __ATOMIC_RELAXED);
+	__atomic_add_fetch(&calls_elsewhere[call], 1, __ATOMIC_RELAXED);
 }
 
 /* The calls of all threads (read without their owners' consent: a
