@@ -178,6 +178,14 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			len = OSMEM_HEAP_INITIAL;
 		char *p = osmem__os_sbrk(len);
 		if (p) {
+			/* The pad is for the requests to come: its pages are
+			 * faulted in now, by one call rather than a fault
+			 * each (the 1 GiB burst: 0.745 -> 0.594 s).  Only once
+			 * the heap holds 256 pads, so that pages a program
+			 * never touches add at most 1/256 to a growth's. */
+			size_t pad = cfg->top_pad & ~(page - 1);
+			if (pad && pad < len && a->st.heap / 256 >= pad)
+				osmem__os_populate(p + len - pad, pad);
 			count_heap(a, len, 1);
 			if (a->brk_seg && p == a->brk_seg->end)
 				extend_segment(a, a->brk_seg, len);

@@ -339,6 +339,15 @@ osmem__os_release(void *p, size_t len)
 	return madvise(p, len, MADV_DONTNEED);
 }
 
+void
+osmem__os_populate(void *p, size_t len)
+{
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+	(void)madvise(p, len, MADV_POPULATE_WRITE);
+}
+
 size_t
 osmem__os_page_size(void)
 {

@@ -65,6 +65,10 @@ OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
 OSMEM_INTERNAL int osmem__os_guard(void *p, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */
 OSMEM_INTERNAL int osmem__os_release(void *p, size_t len);
+/* Fault in the pages of [p, p+len) for writing, at once (Linux 5.14's
+ * MADV_POPULATE_WRITE); on an older kernel, or short of memory, nothing
+ * happens and the pages come in as they are touched. */
+OSMEM_INTERNAL void osmem__os_populate(void *p, size_t len);
 OSMEM_INTERNAL size_t osmem__os_page_size(void);
 /* Bytes of [p, p + len) (page-aligned) in memory now (mincore). */
 OSMEM_INTERNAL size_t osmem__os_resident(const void *p, size_t len);
