@@ -7,7 +7,15 @@
 #include "util.h"
 #include "os.h"
 
-#include <unistd.h>
+#include <unistd.h> /* sysconf */
+
+/* The end of the break heap: the system's break, or the mapped break
+ * that carries on from it where the system's cannot move (os.c). */
+static uintptr_t
+brk_end(void)
+{
+	return osmem__win.lo + osmem__win.span;
+}
 
 /* Resident bytes in the pad the last growth added: the pages below the
  * break, less the last one (the segment's fence is written there) and
@@ -15,7 +23,7 @@
 static size_t
 pad_resident(size_t pad, size_t page)
 {
-	uintptr_t end = (uintptr_t)sbrk(0) & ~(uintptr_t)(page - 1);
+	uintptr_t end = brk_end() & ~(uintptr_t)(page - 1);
 	return osmem__os_resident((void *)(end - pad + page), pad - 2 * page);
 }
 
@@ -31,12 +39,12 @@ main(void)
 	osmem_free(osmem_malloc(1)); /* the heap and this thread's cache */
 	while (n < MOST && large < 8) {
 		size_t heap = a->st.heap;
-		void *brk0 = sbrk(0);
+		uintptr_t brk0 = brk_end();
 		b[n] = osmem_malloc(SZ - OSMEM_OVERHEAD);
 		if (!b[n])
 			bail("no memory for block %d", n);
 		memset(b[n++], 0x5a, SZ - OSMEM_OVERHEAD);
-		if (sbrk(0) == brk0)
+		if (brk_end() == brk0)
 			continue; /* no growth */
 		size_t res = pad_resident(pad, page);
 		if (heap / 256 >= pad) {
@@ -51,10 +59,14 @@ main(void)
 	   "below 256 pads of heap, no growth faulted its pad in (%d of %d "
 	   "left cold)",
 	   small_cold, small);
-	ok(large == 8 && large_warm == large,
-	   "from 256 pads of heap on, each growth faulted its pad in (%d of "
-	   "%d)",
-	   large_warm, large);
+	if (large == 0 && a->st.heap_brk / 256 < pad)
+		skip("the break stopped short of 256 pads (%zu bytes)",
+		     a->st.heap_brk);
+	else
+		ok(large == 8 && large_warm == large,
+		   "from 256 pads of heap on, each growth faulted its pad in "
+		   "(%d of %d)",
+		   large_warm, large);
 	heap_ok("after the growths");
 	while (n > 0)
 		osmem_free(b[--n]);
