@@ -180,7 +180,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		if (p) {
 			/* The pad is for the requests to come: its pages are
 			 * faulted in now, by one call rather than a fault
-			 * each (the 1 GiB burst: 0.745 -> 0.594 s).  Only once
+			 * each (the 1 GiB burst: 0.741 -> 0.590 s).  Only once
 			 * the heap holds 256 pads, so that pages a program
 			 * never touches add at most 1/256 to a growth's. */
 			size_t pad = cfg->top_pad & ~(page - 1);

@@ -345,7 +345,12 @@ osmem__os_populate(void *p, size_t len)
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
-	(void)madvise(p, len, MADV_POPULATE_WRITE);
+	/* whole pages only: the break may have been left unaligned */
+	uintptr_t page = osmem__os_page_size();
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
 }
 
 size_t
