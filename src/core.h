@@ -66,7 +66,8 @@ osmem__bin_index(size_t size)
 
 /* bins.c: the best-fit index of an arena's free chunks. */
 OSMEM_INTERNAL void osmem__bin_insert(struct osmem__arena *a,
-                                      osmem__chunk_t *c);
+                                      osmem__chunk_t *c, size_t size,
+                                      size_t dirt);
 OSMEM_INTERNAL void osmem__bin_remove(struct osmem__arena *a,
                                       osmem__chunk_t *c);
 OSMEM_INTERNAL osmem__chunk_t *osmem__bin_take_best(struct osmem__arena *a,
@@ -104,6 +105,15 @@ osmem__dirt(osmem__chunk_t *c)
 	return osmem__releasable(size) ? *osmem__dirt_slot(c) : size;
 }
 
+/* What free chunk c adds to its arena's dirty bytes: its resident bytes,
+ * if it is releasable (smaller chunks count none). */
+static inline size_t
+osmem__dirty_part(osmem__chunk_t *c)
+{
+	size_t size = osmem__csize(c);
+	return osmem__releasable(size) ? *osmem__dirt_slot(c) : 0;
+}
+
 /* trim.c: giving memory back, with the arena locked. */
 OSMEM_INTERNAL int osmem__arena_trim(struct osmem__arena *a, size_t pad,
                                      int release_all);
@@ -132,14 +142,18 @@ osmem__put_free(struct osmem__arena *a, osmem__chunk_t *c, size_t size,
 	osmem__chunk_t *n = osmem__at(c, size);
 	osmem__set_head(c, size, OSMEM_F_PINUSE | a->aflag);
 	if (osmem__releasable(size)) {
-		*osmem__dirt_slot(c) = osmem__min(dirt, size);
+		dirt = *osmem__dirt_slot(c) = osmem__min(dirt, size);
 		if (OSMEM_UNLIKELY(osmem__g.cfg.release_threshold == 0) &&
-		    dirt)
+		    dirt) {
 			osmem__release_now(a, c, size);
+			dirt = *osmem__dirt_slot(c);
+		}
+	} else {
+		dirt = 0; /* counted as wholly resident */
 	}
 	n->prev_foot = size;
 	osmem__clear_pinuse(n);
-	osmem__bin_insert(a, c);
+	osmem__bin_insert(a, c, size, dirt);
 }
 
 /* heap.c: chunks inside an arena's segments, with the arena locked. */

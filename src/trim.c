@@ -63,7 +63,8 @@ unmap_free_segments(struct osmem__arena *a)
 			/* The system refused: the segment stays as it was. */
 			(void)osmem__pages_mark(s, len, 1);
 			*sp = s;
-			osmem__bin_insert(a, c);
+			osmem__bin_insert(a, c, osmem__csize(c),
+			                  osmem__dirty_part(c));
 			sp = &s->next;
 			continue;
 		}
