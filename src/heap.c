@@ -15,6 +15,9 @@
 /* The first growth of the break, and the least a mapped segment holds. */
 #define OSMEM_HEAP_INITIAL ((size_t)128 << 10)
 #define OSMEM_MAPPED_SEG ((size_t)1 << 20)
+/* What the free end of the break must hold beyond the pad before a free
+ * trims it (at most the trim threshold). */
+#define TRIM_STEP ((size_t)64 << 10)
 
 /* Give [c, c+size) back, merging it with a free chunk after it.  The
  * chunk before c is in use.  The next chunk's header is checked only when
@@ -323,11 +326,17 @@ osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
 		c = p;
 	}
 	release_tail(a, c, size, dirt);
-	/* A large free end of the break goes back to the system; so do the
-	 * pages of free chunks, once enough of them lie idle. */
+	/* A large free end of the break goes back to the system, once it
+	 * holds a step beyond the pad (else, with the defaults' pad equal to
+	 * the threshold, every small free next to a fresh pad shrank the
+	 * break by a page or two and the next request grew it back: 9 of
+	 * python3's 49 brk calls); so do the pages of free chunks, once
+	 * enough of them lie idle. */
 	size = osmem__csize(c);
-	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) && a->brk_seg &&
-	    osmem__next(c) == osmem__fence_of(a->brk_seg))
+	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) &&
+	    size - osmem__min(size, osmem__g.cfg.top_pad) >=
+	        osmem__min(osmem__g.cfg.trim_threshold, TRIM_STEP) &&
+	    a->brk_seg && osmem__next(c) == osmem__fence_of(a->brk_seg))
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 	/* release_at: the wait since the last pass (trim.c); the threshold
 	 * is taken now, as it falls with the bytes in use. */
