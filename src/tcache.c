@@ -166,14 +166,19 @@ flush_bin(struct osmem__tcache *tc, unsigned i, unsigned keep)
 }
 
 /* Give back the blocks of every bin of tc beyond half its cap, or all
- * of them. */
+ * of them.  The test for a bin with nothing to give is made here: a call
+ * per bin, most of them empty, was 3% of a mid-size churn's instructions
+ * (a heap request that finds no room flushes the cache first). */
 static void
 flush_bins(struct osmem__tcache *tc, int half)
 {
 	if (!tc || !tc->real)
 		return;
-	for (unsigned i = 2; i < OSMEM_TC_BINS; i++)
-		flush_bin(tc, i, half ? tc->cap[i] / 2u : 0);
+	for (unsigned i = 2; i < OSMEM_TC_BINS; i++) {
+		unsigned keep = half ? tc->cap[i] / 2u : 0;
+		if (osmem__tc_held(tc, i) > keep)
+			flush_bin(tc, i, keep);
+	}
 }
 
 void
