@@ -122,10 +122,11 @@ OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
 OSMEM_INTERNAL OSMEM_NOINLINE void
 osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size);
 /* New pages of len bytes are about to be touched (the heap grows, a
- * block is mapped): resident free bytes of a go back first, as many as
- * keep the resident bytes from passing their peak.  The arena locked. */
+ * block is mapped): freed mappings kept for reuse, and with pages the
+ * resident pages of free chunks, go back first, as many as keep the
+ * resident bytes from passing their peak.  The arena locked. */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__make_room(struct osmem__arena *a,
-                                                    size_t len);
+                                                    size_t len, int pages);
 /* The resident free bytes an arena keeps before a release pass, and
  * down to which a pass gives back. */
 OSMEM_INTERNAL size_t osmem__release_floor(const struct osmem__arena *a);

@@ -144,7 +144,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	const struct osmem__config *cfg = &osmem__g.cfg;
 	size_t page = osmem__g.page;
 	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
-	osmem__make_room(a, size);
+	osmem__make_room(a, size, 0);
 	if (a->aflag) {
 		/* Another arena: one more aligned region. */
 		if (size + seg_cost > OSMEM_REGION)
