@@ -144,7 +144,8 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	const struct osmem__config *cfg = &osmem__g.cfg;
 	size_t page = osmem__g.page;
 	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
-	osmem__make_room(a, size, 0);
+	/* with free chunks' pages unless those came back before (trim.c) */
+	osmem__make_room(a, size, a->st.backoff <= 1);
 	if (a->aflag) {
 		/* Another arena: one more aligned region. */
 		if (size + seg_cost > OSMEM_REGION)

@@ -249,20 +249,21 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
  * Room before new pages: only what would take the resident bytes (in use,
  * free and resident, mapped, freed mappings kept for reuse: an estimate)
  * past their peak so far goes back: kept mappings first (the main
- * arena's figure), then, before a new mapping (pages), the high ends of
- * the largest free chunks.  Growth that stays under the peak keeps the
- * free pages, which the program's next requests of those sizes find
- * still there.  Nothing goes back while the free resident bytes are under
- * a quarter of the release threshold.
+ * arena's figure), then, with pages, the high ends of the largest free
+ * chunks.  Growth that stays under the peak keeps the free pages, which
+ * the program's next requests of those sizes find still there.  Nothing
+ * goes back while the free resident bytes are under a quarter of the
+ * release threshold.
  *
- * Before the heap grows, free chunks keep their pages: the heap grows
- * because none of them holds the request, so it is still filling up, and
- * its peak comes when it is fullest, holes included; pages given back
- * then were written again before it (largefree gave back 100 MB more
- * while it warmed up, took 24,000 faults more, and peaked the same).  A
- * mapping comes and goes in a steady state, and the holes given back for
- * it stay unused for a while (largereuse's peak: 637 MB with them, 704
- * MB without).
+ * A new mapping always has free chunks give pages (largereuse's peak:
+ * 637 MB with them, 704 MB without).  A growth of the heap does unless
+ * the arena's release passes have backed off, having found that pages
+ * they gave back came into use again (heap.c): then the heap is filling
+ * holes it gives back and writes again before its peak (largefree gave
+ * back 100 MB more, took 24,000 faults more and peaked the same), while
+ * a program whose new requests outgrow its holes for good still has
+ * them give their pages (a phase of larger blocks in a scratch program:
+ * 235 MB peak, 250 MB without, glibc 249).
  */
 void
 osmem__make_room(struct osmem__arena *a, size_t len, int pages)
