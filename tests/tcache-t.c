@@ -3,8 +3,10 @@
  * cached size waits in its bin and serves the next request of that size;
  * a run of misses is served in runs of blocks carved together; a full
  * bin sends half of its blocks back, and blocks that leave as a
- * run of neighbours go back as one chunk; a corrupted link is not in
- * this test (corrupt-t has it).  The heap check runs after each step.
+ * run of neighbours go back as one chunk; a request whose bin is empty
+ * takes a cached block up to an eighth larger; a corrupted link is not
+ * in this test (corrupt-t has it).  The heap check runs after each
+ * step.
  */
 #include "util.h"
 
@@ -74,6 +76,65 @@ before_growth(void)
 	while (nt > 0)
 		osmem_free(take[--nt]);
 	heap_ok("after freeing them");
+}
+
+/* The request for a chunk of size bytes. */
+static size_t
+req(size_t size)
+{
+	return size - OSMEM_OVERHEAD;
+}
+
+/* A block of a chunk of size bytes, freed into its (empty) cache bin. */
+static void *
+cache_one(size_t size)
+{
+	void *b = osmem_malloc(req(size));
+	if (!b)
+		bail("no memory for a %zu-byte block", size);
+	osmem_free(b);
+	if (osmem__tc_held(osmem__tc, (unsigned)(size / 16)) != 1)
+		bail("the %zu-byte block is not cached", size);
+	return b;
+}
+
+/*
+ * A request whose bin is empty takes the smallest cached block up to an
+ * eighth larger: a 272-byte block for a 256-byte request, not a 304-byte
+ * one (more than an eighth), and below 128 bytes none (the next bin is
+ * more than an eighth larger there).
+ */
+static void
+near_bins(void)
+{
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* empty bins */
+	void *b = cache_one(272);
+	void *a = osmem_malloc(req(256));
+	ok(a == b && osmem_usable_size(a) == req(272) &&
+	       osmem__tc_held(osmem__tc, 272 / 16) == 0,
+	   "a 256-byte request with its bin empty took the cached 272-byte "
+	   "block");
+	osmem_free(a);
+	ok(osmem__tc_held(osmem__tc, 272 / 16) == 1,
+	   "freed, it goes back to the 272-byte bin");
+	heap_ok("after a block from the next bin");
+
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP);
+	void *c = cache_one(304);
+	void *d = osmem_malloc(req(256));
+	ok(d && d != c && osmem__tc_held(osmem__tc, 304 / 16) == 1 &&
+	       osmem_usable_size(d) == req(256),
+	   "a 304-byte block (3/16 larger) is left for its own size");
+	osmem_free(d);
+
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP);
+	void *e = cache_one(128);
+	void *f = osmem_malloc(req(112));
+	ok(f && f != e && osmem__tc_held(osmem__tc, 128 / 16) == 1,
+	   "below 128 bytes, no block of the next bin");
+	osmem_free(f);
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP);
+	heap_ok("after the near bins");
 }
 
 int
@@ -190,6 +251,7 @@ main(void)
 	   osmem__csize(first));
 	heap_ok("after the reset");
 	before_growth();
+	near_bins();
 
 	osmem_free(stop);
 	ok(osmem_mallopt(OSMEM_M_TCACHE_COUNT, 0) == 1, "caches flushed");
