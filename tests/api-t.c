@@ -413,7 +413,7 @@ sizes_and_errno(void)
 	for (size_t n = 0; n < 5000; n += 7) {
 		char *p = malloc(V(n));
 		size_t u = malloc_usable_size(p);
-		if (u < n || u > n + 40 + n / 8) {
+		if (u < n || u > n + 40 + n / 16) {
 			if (all)
 				diag("malloc(%zu): usable size %zu", n, u);
 			all = 0;
@@ -422,10 +422,10 @@ sizes_and_errno(void)
 		free(p);
 	}
 	/* Rounding to 16, the 8-byte header, and a leftover under the 32-byte
-	 * minimum that stays with the block; a cached block may be up to an
-	 * eighth larger. */
-	ok(all, "usable size is the request plus at most 40 bytes and an "
-	        "eighth");
+	 * minimum that stays with the block; a cached block may be up to a
+	 * sixteenth larger. */
+	ok(all, "usable size is the request plus at most 40 bytes and a "
+	        "sixteenth");
 	char *p = malloc(V(1000));
 	errno = 77;
 	free(p);

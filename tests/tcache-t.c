@@ -4,7 +4,7 @@
  * a run of misses is served in runs of blocks carved together; a full
  * bin sends half of its blocks back, and blocks that leave as a
  * run of neighbours go back as one chunk; a request whose bin is empty
- * takes a cached block up to an eighth larger; a corrupted link is not
+ * takes a cached block up to a sixteenth larger; a corrupted link is not
  * in this test (corrupt-t has it).  The heap check runs after each
  * step.
  */
@@ -99,10 +99,10 @@ cache_one(size_t size)
 }
 
 /*
- * A request whose bin is empty takes the smallest cached block up to an
- * eighth larger: a 272-byte block for a 256-byte request, not a 304-byte
- * one (more than an eighth), and below 128 bytes none (the next bin is
- * more than an eighth larger there).
+ * A request whose bin is empty takes the smallest cached block up to a
+ * sixteenth larger: a 272-byte block for a 256-byte request, not a
+ * 304-byte one (more than a sixteenth), and below 256 bytes none (the
+ * next bin is more than a sixteenth larger there).
  */
 static void
 near_bins(void)
@@ -128,10 +128,10 @@ near_bins(void)
 	osmem_free(d);
 
 	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP);
-	void *e = cache_one(128);
-	void *f = osmem_malloc(req(112));
-	ok(f && f != e && osmem__tc_held(osmem__tc, 128 / 16) == 1,
-	   "below 128 bytes, no block of the next bin");
+	void *e = cache_one(256);
+	void *f = osmem_malloc(req(240));
+	ok(f && f != e && osmem__tc_held(osmem__tc, 256 / 16) == 1,
+	   "below 256 bytes, no block of the next bin");
 	osmem_free(f);
 	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP);
 	heap_ok("after the near bins");
