@@ -127,6 +127,10 @@ osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size);
  * resident bytes from passing their peak.  The arena locked. */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__make_room(struct osmem__arena *a,
                                                     size_t len, int pages);
+/* Give back the pages of in-use chunk c, its contents dead (copied by
+ * realloc); returns the bytes that went, for osmem__heap_free. */
+OSMEM_INTERNAL size_t osmem__release_dead(struct osmem__arena *a,
+                                          osmem__chunk_t *c);
 /* The resident free bytes an arena keeps before a release pass, and
  * down to which a pass gives back. */
 OSMEM_INTERNAL size_t osmem__release_floor(const struct osmem__arena *a);
@@ -162,8 +166,9 @@ OSMEM_INTERNAL void *osmem__heap_alloc(struct osmem__arena *a, size_t size,
                                        unsigned *k, int grow);
 OSMEM_INTERNAL void *osmem__heap_alloc_aligned(struct osmem__arena *a,
                                                size_t size, size_t align);
-OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a,
-                                     osmem__chunk_t *c);
+/* Free in-use chunk c, dead bytes of it not resident. */
+OSMEM_INTERNAL void osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c,
+                                     size_t dead);
 OSMEM_INTERNAL osmem__chunk_t *osmem__heap_cut(struct osmem__arena *a,
                                                osmem__chunk_t *c, size_t size);
 OSMEM_INTERNAL int osmem__heap_resize(struct osmem__arena *a,

@@ -305,9 +305,9 @@ osmem__heap_alloc_aligned(struct osmem__arena *a, size_t size, size_t align)
 }
 
 void
-osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c)
+osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c, size_t dead)
 {
-	size_t size = osmem__csize(c), dirt = size;
+	size_t size = osmem__csize(c), dirt = size - dead;
 	a->st.in_use -= size;
 	if (!(c->head & OSMEM_F_PINUSE)) {
 		/* The chunk before must be free and as long as its footer says

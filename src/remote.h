@@ -81,7 +81,7 @@ osmem__run_start(struct osmem__run *r, char *p, size_t size)
 			                OSMEM_F_CINUSE |
 			                    (c->head & OSMEM_F_PINUSE) |
 			                    a->aflag);
-		osmem__heap_free(a, c);
+		osmem__heap_free(a, c, 0);
 	}
 	r->lo = p;
 	r->len = size;

@@ -99,7 +99,7 @@ give_back(struct osmem__tcache *tc, osmem__chunk_t *c)
 		return;
 	}
 	osmem__lock(&a->lock);
-	osmem__heap_free(a, c);
+	osmem__heap_free(a, c, 0);
 	osmem__unlock(&a->lock);
 }
 

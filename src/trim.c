@@ -179,6 +179,18 @@ osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size)
 	a->st.released += give_back(c, size, 0); /* not indexed yet */
 }
 
+/* In-use chunk c's contents are dead: its pages go back as a free
+ * chunk's would, before it is freed (so what it will hold when free, its
+ * links and its estimate, stays where give_back leaves it). */
+size_t
+osmem__release_dead(struct osmem__arena *a, osmem__chunk_t *c)
+{
+	size_t size = osmem__csize(c), *dirt = osmem__dirt_slot(c);
+	*dirt = size;
+	osmem__release_now(a, c, size);
+	return size - *dirt;
+}
+
 /* Give back the pages of free chunks, largest first, until no more than
  * down_to resident bytes are left in them (0: all there are); with part,
  * the last chunk only gives what is still needed.  Passes started by

@@ -8,21 +8,8 @@
  * resident is read with mincore.
  */
 #include "util.h"
-#include "os.h"
 
 enum { MIB = 1 << 20, HOLE = 24 * MIB - 64 };
-
-/* The share (in percent) of the whole pages in [p, p+len) that is
- * resident (mincore takes whole pages). */
-static unsigned
-resident_pct(const void *p, size_t len)
-{
-	uintptr_t page = osmem__g.page;
-	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
-	return (unsigned)(osmem__os_resident((void *)lo, hi - lo) * 100 /
-	                  (hi - lo));
-}
 
 /* A block of HOLE bytes written in full and freed again, where x was:
  * the hole is resident.  Best fit puts it there, the hole being the

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/wait.h>
 
+#include "os.h"
 #include "tools.h" /* every layer: the tests look inside */
 #include "tap.h"
 
@@ -41,6 +42,17 @@ filled(const void *p, size_t n, unsigned seed)
 static int __attribute__((unused)) heap_ok(const char *when)
 {
 	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
+}
+
+/* The share (in percent) of the whole pages in [p, p+len) that is
+ * resident (mincore takes whole pages). */
+static unsigned __attribute__((unused)) resident_pct(const void *p, size_t len)
+{
+	uintptr_t page = osmem__g.page;
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+	return (unsigned)(osmem__os_resident((void *)lo, hi - lo) * 100 /
+	                  (hi - lo));
 }
 
 /* The resident set of this process in KiB, from /proc/self/statm. */
