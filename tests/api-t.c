@@ -145,10 +145,17 @@ static const char *const fnames[NFUNCS] = {
 };
 static atomic_int failed_ok[NFUNCS], failed_bad[NFUNCS];
 
+/* The threads start exhausting only once all three exist: a thread
+ * started early took the address space the next one's stack needed, its
+ * pthread_create failed, and the join of a thread never made crashed the
+ * child (2 runs in 200 under load). */
+static pthread_barrier_t all_made;
+
 static void *
 exhaust(void *arg)
 {
 	(void)arg;
+	pthread_barrier_wait(&all_made);
 	for (int f = 0; f < NFUNCS; f++) {
 		void *held[4096];
 		int n = 0;
@@ -211,8 +218,10 @@ errno_out_of_memory(void)
 		if (setrlimit(RLIMIT_AS, &rl) != 0)
 			_exit(2);
 		pthread_t t[3];
+		pthread_barrier_init(&all_made, NULL, 3);
 		for (int i = 0; i < 3; i++)
-			pthread_create(&t[i], NULL, exhaust, NULL);
+			if (pthread_create(&t[i], NULL, exhaust, NULL) != 0)
+				_exit(3);
 		for (int i = 0; i < 3; i++)
 			pthread_join(t[i], NULL);
 		int bad = 0;
