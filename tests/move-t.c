@@ -31,11 +31,8 @@ int
 main(void)
 {
 	struct osmem__arena *a = &osmem__g.arena[0];
-	/* Everything from the heap, no release pass and no trim between
-	 * the steps: only the move gives pages back. */
-	ok(osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 32 * MIB) == 1,
-	   "mmap threshold 32 MiB");
-	osmem__g.cfg.release_threshold = 64 * MIB;
+	/* No trim either: only the move gives pages back. */
+	heap_no_passes();
 	osmem__g.cfg.trim_threshold = SIZE_MAX;
 
 	/* A block under 128 KiB moved past the peak keeps its pages too:

@@ -44,6 +44,16 @@ static int __attribute__((unused)) heap_ok(const char *when)
 	return ok(osmem__heap_check() == 0, "heap check passes %s", when);
 }
 
+/* Blocks up to 32 MiB from the heap, and no release pass between a
+ * test's steps (room-t, move-t): only what the test looks at gives pages
+ * back. */
+static void __attribute__((unused)) heap_no_passes(void)
+{
+	ok(osmem_mallopt(OSMEM_M_MMAP_THRESHOLD, 32 << 20) == 1,
+	   "mmap threshold 32 MiB");
+	osmem__g.cfg.release_threshold = (size_t)64 << 20;
+}
+
 /* The share (in percent) of the whole pages in [p, p+len) that is
  * resident (mincore takes whole pages). */
 static unsigned __attribute__((unused)) resident_pct(const void *p, size_t len)
