@@ -41,6 +41,7 @@ osmem__init(void)
 	osmem__options_default(&g->cfg);
 	osmem__options_parse(&g->cfg, osmem__os_env("OSMEM_OPTIONS"));
 	osmem__os_set_limit(g->cfg.limit);
+	osmem__os_set_huge(g->cfg.thp != 0);
 	/* The other arenas are set up when first handed out (writing to all
 	 * of them now would make ~80 KiB resident for nothing). */
 	g->arena[0].st.release_at = g->cfg.release_threshold;

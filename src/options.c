@@ -57,6 +57,7 @@ static const struct tunable {
     ROW(canary, COUNT, 0, 1, 0),
     ROW(quarantine, SIZE, 0, SIZE_MAX, 0),
     ROW(guard, COUNT, 0, 1, 0),
+    ROW(thp, COUNT, 0, 1, 0), /* huge pages (os.c) */
     ROW(check_every, COUNT, 0, SIZE_MAX, 0),
     ROW(leaks, COUNT, 0, 2, 0),
     ROW(frames, COUNT, 1, 64, 16),

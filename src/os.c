@@ -1,8 +1,9 @@
 /*
  * os.c: memory from the operating system, the half of os.h that moves
  * the break and maps, unmaps and releases pages (sys.c has the rest),
- * with the optional limit on bytes held and the fault seam the tests use
- * to make any of these calls fail.  Layer 2: it uses base.h and lock.h
+ * with the optional limit on bytes held, the opt-in advice to back them
+ * with huge pages, and the fault seam the tests use to make any of these
+ * calls fail.  Layer 2: it uses base.h and lock.h
  * only, and never aborts on a failure.
  */
 #include "os.h"
@@ -76,6 +77,36 @@ static void
 give(size_t len)
 {
 	__atomic_sub_fetch(&held, len, __ATOMIC_RELAXED);
+}
+
+/*
+ * thp=1 (osmem(7)): new break and mappings of at least a huge page are
+ * advised to be backed by transparent huge pages, where the system's mode
+ * is "madvise" (under "always" they are anyway, under "never" not at
+ * all).  A large block written in full then takes a fault per 2 MiB, not
+ * per page.  Opt-in, as in glibc (glibc.malloc.hugetlb) and jemalloc
+ * (opt.thp): a block touched sparsely holds whole huge pages, and a fault
+ * may wait for the kernel to compact memory.  The advice is all there is:
+ * a system without huge pages refuses it, and nothing else changes.
+ */
+#define HUGE_PAGE ((size_t)2 << 20)
+static int huge;
+
+void
+osmem__os_set_huge(int on)
+{
+	huge = on;
+}
+
+/* Advise the whole pages of [p, p + len), when thp=1. */
+static void
+advise_huge(void *p, size_t len)
+{
+	uintptr_t page = osmem__os_page_size();
+	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
+	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
+	if (huge && hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
 size_t
@@ -178,6 +209,8 @@ brk_grow(size_t len)
 			if (!brk_lo)
 				brk_lo = (uintptr_t)p;
 			set_window(&osmem__win, brk_lo, (uintptr_t)p + len);
+			/* every growth, so that the break stays one region */
+			advise_huge(p, len);
 			return p;
 		}
 		go_mapped();
@@ -189,6 +222,7 @@ brk_grow(size_t len)
 	char *p = m_cur;
 	m_cur += len;
 	set_window(&osmem__win, brk_lo, (uintptr_t)m_cur);
+	advise_huge(p, len);
 	return p;
 }
 
@@ -272,6 +306,8 @@ osmem__os_map(size_t len)
 		give(len);
 		return NULL;
 	}
+	if (len >= HUGE_PAGE)
+		advise_huge(p, len);
 	return p;
 }
 

@@ -51,6 +51,9 @@ OSMEM_INTERNAL int osmem__os_brk_shrink(void *end, size_t cut);
 extern osmem__lock_t osmem__brk_lock OSMEM_INTERNAL;
 /* The most bytes held from the system at once (0: no limit). */
 OSMEM_INTERNAL void osmem__os_set_limit(size_t limit);
+/* Whether new break and mappings of a huge page or more are advised to be
+ * backed by huge pages (OSMEM_OPTIONS=thp=1). */
+OSMEM_INTERNAL void osmem__os_set_huge(int on);
 /* Fresh zeroed read-write private memory, or NULL. */
 OSMEM_INTERNAL void *osmem__os_map(size_t len);
 /* 0, or -1 if the system refused (the pages stay mapped and counted). */

@@ -177,7 +177,7 @@ struct osmem__config {
 	size_t tc_cap;  /* most blocks in a thread-cache bin (0: none) */
 	size_t narenas; /* arenas threads share (0: 2 per CPU) */
 	size_t stats;   /* print the figures at exit (1 text, 2 JSON) */
-	size_t junk, canary, quarantine, guard, check_every; /* opt-in */
+	size_t junk, canary, quarantine, guard, check_every, thp; /* opt-in */
 	size_t leaks, leak_exitcode; /* the leak check (2: reachable too) */
 	size_t frames;   /* callers recorded per allocation (stacks.c) */
 	size_t valgrind; /* tell memcheck of blocks: 0, 1, 2 under it */

@@ -71,6 +71,13 @@ main(int argc, char **argv)
 	ok(cfg.limit == (size_t)1 << 30 && cfg.narenas == 2 &&
 	       cfg.stats == 1 && cfg.release_threshold == 512 * 1024,
 	   "limit, arenas, stats, release_threshold");
+	parse("thp=1");
+	ok(cfg.thp == 1 && osmem__g.cfg.thp == 0 && captured[0] == '\0',
+	   "thp=1 turns huge pages on (off by default)");
+	parse("thp=2");
+	ok(strstr(captured, "'thp=2': out of range; allowed: 0 to 1; ") &&
+	       cfg.thp == 0,
+	   "thp takes 0 or 1: %.100s", captured);
 	parse("");
 	ok(captured[0] == '\0', "an empty string is fine");
 	parse(",,mmap_threshold=1M,,");
