@@ -3,8 +3,8 @@
  * the break and maps, unmaps and releases pages (sys.c has the rest),
  * with the optional limit on bytes held, the opt-in advice to back them
  * with huge pages, and the fault seam the tests use to make any of these
- * calls fail.  Layer 2: it uses base.h and lock.h
- * only, and never aborts on a failure.
+ * calls fail.  Layer 2: it uses base.h and lock.h only, and never aborts
+ * on a failure.
  */
 #include "os.h"
 
@@ -102,10 +102,12 @@ osmem__os_set_huge(int on)
 static void
 advise_huge(void *p, size_t len)
 {
+	if (!huge)
+		return;
 	uintptr_t page = osmem__os_page_size();
 	uintptr_t lo = ((uintptr_t)p + page - 1) & ~(page - 1);
 	uintptr_t hi = ((uintptr_t)p + len) & ~(page - 1);
-	if (huge && hi > lo)
+	if (hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 }
 
