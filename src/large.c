@@ -169,8 +169,10 @@ retry_spare(void)
 {
 	size_t kept;
 	char *m = take_spare(0, &kept, 0);
+	if (!m)
+		return; /* no spare: kept was not written */
 	size_t len = kept & ~(size_t)1;
-	if (m && osmem__os_unmap(m, len) != 0)
+	if (osmem__os_unmap(m, len) != 0)
 		keep_spare((struct osmem__large *)m, len, !(kept & 1));
 }
 
