@@ -95,9 +95,7 @@ struct osmem_stats {
 	size_t nrealloc;      /* calls to realloc with a block */
 	double fragmentation; /* 1 - largest_free / free; 0 if nothing free */
 	size_t cached;        /* bytes in blocks held by thread caches */
-	size_t heap_resident; /* bytes of heap segments in memory now (a
-	                         segment reserves address space, 64 MiB for
-	                         each other arena, that is not all used) */
+	size_t heap_resident; /* bytes of heap segments in memory now */
 	size_t mapped_kept;   /* bytes of freed mappings kept, in memory, for
 	                         the next large request */
 	size_t reserved[5];   /* zero; room to grow */

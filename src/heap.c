@@ -79,8 +79,8 @@ add_segment(struct osmem__arena *a, char *p, size_t len, uint32_t kind)
 	s->kind = kind;
 	s->arena = a;
 	a->segs = s;
-	if (kind == OSMEM_SEG_BRK && !a->aflag)
-		a->brk_seg = s; /* the one the main arena extends */
+	if (kind == OSMEM_SEG_BRK || a->aflag)
+		a->brk_seg = s; /* the one growth extends */
 	osmem__chunk_t *c = osmem__at(start, OSMEM_SEG_HEAD);
 	osmem__chunk_t *f = osmem__fence_of(s);
 	osmem__set_head(f, 0, OSMEM_F_CINUSE | a->aflag);
@@ -133,6 +133,22 @@ free_at_break(const struct osmem__arena *a)
 	return (f->head & OSMEM_F_PINUSE) ? 0 : (size_t)f->prev_foot;
 }
 
+/* How far to grow the segment growth extends (or, with none, how large a
+ * new one to start) so that a free chunk of size bytes exists: the pad
+ * on top, for the requests to come. */
+static size_t
+growth(const struct osmem__arena *a, size_t size)
+{
+	size_t page = osmem__g.page, pad = osmem__g.cfg.top_pad;
+	size_t tail = free_at_break(a);
+	if (a->brk_seg)
+		return osmem__round_up(size - (tail < size ? tail : 0) + pad,
+		                       page);
+	size_t len = osmem__round_up(
+	    size + OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN + pad, page);
+	return len < OSMEM_HEAP_INITIAL ? OSMEM_HEAP_INITIAL : len;
+}
+
 /*
  * Add memory to the arena so that a free chunk of at least size bytes
  * exists, preferably as the free end of the break segment.  Returns 0 when
@@ -147,7 +163,22 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	/* with free chunks' pages unless those came back before (trim.c) */
 	osmem__make_room(a, size, a->st.backoff <= 1);
 	if (a->aflag) {
-		/* Another arena: one more aligned region. */
+		/* Another arena: its newest region's segment grows through
+		 * the region as the break does, so that the pages a release
+		 * pass counts are pages the arena used (a whole fresh region
+		 * counted as resident and given back by the first pass held
+		 * the passes' learning back: mstress).  Then one more aligned
+		 * region. */
+		struct osmem__seg *s = a->brk_seg;
+		size_t room =
+		    s ? (size_t)((char *)s + OSMEM_REGION - s->end) : 0;
+		if (room) {
+			size_t len = osmem__min(growth(a, size), room);
+			count_heap(a, len, s->kind == OSMEM_SEG_BRK);
+			extend_segment(a, s, len);
+			return 1;
+		}
+		a->brk_seg = NULL;
 		if (size + seg_cost > OSMEM_REGION)
 			return 0;
 		/* From the break when it can move, so that the region lies
@@ -164,22 +195,13 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 		}
 		if (!r)
 			return 0;
-		count_heap(a, OSMEM_REGION, brk);
-		add_segment(a, r, OSMEM_REGION,
-		            brk ? OSMEM_SEG_BRK : OSMEM_SEG_MAPPED);
+		size_t len = osmem__min(growth(a, size), OSMEM_REGION);
+		count_heap(a, len, brk);
+		add_segment(a, r, len, brk ? OSMEM_SEG_BRK : OSMEM_SEG_MAPPED);
 		return 1;
 	}
 	if (!no_brk) {
-		size_t len, tail = free_at_break(a);
-		if (a->brk_seg)
-			len = osmem__round_up(size - (tail < size ? tail : 0) +
-			                          cfg->top_pad,
-			                      page);
-		else
-			len = osmem__round_up(size + seg_cost + cfg->top_pad,
-			                      page);
-		if (!a->brk_seg && len < OSMEM_HEAP_INITIAL)
-			len = OSMEM_HEAP_INITIAL;
+		size_t len = growth(a, size);
 		char *p = osmem__os_sbrk(len);
 		if (p) {
 			/* The pad is for the requests to come: its pages are
@@ -337,7 +359,8 @@ osmem__heap_free(struct osmem__arena *a, osmem__chunk_t *c, size_t dead)
 	if (OSMEM_UNLIKELY(size > osmem__g.cfg.trim_threshold) &&
 	    size - osmem__min(size, osmem__g.cfg.top_pad) >=
 	        osmem__min(osmem__g.cfg.trim_threshold, TRIM_STEP) &&
-	    a->brk_seg && osmem__next(c) == osmem__fence_of(a->brk_seg))
+	    a->brk_seg && osmem__next(c) == osmem__fence_of(a->brk_seg) &&
+	    !a->aflag)
 		osmem__arena_trim(a, osmem__g.cfg.top_pad, 0);
 	/* release_at: the wait since the last pass (trim.c); the threshold
 	 * is taken now, as it falls with the bytes in use. */

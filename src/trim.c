@@ -14,7 +14,8 @@ static size_t
 shrink_break(struct osmem__arena *a, struct osmem__seg *s, size_t pad)
 {
 	size_t page = osmem__g.page;
-	if (!s || s->kind != OSMEM_SEG_BRK)
+	/* Not another arena's region: its segment grows back into it. */
+	if (!s || s->kind != OSMEM_SEG_BRK || a->aflag)
 		return 0;
 	osmem__chunk_t *f = osmem__fence_of(s);
 	if (f->head & OSMEM_F_PINUSE)
@@ -54,20 +55,25 @@ unmap_free_segments(struct osmem__arena *a)
 			sp = &s->next;
 			continue;
 		}
+		/* counted: the segment; mapped: all of another arena's
+		 * region, which its segment may not fill yet */
 		size_t len = (size_t)(s->end - (char *)s);
 		len = osmem__round_up(len, osmem__g.page);
+		size_t span = a->aflag ? OSMEM_REGION : len;
 		osmem__bin_remove(a, c);
 		*sp = s->next;
-		(void)osmem__pages_mark(s, len, 0);
-		if (osmem__os_unmap(s, len) != 0) {
+		(void)osmem__pages_mark(s, span, 0);
+		if (osmem__os_unmap(s, span) != 0) {
 			/* The system refused: the segment stays as it was. */
-			(void)osmem__pages_mark(s, len, 1);
+			(void)osmem__pages_mark(s, span, 1);
 			*sp = s;
 			osmem__bin_insert(a, c, osmem__csize(c),
 			                  osmem__dirty_part(c));
 			sp = &s->next;
 			continue;
 		}
+		if (a->brk_seg == s)
+			a->brk_seg = NULL;
 		a->st.nsegs--;
 		a->st.heap -= len;
 		done += len;

@@ -7,9 +7,11 @@
  */
 #include "util.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 enum { THREADS = 4, ROUNDS = 60000, QLEN = 256 };
 
@@ -357,6 +359,87 @@ remote_overflow(void)
 	heap_ok("after the remote stack was emptied");
 }
 
+/*
+ * Another arena's segment grows through its 64 MiB region step by step,
+ * as the break does, so that its figures and its release passes count
+ * the pages it used rather than the whole region; once the region is
+ * full, a new one starts.  Where sbrk fails, regions are mapped: one that
+ * falls wholly free goes back whole on a trim, the part its segment never
+ * reached included.
+ */
+enum { GROW_SIZE = 64 << 10, GROW_MOST = 2048 };
+static void *grown[GROW_MOST];
+struct growth {
+	int n;                      /* blocks of GROW_SIZE to allocate */
+	size_t heap0, heap1, segs0; /* the arena's, before and after */
+	struct osmem__seg *seg;     /* the segment growth extends, after */
+	struct osmem__arena *arena;
+};
+
+static void *
+grow_arena(void *arg)
+{
+	struct growth *g = arg;
+	osmem_free(osmem_malloc(100)); /* the thread's arena */
+	struct osmem__arena *a = g->arena = osmem__tc->arena;
+	g->heap0 = a->st.heap;
+	g->segs0 = a->st.nsegs;
+	for (int i = 0; i < g->n; i++)
+		grown[i] = osmem_malloc(GROW_SIZE);
+	g->heap1 = a->st.heap;
+	g->seg = a->brk_seg;
+	for (int i = 0; i < g->n; i++)
+		osmem_free(grown[i]);
+	return NULL;
+}
+
+static void
+region_growth(void)
+{
+	struct growth g = {.n = 160};
+	pthread_t t;
+	osmem_trim(0);
+	pthread_create(&t, NULL, grow_arena, &g);
+	pthread_join(t, NULL);
+	size_t used = (size_t)g.n * (GROW_SIZE + 16);
+	size_t span = g.seg ? (size_t)(g.seg->end - (char *)g.seg) : 0;
+	ok(g.arena != osmem__g.arena && g.seg &&
+	       g.heap1 - g.heap0 <= used + ((size_t)1 << 20) &&
+	       span < OSMEM_REGION,
+	   "a thread's %zu KiB of blocks grew its arena's heap by %zu KiB; "
+	   "its segment spans %zu KiB of its 64 MiB region",
+	   used >> 10, (g.heap1 - g.heap0) >> 10, span >> 10);
+	heap_ok("after an arena grew through its region");
+
+	/* Past the region's end: a second region, mapped. */
+	osmem__os_fail(OSMEM_OS_SBRK, 0, -1);
+	g.n = (int)(OSMEM_REGION / GROW_SIZE) + 8;
+	pthread_create(&t, NULL, grow_arena, &g);
+	pthread_join(t, NULL);
+	struct osmem__seg *s = g.seg;
+	int mapped = s && s->kind == OSMEM_SEG_MAPPED &&
+	             g.arena->st.nsegs > g.segs0 &&
+	             (size_t)(s->end - (char *)s) < OSMEM_REGION;
+	ok(mapped,
+	   "with sbrk failing, %d blocks of %d KiB took the arena to a new "
+	   "region, mapped, its segment not filling it",
+	   g.n, GROW_SIZE >> 10);
+	heap_ok("after a mapped region");
+	osmem_trim(0);
+	unsigned char v;
+	char *last = (char *)s + OSMEM_REGION - osmem__g.page;
+	errno = 0;
+	ok(mapped && mincore(last, osmem__g.page, &v) == -1 &&
+	       errno == ENOMEM && g.arena->brk_seg != s,
+	   "the region, wholly free, was unmapped whole by a trim");
+	osmem__os_fail(OSMEM_OS_SBRK, 0, 0);
+	pthread_create(&t, NULL, grow_arena, &g);
+	pthread_join(t, NULL);
+	ok(g.seg && g.seg != s && g.seg->kind == OSMEM_SEG_BRK,
+	   "the arena grows again after it, into a region from the break");
+	heap_ok("after the arena grew again");
+}
+
 /* Allocate and free COUNTED blocks twice, the second time from the
  * cache, then exit. */
 enum { COUNTED = 50 };
@@ -389,6 +472,7 @@ main(void)
 	remote_runs();
 	remote_overflow();
 	arena_reuse();
+	region_growth();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",
 	   THREADS, ROUNDS);
