@@ -89,8 +89,8 @@ struct osmem__seg {
 };
 _Static_assert(sizeof(struct osmem__seg) == OSMEM_SEG_HEAD, "segment head");
 
-/* Arenas other than main grow by regions of this size, aligned to it, so
- * a chunk's arena is found from its address (OSMEM_F_ARENA). */
+/* Other arenas grow through regions of this size, aligned to it, so a
+ * chunk's arena is found from its address (OSMEM_F_ARENA). */
 #define OSMEM_REGION ((size_t)64 << 20)
 #define OSMEM_MAX_ARENAS 16
 
@@ -158,7 +158,7 @@ struct __attribute__((aligned(128))) osmem__arena {
 	                                     arenas freed (arena.c) */
 	size_t remote_bytes;              /* and their chunk bytes */
 	struct osmem__seg *segs;          /* newest first */
-	struct osmem__seg *brk_seg;       /* the one sbrk extends */
+	struct osmem__seg *brk_seg;       /* the one growth extends */
 	struct osmem__counters st;
 };
 
