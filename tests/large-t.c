@@ -2,7 +2,7 @@
  * large-t: the sbrk/mmap split.  The heap is preallocated (128 KiB) on
  * first use; requests below the mmap threshold come from the break heap;
  * requests at or above it get a mapping of their own, which free unmaps or,
- * under an eighth of the bytes in use, keeps for the next large request.
+ * under a quarter of the bytes in use, keeps for the next large request.
  */
 #include "util.h"
 
