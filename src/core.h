@@ -184,13 +184,15 @@ OSMEM_INTERNAL int osmem__large_zero(const osmem__chunk_t *c);
 OSMEM_INTERNAL void *osmem__large_reuse(size_t n);
 /* Unmap freed mappings kept for reuse until at most most bytes are. */
 OSMEM_INTERNAL void osmem__large_drop(size_t most);
-/* The most bytes of freed mappings kept for reuse: a quarter of the bytes
- * in use, heap and mapped (st: the main arena's figures).  An eighth cost
- * largereuse 20-33% more page faults at the same peak (bench/README). */
+/* Move kept mappings' pages into [p, p + len), which the break just grew
+ * over (resident already: not faulted in again); the bytes moved. */
+OSMEM_INTERNAL size_t osmem__large_recycle(char *p, size_t len);
+/* The most bytes of freed mappings kept for reuse: half the bytes in use,
+ * heap and mapped (st: the main arena's figures; bench/README). */
 static inline size_t
 osmem__kept_most(const struct osmem__counters *st)
 {
-	return (st->in_use + st->large) / 4;
+	return (st->in_use + st->large) / 2;
 }
 /* Call fn on every live large block, under the large lock, until it
  * returns nonzero; that value, or 0.  figures: if not NULL, a copy of the
@@ -200,9 +202,8 @@ osmem__large_each(int (*fn)(const struct osmem__large *, void *), void *arg,
                   struct osmem__counters *figures);
 extern osmem__lock_t osmem__large_lock OSMEM_INTERNAL;
 
-/* arena.c: the arenas. */
-/* The arena for a new thread: the first gets the main one, the others
- * share the rest in turn. */
+/* arena.c: the arenas.  The arena for a new thread: the first gets the
+ * main one, the others share the rest in turn. */
 OSMEM_INTERNAL struct osmem__arena *osmem__arena_pick(void);
 /* Call fn on each arena in use (with its lock held if lock) until fn
  * returns nonzero; that value, or 0. */
@@ -215,7 +216,6 @@ OSMEM_INTERNAL int osmem__heap_check(void);
  * into it, or with invalid. */
 OSMEM_INTERNAL OSMEM_NORETURN void osmem__bad_header(const void *p,
                                                      const char *invalid);
-
 /* A block handed back at p that is free already: abort with freed and
  * its size (a thread cache's block), or the free chunk's it is part of
  * now (one the heap holds, perhaps merged with its neighbours). */

@@ -5,8 +5,9 @@
  * there, for the next large request, which resizes it in place or moves it
  * (mremap keeps the pages): a program replacing large buffers in a loop
  * then writes into pages it has, rather than faulting in new ones.  What
- * is kept stays under a quarter of the bytes in use, and goes back before
- * new pages are touched (osmem__large_drop, from make_room) and on trim.
+ * is kept stays under half the bytes in use, and goes back before new
+ * pages are touched (osmem__large_drop, from make_room) and on trim; or
+ * its pages move to where the break grows (osmem__large_recycle).
  *
  * A mapping m holds, in order: a struct osmem__large linking every live
  * large chunk (so the walker and checker find them), padding up to the
@@ -228,11 +229,11 @@ keep(struct osmem__large *l, size_t len)
 	return 1;
 }
 
-/* A kept mapping made len bytes long (resized in place or moved, its
- * pages kept), or NULL: the smallest that holds len, else the largest if
- * it holds half of it (the rest is new pages). */
-static char *
-take_kept(size_t len)
+/* The kept mapping that best holds len bytes, taken off the list: the
+ * smallest that holds them, else the largest, if it holds least bytes;
+ * NULL if none. */
+static struct osmem__large *
+take_best(size_t len, size_t least)
 {
 	struct osmem__counters *st = &osmem__g.arena[0].st;
 	struct osmem__large **lp, **best = NULL;
@@ -245,13 +246,23 @@ take_kept(size_t len)
 			best = lp;
 	}
 	struct osmem__large *l = best ? *best : NULL;
-	if (l && l->guard < len / 2)
+	if (l && l->guard < least)
 		l = NULL;
 	if (l) {
 		*best = l->next;
 		st->kept -= l->guard;
 	}
 	osmem__unlock(&osmem__large_lock);
+	return l;
+}
+
+/* A kept mapping made len bytes long (resized in place or moved, its
+ * pages kept), or NULL: the smallest that holds len, else the largest if
+ * it holds half of it (the rest is new pages). */
+static char *
+take_kept(size_t len)
+{
+	struct osmem__large *l = take_best(len, len / 2);
 	if (!l)
 		return NULL;
 	size_t have = l->guard;
@@ -275,6 +286,51 @@ osmem__large_reuse(size_t n)
 	if (p) /* its pages are not zero: calloc clears them */
 		((struct osmem__large *)m)->guard = OSMEM_LARGE_USED;
 	return p;
+}
+
+/*
+ * The pages the break grows over come from kept mappings when it can: the
+ * smallest that holds the growth, else the largest, and so on.  A program
+ * whose large blocks were mapped until the dynamic mmap threshold rose
+ * past their sizes then writes its next ones, from the heap, into pages it
+ * has, rather than into new ones while the old go back (largefree:
+ * 205,042 -> 182,948 page faults; bench/README).  Moved pages stay a
+ * mapping of their own to the system, apart from the break's, so a piece
+ * moves only if it is a 1024th of the break or more (and 64 KiB): as the
+ * break grows from 128 KiB to 64 GiB, at most about 13,500 of them (1024
+ * times the log of the growth), where the system allows 65,530 mappings.
+ */
+size_t
+osmem__large_recycle(char *p, size_t len)
+{
+	size_t page = osmem__g.page;
+	char *lo = (char *)osmem__round_up((uintptr_t)p, page);
+	char *hi = (char *)(((uintptr_t)p + len) & ~(uintptr_t)(page - 1));
+	size_t least = osmem__g.arena[0].st.heap_brk / 1024, moved = 0;
+	if (least < ((size_t)64 << 10))
+		least = (size_t)64 << 10;
+	while (hi >= lo + least) {
+		struct osmem__large *l = take_best((size_t)(hi - lo), least);
+		if (!l)
+			break;
+		/* Its last n bytes: the rest keeps its head, and is kept. */
+		size_t have = l->guard,
+		       n = osmem__min(have, (size_t)(hi - lo));
+		int r = osmem__os_move((char *)l + have - n, n, lo);
+		if (OSMEM_UNLIKELY(r == -2))
+			osmem__fatal("heap pages lost after a failed move to",
+			             lo, n);
+		if (r != 0) { /* it stays as it was */
+			if (!keep(l, have))
+				unmap_kept(l, have);
+			break;
+		}
+		if (have > n && !keep(l, have - n))
+			unmap_kept(l, have - n);
+		lo += n;
+		moved += n;
+	}
+	return moved;
 }
 
 void

@@ -7,6 +7,7 @@
  * on a failure.
  */
 #include "os.h"
+#include "vg.h"
 
 #include <errno.h>
 #include <sys/auxv.h>
@@ -361,6 +362,30 @@ osmem__os_remap(void *p, size_t old, size_t len)
 	if (len < old)
 		give(old - len);
 	return q;
+}
+
+int
+osmem__os_move(void *from, size_t len, void *to)
+{
+	/* valgrind keeps the system's break itself: a mapping moved into
+	 * it would leave the break unable to grow. */
+	osmem__lock(&osmem__brk_lock);
+	int vg_brk = !mapped && OSMEM_VG_RUNNING();
+	osmem__unlock(&osmem__brk_lock);
+	if (vg_brk)
+		return -1;
+	if (!should_fail(OSMEM_OS_MMAP) &&
+	    mremap(from, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, to) == to) {
+		give(len); /* counted twice: as the mapping and at to */
+		return 0;
+	}
+	/* The system may have unmapped [to, to + len) before failing: what
+	 * was there (fresh pages) comes back. */
+	int saved = errno;
+	void *q = mmap(to, len, PROT_READ | PROT_WRITE,
+	               MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	errno = saved;
+	return q == to ? -1 : -2;
 }
 
 int

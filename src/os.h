@@ -64,6 +64,12 @@ OSMEM_INTERNAL void *osmem__os_map_aligned(size_t len, size_t align);
 OSMEM_INTERNAL unsigned osmem__os_ncpu(void);
 /* Grow or shrink a mapping, possibly moving it; NULL on failure. */
 OSMEM_INTERNAL void *osmem__os_remap(void *p, size_t old, size_t len);
+/* Move the pages of [from, from + len), a whole mapping or a part of one
+ * (page-aligned), to [to, to + len), in place of what is there: resident
+ * pages keep their contents and are not faulted in again.  0; -1, nothing
+ * moved and [to, to + len) holding fresh zeroed pages; -2, not even those
+ * (the caller cannot go on). */
+OSMEM_INTERNAL int osmem__os_move(void *from, size_t len, void *to);
 /* Make pages inaccessible (a guard page). */
 OSMEM_INTERNAL int osmem__os_guard(void *p, size_t len);
 /* Give the pages back; their contents read as zero afterwards. */
