@@ -6,13 +6,13 @@
  * Growth asks sbrk first, and the main heap's new break takes the pages
  * of freed mappings kept for reuse where it can (large.c).  If the new
  * memory starts where the newest break segment ends, that segment is
- * extended and its free last chunk grows with it; if something else moved the
- * break in between (glibc's malloc, a program's own sbrk), the new memory
- * becomes a segment of its own and the gap is left to its owner.  If the break
- * cannot move at all, a segment is mapped instead, so small allocations carry
- * on.  Other arenas reserve aligned regions (from the break while it moves,
- * else mapped) and grow their newest region's segment through it the same way.
- * Layer 4.
+ * extended and its free last chunk grows with it; if something else
+ * moved the break in between (glibc's malloc, a program's own sbrk), the
+ * new memory becomes a segment of its own and the gap is left to its
+ * owner.  If the break cannot move at all, a segment is mapped instead,
+ * so small allocations carry on.  Other arenas reserve aligned regions
+ * (from the break while it moves, else mapped) and grow their newest
+ * region's segment through it the same way.  Layer 4.
  */
 #include "core.h"
 
