@@ -122,11 +122,10 @@ OSMEM_INTERNAL OSMEM_NOINLINE void osmem__arena_release(struct osmem__arena *a,
 OSMEM_INTERNAL OSMEM_NOINLINE void
 osmem__release_now(struct osmem__arena *a, osmem__chunk_t *c, size_t size);
 /* New pages of len bytes are about to be touched (the heap grows, a
- * block is mapped): freed mappings kept for reuse, and with pages the
- * resident pages of free chunks, go back first, as many as keep the
- * resident bytes from passing their peak.  The arena locked. */
+ * block is mapped): kept mappings, then (as trim.c says) free chunks'
+ * pages go back, as many as keep the resident bytes under their peak. */
 OSMEM_INTERNAL OSMEM_NOINLINE void osmem__make_room(struct osmem__arena *a,
-                                                    size_t len, int pages);
+                                                    size_t len);
 /* Give back the pages of in-use chunk c, its contents dead (copied by
  * realloc); returns the bytes that went, for osmem__heap_free. */
 OSMEM_INTERNAL size_t osmem__release_dead(struct osmem__arena *a,

@@ -164,10 +164,8 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 	const struct osmem__config *cfg = &osmem__g.cfg;
 	size_t page = osmem__g.page;
 	const size_t seg_cost = OSMEM_SEG_HEAD + OSMEM_FENCE + OSMEM_ALIGN;
-	/* with free chunks' pages unless those came back before (trim.c) */
-	int pages = a->st.backoff <= 1;
 	if (a->aflag) {
-		osmem__make_room(a, size, pages);
+		osmem__make_room(a, size);
 		/* Another arena: its newest region's segment grows through
 		 * the region as the break does, so that the pages a release
 		 * pass counts are pages the arena used (a whole fresh region
@@ -213,8 +211,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			 * already, so room is made for the rest only, the
 			 * request's part beyond them. */
 			size_t moved = osmem__large_recycle(p, len);
-			osmem__make_room(a, moved > size ? moved : size,
-			                 pages);
+			osmem__make_room(a, moved > size ? moved : size);
 			/* The pad is for the requests to come: its pages are
 			 * faulted in now, by one call rather than a fault
 			 * each (the 1 GiB burst: 0.741 -> 0.590 s).  Only once
@@ -231,7 +228,7 @@ grow(struct osmem__arena *a, size_t size, int no_brk)
 			return 1;
 		}
 	}
-	osmem__make_room(a, size, pages);
+	osmem__make_room(a, size);
 	size_t len = size + seg_cost;
 	if (len < OSMEM_MAPPED_SEG)
 		len = OSMEM_MAPPED_SEG;

@@ -55,7 +55,7 @@ osmem__alloc(size_t n, size_t align)
 		    !(p = osmem__large_reuse(n))) {
 			/* Its pages will be new: room first. */
 			osmem__lock(&a->lock);
-			osmem__make_room(a, n, 1);
+			osmem__make_room(a, n);
 			osmem__unlock(&a->lock);
 			p = osmem__large_alloc(n, OSMEM_ALIGN);
 			if (!p)

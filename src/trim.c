@@ -267,24 +267,25 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
  * Room before new pages: only what would take the resident bytes (in use,
  * free and resident, mapped, freed mappings kept for reuse: an estimate)
  * past their peak so far goes back: kept mappings first (the main
- * arena's figure), then, with pages, the high ends of the largest free
- * chunks.  Growth that stays under the peak keeps the free pages, which
- * the program's next requests of those sizes find still there.  Nothing
- * goes back while the free resident bytes are under a quarter of the
- * release threshold.
+ * arena's figure), then the high ends of the largest free chunks.  Growth
+ * that stays under the peak keeps the free pages, which the program's
+ * next requests of those sizes find still there.  Nothing goes back while
+ * the free resident bytes are under a quarter of the release threshold.
  *
- * A new mapping always has free chunks give pages (largereuse's peak:
- * 637 MB with them, 704 MB without).  A growth of the heap does unless
- * the arena's release passes have backed off, having found that pages
- * they gave back came into use again (heap.c): then the heap is filling
- * holes it gives back and writes again before its peak (largefree gave
- * back 100 MB more, took 24,000 faults more and peaked the same), while
- * a program whose new requests outgrow its holes for good still has
- * them give their pages (a phase of larger blocks in a scratch program:
- * 235 MB peak, 250 MB without, glibc 249).
+ * Free chunks give pages unless the arena's release passes have backed
+ * off, having found that pages they gave back came into use again: then
+ * the heap is filling holes it gives back and writes again before its
+ * peak, whether the new pages are the heap's or a mapping's (largefree,
+ * whose largest requests are mapped while the dynamic threshold rises,
+ * gave back 100 MB more at growths, and 76 MB more before its mappings,
+ * for 24,000 and 36,000 more faults and the same peak), while a program
+ * whose new requests outgrow its holes for good still has them give their
+ * pages (a phase of larger blocks in a scratch program: 235 MB peak, 250
+ * MB without, glibc 249; largereuse: 637 MB, 704 MB with no room made
+ * before its mappings at all).
  */
 void
-osmem__make_room(struct osmem__arena *a, size_t len, int pages)
+osmem__make_room(struct osmem__arena *a, size_t len)
 {
 	size_t r = a->st.in_use + a->st.dirty + a->st.large + a->st.kept + len;
 	size_t over = r > a->st.res_peak ? r - a->st.res_peak : 0;
@@ -298,7 +299,8 @@ osmem__make_room(struct osmem__arena *a, size_t len, int pages)
 		r -= done;
 		over = over > done ? over - done : 0;
 	}
-	if (pages && over && a->st.dirty > osmem__release_threshold(a) / 4) {
+	if (a->st.backoff <= 1 && over &&
+	    a->st.dirty > osmem__release_threshold(a) / 4) {
 		size_t done = release_pass(
 		    a, a->st.dirty > over ? a->st.dirty - over : 0, 1);
 		a->st.last_release += done;

@@ -1,11 +1,10 @@
 /*
  * room-t: the room made before new pages.  When the resident bytes would
- * pass their peak, a new mapping first has free heap chunks give their
- * pages back, and so does a growth of the heap, unless the arena's
- * release passes have found that pages given back come into use again
- * (their wait has backed off): then a growth leaves the free chunks
- * their pages, which the coming requests will fill.  Which pages are
- * resident is read with mincore.
+ * pass their peak, a growth of the heap or a new mapping first has free
+ * heap chunks give their pages back, unless the arena's release passes
+ * have found that pages given back come into use again (their wait has
+ * backed off): then the free chunks keep their pages, which the coming
+ * requests will fill.  Which pages are resident is read with mincore.
  */
 #include "util.h"
 
@@ -81,20 +80,35 @@ main(void)
 	   resident_pct(x, HOLE));
 	heap_ok("after the second growth");
 
-	/* A mapping past the peak has the hole give its pages back
-	 * whatever the passes learned. */
+	/* So does a mapping past the peak: the hole keeps its pages while
+	 * the wait stays backed off ... */
 	size_t released = a->st.released;
 	char *m = osmem_malloc(40 * MIB);
 	if (!m)
 		bail("no memory for the mapping");
 	ok(osmem__mem2chunk(m)->head & OSMEM_F_MMAP, "a 40 MiB mapping");
+	ok(a->st.released == released && resident_pct(x, HOLE) >= 95,
+	   "with the wait backed off, the mapping left the hole's pages "
+	   "resident (%zu bytes given back; %u%% left)",
+	   a->st.released - released, resident_pct(x, HOLE));
+	memset(m, 4, 40 * MIB);
+	heap_ok("after the first mapping");
+
+	/* ... and gives them back first once nothing is learned. */
+	a->st.backoff = 1;
+	released = a->st.released;
+	char *m2 = osmem_malloc(41 * MIB);
+	if (!m2)
+		bail("no memory for the second mapping");
+	ok(osmem__mem2chunk(m2)->head & OSMEM_F_MMAP, "a 41 MiB mapping");
 	ok(a->st.released > released && resident_pct(x, HOLE) <= 50,
 	   "the mapping had the hole give pages back first (%zu bytes; "
 	   "%u%% left)",
 	   a->st.released - released, resident_pct(x, HOLE));
-	memset(m, 4, 40 * MIB);
-	heap_ok("after the mapping");
+	memset(m2, 5, 41 * MIB);
+	heap_ok("after the second mapping");
 
+	osmem_free(m2);
 	osmem_free(m);
 	osmem_free(z2);
 	osmem_free(z1);
