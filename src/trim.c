@@ -219,10 +219,13 @@ release_pass(struct osmem__arena *a, size_t down_to, int part)
  * threshold, at most RELEASE_STEP) of frees.  When the pages released
  * last time mostly came back into use (refaults: the program's working
  * set swings over them, as when large blocks are freed and allocated in
- * turn), releasing them again would only cost faults and system calls,
- * so the wait doubles, up to a quarter of the arena's heap or until it
- * covers the most bytes the arena had in use (a working set built and
- * freed again and again); when they stayed unused, it halves back.  The
+ * turn, or a working set built and freed again and again), releasing
+ * them again would only cost faults and system calls, so the wait grows
+ * at once, by doublings, until it covers the arena's free bytes (at most
+ * its heap); when they stayed unused, it halves back.  Doubling once per
+ * pass learned too slowly for threads that build and free a few MiB
+ * each and end (mstress: its 25 rounds gave back 28 MB, 19 passes, most
+ * of it faulted in again; bench/README).  The
  * passes of a run of frees (the bytes in use fell since the last pass)
  * count as one: between them nothing is allocated, so they say nothing
  * of refaults (mstress's rounds, each freeing all it built, halved the
@@ -243,10 +246,14 @@ osmem__arena_release(struct osmem__arena *a, size_t down_to)
 	int falling = a->st.in_use < a->st.pass_in_use;
 	if (!falling) {
 		/* not in a run of frees: weigh the refaults */
+		size_t heap = a->st.heap, used = a->st.in_use;
+		size_t spare = heap > used ? heap - used : 0;
 		if (a->st.refault > a->st.last_release / 2) {
-			if ((2 * a->st.backoff) * step <= a->st.heap / 4 ||
-			    a->st.backoff * RELEASE_STEP < a->st.in_use_peak)
+			while (a->st.backoff * RELEASE_STEP < heap) {
 				a->st.backoff *= 2;
+				if (a->st.backoff * step >= spare)
+					break;
+			}
 		} else if (a->st.backoff > 1) {
 			a->st.backoff /= 2;
 		}
