@@ -78,6 +78,54 @@ before_growth(void)
 	heap_ok("after freeing them");
 }
 
+/*
+ * A bin holding only three more than half its cap gives back its three
+ * oldest before the heap grows, and keeps the latest in their order: the
+ * next requests take them newest first, as if nothing had moved.
+ */
+static void
+half_and_three(void)
+{
+	enum { K = CAP / 2 + 3 };
+	void *r[K], *take[64];
+	int nt = 0;
+	for (int i = 0; i < K; i++)
+		if (!(r[i] = osmem_malloc(N)))
+			bail("no memory for block %d", i);
+	osmem_mallopt(OSMEM_M_TCACHE_COUNT, CAP); /* the run's spare blocks */
+	for (int i = 0; i < K; i++)
+		osmem_free(r[i]);
+	ok(osmem__tc_held(osmem__tc, BIN) == K, "a bin of %d blocks", K);
+	struct osmem_stats s;
+	for (osmem_stats(&s); s.largest_free >= CHUNK; osmem_stats(&s)) {
+		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
+		if (nt == 64 ||
+		    !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
+			bail("cannot take the core's free chunks");
+	}
+	/* One block's worth of another size: none cached, none free. */
+	void *one = osmem_malloc(CHUNK + 16 - OSMEM_OVERHEAD);
+	ok(one && osmem__tc_held(osmem__tc, BIN) == CAP / 2,
+	   "a request with no room had the bin give back its 3 oldest "
+	   "(%zu left)",
+	   osmem__tc_held(osmem__tc, BIN));
+	heap_ok("after the bin gave back three");
+	int order = 1;
+	void *got[CAP / 2];
+	for (int i = 0; i < CAP / 2; i++) {
+		got[i] = osmem_malloc(N);
+		order &= got[i] == r[K - 1 - i];
+	}
+	ok(order, "the %d it kept come back newest first", CAP / 2);
+	heap_ok("after taking them");
+	for (int i = 0; i < CAP / 2; i++)
+		osmem_free(got[i]);
+	osmem_free(one);
+	while (nt > 0)
+		osmem_free(take[--nt]);
+	heap_ok("after freeing them");
+}
+
 /* The request for a chunk of size bytes. */
 static size_t
 req(size_t size)
@@ -251,6 +299,7 @@ main(void)
 	   osmem__csize(first));
 	heap_ok("after the reset");
 	before_growth();
+	half_and_three();
 	near_bins();
 
 	osmem_free(stop);
