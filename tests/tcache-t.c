@@ -28,6 +28,22 @@ heap_bytes(void)
 	return s.heap;
 }
 
+/* Allocate the core's free chunks of at least least bytes into take[]
+ * (64 at most), so that the next request finds no room; their number. */
+static int
+take_free(void *take[64], size_t least)
+{
+	int nt = 0;
+	struct osmem_stats s;
+	for (osmem_stats(&s); s.largest_free >= least; osmem_stats(&s)) {
+		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
+		if (nt == 64 ||
+		    !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
+			bail("cannot take the core's free chunks");
+	}
+	return nt;
+}
+
 /*
  * Before the heap grows, the thread's cache gives back what each bin
  * holds beyond half its cap, and the request is tried again; then all of
@@ -40,7 +56,7 @@ static void
 before_growth(void)
 {
 	void *r[CAP], *take[64];
-	int nt = 0, neighbours = 1;
+	int neighbours = 1;
 	for (int i = 0; i < CAP; i++) {
 		r[i] = osmem_malloc(N);
 		neighbours &= i == 0 || dist(r[i - 1], r[i]) == CHUNK;
@@ -52,13 +68,7 @@ before_growth(void)
 		osmem_free(r[i]);
 	ok(osmem__tc_held(osmem__tc, BIN) == CAP,
 	   "a full bin of %d neighbours", CAP);
-	struct osmem_stats s;
-	for (osmem_stats(&s); s.largest_free >= 8 * CHUNK; osmem_stats(&s)) {
-		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
-		if (nt == 64 ||
-		    !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
-			bail("cannot take the core's free chunks");
-	}
+	int nt = take_free(take, 8 * CHUNK);
 	size_t heap0 = heap_bytes();
 	void *eight = osmem_malloc(8 * CHUNK - OSMEM_OVERHEAD);
 	ok(eight == r[0] && heap_bytes() == heap0,
@@ -88,7 +98,6 @@ half_and_three(void)
 {
 	enum { K = CAP / 2 + 3 };
 	void *r[K], *take[64];
-	int nt = 0;
 	for (int i = 0; i < K; i++)
 		if (!(r[i] = osmem_malloc(N)))
 			bail("no memory for block %d", i);
@@ -96,13 +105,7 @@ half_and_three(void)
 	for (int i = 0; i < K; i++)
 		osmem_free(r[i]);
 	ok(osmem__tc_held(osmem__tc, BIN) == K, "a bin of %d blocks", K);
-	struct osmem_stats s;
-	for (osmem_stats(&s); s.largest_free >= CHUNK; osmem_stats(&s)) {
-		size_t n = s.largest_free < 65536 ? s.largest_free : 65536;
-		if (nt == 64 ||
-		    !(take[nt++] = osmem_malloc(n - OSMEM_OVERHEAD)))
-			bail("cannot take the core's free chunks");
-	}
+	int nt = take_free(take, CHUNK);
 	/* One block's worth of another size: none cached, none free. */
 	void *one = osmem_malloc(CHUNK + 16 - OSMEM_OVERHEAD);
 	ok(one && osmem__tc_held(osmem__tc, BIN) == CAP / 2,
