@@ -23,8 +23,9 @@
  * arena, pages still resident, rather than making another arena hold
  * memory of its own (round-robin made mstress's threads cycle over three
  * arenas: twice glibc's resident set, or a release and page faults at
- * every round).  The count is a hint: two threads starting at once may
- * pick the same arena. */
+ * every round).  Called under osmem__tc_lock, which the count's other
+ * change (a thread's exit) holds too, so two threads starting at once
+ * pick two arenas. */
 struct osmem__arena *
 osmem__arena_pick(void)
 {

@@ -242,6 +242,83 @@ arena_reuse(void)
 }
 
 /*
+ * Threads that make their first allocation at the same moment, in a fresh
+ * process (its arenas' pages not yet touched: the faults of the first
+ * touch make a pick's reading of the counts slow, tens of microseconds):
+ * each picks under the cache list's lock, so no two share an arena.  When
+ * the counts were read without it, 6 to 11 of this test's 24 children
+ * gave two of them one arena, and larson-2 and xfree-2 ran one run in ten
+ * or so at half speed on its lock.  A child of this program does the picking
+ * (exec'd, as a fork would inherit the pages touched).
+ */
+enum { PICKERS = 3 };
+static pthread_barrier_t start_all;
+
+static void *
+pick_at_once(void *arg)
+{
+	struct pick *k = arg;
+	pthread_barrier_wait(&start_all); /* no allocation before */
+	void *p = osmem_malloc(100);
+	k->arena = osmem__tc->arena;
+	pthread_barrier_wait(&start_all); /* all alive with their arena */
+	osmem_free(p);
+	return NULL;
+}
+
+/* The child: exit status 0 if its PICKERS threads had arenas of their
+ * own, 1 if two shared one. */
+static int
+pick_child(void)
+{
+	struct pick seen[PICKERS];
+	pthread_t t[PICKERS];
+	osmem_free(osmem_malloc(100)); /* this thread takes the main arena */
+	pthread_barrier_init(&start_all, NULL, PICKERS);
+	for (int i = 0; i < PICKERS; i++)
+		pthread_create(&t[i], NULL, pick_at_once, &seen[i]);
+	for (int i = 0; i < PICKERS; i++)
+		pthread_join(t[i], NULL);
+	for (int i = 0; i < PICKERS; i++)
+		for (int j = 0; j < i; j++)
+			if (seen[i].arena == seen[j].arena)
+				return 1;
+	return 0;
+}
+
+static void
+arena_pick_race(void)
+{
+	if (osmem__g.narenas < PICKERS + 1) {
+		skip("%u arenas: none to spare for %d threads",
+		     osmem__g.narenas, PICKERS);
+		return;
+	}
+	enum { CHILDREN = 24 };
+	int shared = 0, failed = 0;
+	char self[4096]; /* read here: valgrind tells its client's path */
+	ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+	self[len > 0 ? len : 0] = 0;
+	for (int c = 0; c < CHILDREN; c++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execl(self, "threads-t", "pick-child", (char *)NULL);
+			_exit(2);
+		}
+		int st = 0;
+		if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) > 1)
+			failed++;
+		else
+			shared += WEXITSTATUS(st);
+	}
+	ok(shared == 0 && failed == 0,
+	   "%d threads starting at once never share an arena (%d of %d fresh "
+	   "processes had two on one; %d did not run)",
+	   PICKERS, shared, CHILDREN, failed);
+}
+
+/*
  * Blocks of one arena freed by a thread of another go back into their
  * arena as runs of neighbours, each merged into one chunk before it is
  * freed (arena.c): freed in address order and in reverse, they come back
@@ -457,8 +534,10 @@ counted(void *arg)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "pick-child"))
+		return pick_child();
 	pthread_t t[THREADS];
 	for (int i = 0; i < THREADS; i++)
 		pthread_mutex_init(&q[i].lock, NULL);
@@ -472,6 +551,7 @@ main(void)
 	remote_runs();
 	remote_overflow();
 	arena_reuse();
+	arena_pick_race();
 	region_growth();
 	ok(atomic_load(&bad) == 0,
 	   "%d threads x %d operations: every block kept its contents",
