@@ -388,7 +388,7 @@ main(int argc, char **argv)
 		burst();
 	else if (!strcmp(w, "largereuse"))
 		large_replace("largereuse", 16, 5, (size_t)1 << 20,
-		              (size_t)63 << 20, 1, n ? n : 100);
+		              (size_t)63 << 20, 1, n ? n : 50);
 	else if (!strcmp(w, "largefree"))
 		large_replace("largefree", 20, 8, (size_t)5 << 20,
 		              (size_t)20 << 20, 0, n ? n : 300);
